@@ -1,0 +1,1 @@
+//! Transitions (s, a, r, s', done) and uniform replay sampling.

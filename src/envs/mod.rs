@@ -1,0 +1,68 @@
+//! Environments: the `Env` trait and the native environments.
+use anyhow::Result;
+
+pub mod maze;
+
+/// Result of one environment step (Gymnasium semantics).
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub obs: Vec<f32>,
+    pub reward: f32,
+    /// The task ended (bootstrapping stops).
+    pub terminated: bool,
+    /// The time limit was hit (bootstrapping continues).
+    pub truncated: bool,
+}
+
+/// A continuous-control environment with a box action space of [-1, 1]^act_dim.
+pub trait Env: Send {
+    /// Environment id, e.g. `pointmaze-umaze-v0`.
+    fn id(&self) -> &str;
+    fn obs_dim(&self) -> usize;
+    fn act_dim(&self) -> usize;
+    /// Episode limit after which `truncated` is set.
+    fn max_episode_steps(&self) -> usize;
+    /// Start a new episode; the same seed gives the same initial observation.
+    fn reset(&mut self, seed: u64) -> Vec<f32>;
+    /// Advance one step. Rejects actions of the wrong dimension or with NaN.
+    fn step(&mut self, action: &[f32]) -> Result<Step>;
+    /// For goal tasks: whether the goal was reached in the current episode.
+    fn success(&self) -> Option<bool> {
+        None
+    }
+}
+
+/// Check an action before it reaches any simulator.
+pub fn check_action(env_id: &str, act_dim: usize, action: &[f32]) -> Result<()> {
+    if action.len() != act_dim {
+        anyhow::bail!(
+            "environment {env_id}: action has dimension {} but the environment expects {act_dim}",
+            action.len()
+        );
+    }
+    if let Some(i) = action.iter().position(|a| !a.is_finite()) {
+        anyhow::bail!("environment {env_id}: action component {i} is not finite ({})", action[i]);
+    }
+    Ok(())
+}
+
+/// Every environment id `make_env` knows, with (obs_dim, act_dim, episode limit).
+pub fn list_envs() -> Vec<(String, usize, usize, usize)> {
+    maze::Layout::ALL
+        .iter()
+        .map(|l| {
+            let e = maze::PointMaze::new(*l);
+            (e.id().to_string(), e.obs_dim(), e.act_dim(), e.max_episode_steps())
+        })
+        .collect()
+}
+
+/// Build an environment from its id. Dataset-style suffixes are accepted and
+/// ignored (`pointmaze-umaze-diverse-v0` → `pointmaze-umaze-v0`), like D4RL names.
+pub fn make_env(id: &str) -> Result<Box<dyn Env>> {
+    if let Some(layout) = maze::Layout::from_env_id(id) {
+        return Ok(Box::new(maze::PointMaze::new(layout)));
+    }
+    let known: Vec<String> = list_envs().into_iter().map(|e| e.0).collect();
+    anyhow::bail!("unknown environment '{id}'; known: {}", known.join(", "))
+}

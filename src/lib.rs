@@ -1,0 +1,8 @@
+//! pars: PARS (Penalizing infeasible Actions and Reward Scaling) for offline and
+//! offline-to-online reinforcement learning.
+pub mod algos;
+pub mod data;
+pub mod envs;
+pub mod eval;
+pub mod nn;
+pub mod run;
