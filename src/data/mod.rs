@@ -1,6 +1,8 @@
-//! Datasets: D4RL-format HDF5 files, transition building, replay sampling.
+//! Datasets: D4RL/Minari HDF5 files, transition building, replay sampling.
 pub mod d4rl;
+pub mod minari;
 pub mod replay;
 
-pub use d4rl::{read_d4rl, write_d4rl, RawDataset};
-pub use replay::{Batch, Transitions};
+pub use d4rl::{clip_actions, read_d4rl, summarize, write_d4rl, DatasetSummary, RawDataset};
+pub use minari::{read_dataset, read_minari};
+pub use replay::{Batch, ReplayBuffer, Transitions};

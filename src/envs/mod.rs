@@ -1,6 +1,7 @@
 //! Environments: the `Env` trait and the native environments.
 use anyhow::Result;
 
+pub mod collect;
 pub mod maze;
 
 /// Result of one environment step (Gymnasium semantics).

@@ -1,0 +1,184 @@
+//! Configuration of the agent (networks + PARS/TD3+BC switches) and of a training run.
+use crate::nn::Activation;
+use anyhow::{ensure, Result};
+use serde::{Deserialize, Serialize};
+
+/// Everything that defines one PARS / TD3+BC agent. The paper's ablations are fields:
+/// `critic_layer_norm`, `penalty` (PA), `reward_scale`, `infeasible_distance`,
+/// `n_critics`, `critic_subset`, `activation`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Hidden width of actor and critics.
+    pub hidden: usize,
+    pub critic_depth: usize,
+    pub actor_depth: usize,
+    /// LayerNorm in the critic (the "LN" of RS-LN).
+    pub critic_layer_norm: bool,
+    pub activation: Activation,
+    /// Ensemble size N.
+    pub n_critics: usize,
+    /// S_critic: members of the target ensemble whose minimum forms the TD target.
+    pub critic_subset: usize,
+    /// S_actor: members averaged for the actor's value online; `None` = min over all N.
+    pub actor_subset: Option<usize>,
+    pub gamma: f32,
+    pub tau: f32,
+    pub actor_lr: f32,
+    pub critic_lr: f32,
+    /// Cosine decay of the actor learning rate over the run (Adroit).
+    pub actor_cosine: bool,
+    pub batch_size: usize,
+    /// c_reward: rewards are multiplied by this before the TD target.
+    pub reward_scale: f32,
+    /// PA on/off: penalty pushing Q(s, a_inf) towards Q_min.
+    pub penalty: bool,
+    /// α: weight of the PA loss.
+    pub alpha: f32,
+    /// L: infeasible actions are drawn from [−2L, −L] ∪ [L, 2L] per coordinate.
+    pub infeasible_distance: f32,
+    /// Minimum reward of the task; `None` = take it from the dataset.
+    pub r_min: Option<f32>,
+    /// Q_min override (paper Table 8); `None` = c_reward · r_min / (1 − γ).
+    pub q_min: Option<f32>,
+    /// β: behaviour-cloning weight; `None` = TD3+BC's α = 2.5, i.e. β = 0.4 / act_dim.
+    pub beta: Option<f32>,
+    /// σ of the target policy noise.
+    pub policy_noise: f32,
+    pub noise_clip: f32,
+    pub policy_delay: usize,
+    pub hidden_bias_init: f32,
+    pub output_init_scale: f32,
+}
+
+impl Default for AgentConfig {
+    /// PARS with the paper's MuJoCo network shape.
+    fn default() -> Self {
+        Self {
+            hidden: 256,
+            critic_depth: 2,
+            actor_depth: 2,
+            critic_layer_norm: true,
+            activation: Activation::Relu,
+            n_critics: 10,
+            critic_subset: 2,
+            actor_subset: None,
+            gamma: 0.99,
+            tau: 5e-3,
+            actor_lr: 3e-4,
+            critic_lr: 3e-4,
+            actor_cosine: false,
+            batch_size: 256,
+            reward_scale: 10.0,
+            penalty: true,
+            alpha: 0.001,
+            infeasible_distance: 100.0,
+            r_min: None,
+            q_min: None,
+            beta: Some(0.01),
+            policy_noise: 0.2,
+            noise_clip: 0.5,
+            policy_delay: 2,
+            hidden_bias_init: 0.1,
+            output_init_scale: 3e-3,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Plain TD3+BC: two critics without LayerNorm, no penalty, no reward scaling.
+    pub fn td3bc() -> Self {
+        Self {
+            critic_layer_norm: false,
+            n_critics: 2,
+            critic_subset: 2,
+            reward_scale: 1.0,
+            penalty: false,
+            beta: None,
+            ..Self::default()
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        ensure!(self.batch_size > 0, "option batch_size must be positive (got {})", self.batch_size);
+        ensure!(self.hidden > 0, "option hidden must be positive");
+        ensure!(self.critic_depth > 0 && self.actor_depth > 0, "network depth must be at least 1");
+        ensure!(self.n_critics > 0, "option n_critics must be positive");
+        ensure!(
+            (1..=self.n_critics).contains(&self.critic_subset),
+            "option critic_subset must be in 1..={} (got {})",
+            self.n_critics,
+            self.critic_subset
+        );
+        if let Some(s) = self.actor_subset {
+            ensure!((1..=self.n_critics).contains(&s), "option actor_subset must be in 1..={}", self.n_critics);
+        }
+        ensure!((0.0..1.0).contains(&self.gamma), "option gamma must be in [0, 1)");
+        ensure!(self.tau > 0.0 && self.tau <= 1.0, "option tau must be in (0, 1]");
+        ensure!(self.policy_delay > 0, "option policy_delay must be positive");
+        ensure!(self.infeasible_distance > 1.0, "option infeasible_distance must exceed 1 (the action box)");
+        for (name, v) in [
+            ("reward_scale", self.reward_scale),
+            ("alpha", self.alpha),
+            ("actor_lr", self.actor_lr),
+            ("critic_lr", self.critic_lr),
+            ("policy_noise", self.policy_noise),
+        ] {
+            ensure!(v.is_finite() && v >= 0.0, "option {name} must be a finite non-negative number (got {v})");
+        }
+        Ok(())
+    }
+
+    /// Q_min = c_reward · r_min / (1 − γ) unless overridden.
+    pub fn resolve_q_min(&self, dataset_r_min: f32) -> f32 {
+        self.q_min
+            .unwrap_or_else(|| self.reward_scale * self.r_min.unwrap_or(dataset_r_min) / (1.0 - self.gamma))
+    }
+
+    pub fn resolve_beta(&self, act_dim: usize) -> f32 {
+        self.beta.unwrap_or(0.4 / act_dim as f32)
+    }
+}
+
+/// A whole offline training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Algorithm label used in tables and plots ("PARS", "TD3+BC", ...).
+    pub algo: String,
+    pub agent: AgentConfig,
+    pub steps: u64,
+    pub seed: u64,
+    /// Evaluate every this many gradient steps (0 = only at the end).
+    pub eval_every: u64,
+    pub eval_episodes: usize,
+    /// Write a metrics row every this many steps.
+    pub log_every: u64,
+    /// Environment id used for evaluation (None = no evaluation).
+    pub env: Option<String>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            algo: "PARS".into(),
+            agent: AgentConfig::default(),
+            steps: 1_000_000,
+            seed: 0,
+            eval_every: 50_000,
+            eval_episodes: 10,
+            log_every: 1000,
+            env: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        self.agent.validate()?;
+        ensure!(self.steps > 0, "option steps must be positive");
+        ensure!(self.log_every > 0, "option log_every must be positive");
+        ensure!(self.eval_episodes > 0, "option eval_episodes must be positive");
+        Ok(())
+    }
+}

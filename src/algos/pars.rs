@@ -1,0 +1,381 @@
+//! PARS / TD3+BC agent: one gradient step as in SPEC §2.
+//!
+//! critic:  y = c_reward·r + γ(1−done)·min_{i∈S} Q̄_i(s', ā'),   ā' = clip(π̄(s') + clip(σε, −c, c))
+//!          L_Q = mean_i,b (Q_i(s,a) − y)² + α·mean_i,b (Q_i(s, a_inf) − Q_min)²
+//! actor:   L_π = mean_b(−λ·q(s, π(s)) + β·Σ_d (π(s)_d − a_d)²),  λ = 1/mean|q|
+use super::config::AgentConfig;
+use crate::data::Batch;
+use crate::nn::{polyak, Adam, EnsembleMlp, LrSchedule, MlpSpec, Tape};
+use rand::seq::index::sample as sample_indices;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+/// Map u ~ U(−1, 1) to an infeasible coordinate in [−2L, −L] ∪ [L, 2L].
+#[inline]
+pub fn infeasible_coordinate(u: f32, l: f32) -> f32 {
+    if u < 0.0 {
+        (u - 1.0) * l
+    } else {
+        (u + 1.0) * l
+    }
+}
+
+/// Statistics of one update (actor fields are `None` on steps without an actor update).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct UpdateStats {
+    pub td_loss: f32,
+    pub pa_loss: f32,
+    /// Mean Q over members and batch on dataset actions.
+    pub q_data: f32,
+    /// Mean Q over members and batch on infeasible actions (NaN without PA).
+    pub q_infeasible: f32,
+    pub target_mean: f32,
+    pub actor_loss: Option<f32>,
+    pub bc_loss: Option<f32>,
+    pub lambda: Option<f32>,
+}
+
+/// Preallocated buffers of the update step: nothing is allocated per step.
+#[derive(Clone)]
+struct Workspace {
+    actor_tape: Tape,
+    actor_target_tape: Tape,
+    critic_tape: Tape,
+    critic_target_tape: Tape,
+    critic_actor_tape: Tape,
+    critic_in: Vec<f32>,
+    next_in: Vec<f32>,
+    next_act: Vec<f32>,
+    y: Vec<f32>,
+    dout: Vec<f32>,
+    critic_grads: Vec<f32>,
+    actor_grads: Vec<f32>,
+    dinput: Vec<f32>,
+    dact: Vec<f32>,
+    all_members: Vec<usize>,
+    subset: Vec<usize>,
+    /// Data rows of the last critic batch (for the dormant-neuron ratio).
+    last_batch: usize,
+}
+
+#[derive(Clone)]
+pub struct Agent {
+    pub cfg: AgentConfig,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    pub actor: EnsembleMlp,
+    pub actor_target: EnsembleMlp,
+    pub critic: EnsembleMlp,
+    pub critic_target: EnsembleMlp,
+    pub actor_opt: Adam,
+    pub critic_opt: Adam,
+    pub q_min: f32,
+    pub beta: f32,
+    /// Gradient steps taken.
+    pub steps: u64,
+    pub rng: ChaCha8Rng,
+    ws: Workspace,
+}
+
+pub fn critic_spec(cfg: &AgentConfig, obs_dim: usize, act_dim: usize) -> MlpSpec {
+    MlpSpec {
+        input: obs_dim + act_dim,
+        hidden: cfg.hidden,
+        depth: cfg.critic_depth,
+        output: 1,
+        layer_norm: cfg.critic_layer_norm,
+        activation: cfg.activation,
+        tanh_output: false,
+        hidden_bias_init: cfg.hidden_bias_init,
+        output_init_scale: cfg.output_init_scale,
+    }
+}
+
+pub fn actor_spec(cfg: &AgentConfig, obs_dim: usize, act_dim: usize) -> MlpSpec {
+    MlpSpec {
+        input: obs_dim,
+        hidden: cfg.hidden,
+        depth: cfg.actor_depth,
+        output: act_dim,
+        layer_norm: false,
+        activation: crate::nn::Activation::Relu,
+        tanh_output: true,
+        hidden_bias_init: cfg.hidden_bias_init,
+        output_init_scale: cfg.output_init_scale,
+    }
+}
+
+impl Agent {
+    /// `total_steps` sets the length of the actor's cosine schedule (if enabled).
+    pub fn new(cfg: AgentConfig, obs_dim: usize, act_dim: usize, q_min: f32, total_steps: u64, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let actor = EnsembleMlp::new(actor_spec(&cfg, obs_dim, act_dim), 1, &mut rng);
+        let critic = EnsembleMlp::new(critic_spec(&cfg, obs_dim, act_dim), cfg.n_critics, &mut rng);
+        let schedule = if cfg.actor_cosine {
+            LrSchedule::Cosine { total_steps: total_steps.div_ceil(cfg.policy_delay as u64) }
+        } else {
+            LrSchedule::Constant
+        };
+        let actor_opt = Adam::new(actor.params.len(), cfg.actor_lr, schedule);
+        let critic_opt = Adam::new(critic.params.len(), cfg.critic_lr, LrSchedule::Constant);
+        let beta = cfg.resolve_beta(act_dim);
+        let ws = Workspace::new(&cfg, &actor, &critic, obs_dim, act_dim);
+        Self {
+            actor_target: actor.clone(),
+            critic_target: critic.clone(),
+            actor,
+            critic,
+            actor_opt,
+            critic_opt,
+            q_min,
+            beta,
+            steps: 0,
+            rng,
+            ws,
+            cfg,
+            obs_dim,
+            act_dim,
+        }
+    }
+
+    /// Rebuild the workspace (after loading networks from a checkpoint).
+    pub fn reset_workspace(&mut self) {
+        self.ws = Workspace::new(&self.cfg, &self.actor, &self.critic, self.obs_dim, self.act_dim);
+    }
+
+    /// One offline gradient step on `batch` (critic every call, actor every `policy_delay`).
+    pub fn update(&mut self, batch: &Batch) -> UpdateStats {
+        let mut stats = self.update_critic(batch);
+        self.steps += 1;
+        if self.steps % self.cfg.policy_delay as u64 == 0 {
+            self.update_actor(batch, &mut stats);
+        }
+        polyak(&mut self.critic_target.params, &self.critic.params, self.cfg.tau);
+        polyak(&mut self.actor_target.params, &self.actor.params, self.cfg.tau);
+        stats
+    }
+
+    /// Critic step: TD loss plus (if PA) the infeasible-action penalty.
+    pub fn update_critic(&mut self, batch: &Batch) -> UpdateStats {
+        let cfg = &self.cfg;
+        let (b, od, ad) = (batch.size, self.obs_dim, self.act_dim);
+        assert!(b <= cfg.batch_size, "batch larger than the configured batch_size");
+        let ind = od + ad;
+        let n = cfg.n_critics;
+        let ws = &mut self.ws;
+
+        // target action ā' = clip(π̄(s') + clip(σε, −c, c), −1, 1)
+        self.actor_target.forward(&batch.next_obs[..b * od], b, &[0], &mut ws.actor_target_tape);
+        let pi_next = ws.actor_target_tape.output(0);
+        for (o, p) in ws.next_act[..b * ad].iter_mut().zip(pi_next) {
+            let eps: f32 = self.rng.sample(StandardNormal);
+            let noise = (cfg.policy_noise * eps).clamp(-cfg.noise_clip, cfg.noise_clip);
+            *o = (p + noise).clamp(-1.0, 1.0);
+        }
+        concat_rows(&batch.next_obs[..b * od], &ws.next_act[..b * ad], od, ad, &mut ws.next_in[..b * ind]);
+
+        // y = c·r + γ(1−d)·min over a random subset of target members
+        ws.subset.clear();
+        ws.subset.extend(sample_indices(&mut self.rng, n, cfg.critic_subset).iter());
+        ws.subset.sort_unstable();
+        self.critic_target.forward(&ws.next_in[..b * ind], b, &ws.subset, &mut ws.critic_target_tape);
+        let mut target_sum = 0.0f64;
+        for r in 0..b {
+            let q_next = ws.subset.iter().map(|&m| ws.critic_target_tape.output(m)[r]).fold(f32::INFINITY, f32::min);
+            let y = cfg.reward_scale * batch.rewards[r] + cfg.gamma * (1.0 - batch.dones[r]) * q_next;
+            ws.y[r] = y;
+            target_sum += y as f64;
+        }
+
+        // rows 0..b: (s, a); rows b..2b: (s, a_inf) when PA is on
+        concat_rows(&batch.obs[..b * od], &batch.actions[..b * ad], od, ad, &mut ws.critic_in[..b * ind]);
+        let rows = if cfg.penalty {
+            let l = cfg.infeasible_distance;
+            for r in 0..b {
+                let row = &mut ws.critic_in[(b + r) * ind..(b + r + 1) * ind];
+                row[..od].copy_from_slice(&batch.obs[r * od..(r + 1) * od]);
+                for a in &mut row[od..] {
+                    *a = infeasible_coordinate(self.rng.gen_range(-1.0f32..1.0), l);
+                }
+            }
+            2 * b
+        } else {
+            b
+        };
+        self.critic.forward(&ws.critic_in[..rows * ind], rows, &ws.all_members, &mut ws.critic_tape);
+        ws.last_batch = b;
+
+        let scale = 2.0 / (n * b) as f32;
+        let (mut td, mut pa, mut qd, mut qi) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for m in 0..n {
+            let q = ws.critic_tape.output(m);
+            let d = &mut ws.dout[m * rows..(m + 1) * rows];
+            for r in 0..b {
+                let e = q[r] - ws.y[r];
+                td += (e * e) as f64;
+                qd += q[r] as f64;
+                d[r] = scale * e;
+            }
+            for r in b..rows {
+                let e = q[r] - self.q_min;
+                pa += (e * e) as f64;
+                qi += q[r] as f64;
+                d[r] = cfg.alpha * scale * e;
+            }
+        }
+        self.critic.backward(&mut ws.critic_tape, &ws.all_members, &ws.dout[..n * rows], Some(&mut ws.critic_grads), false);
+        self.critic_opt.update(&mut self.critic.params, &ws.critic_grads);
+
+        let nb = (n * b) as f64;
+        UpdateStats {
+            td_loss: (td / nb) as f32,
+            pa_loss: if cfg.penalty { (pa / nb) as f32 } else { 0.0 },
+            q_data: (qd / nb) as f32,
+            q_infeasible: if cfg.penalty { (qi / nb) as f32 } else { f32::NAN },
+            target_mean: (target_sum / b as f64) as f32,
+            ..Default::default()
+        }
+    }
+
+    /// Actor step: maximise the critic's value (min over all N offline, mean over a
+    /// random subset of `actor_subset` members online) with a BC term.
+    pub fn update_actor(&mut self, batch: &Batch, stats: &mut UpdateStats) {
+        let cfg = &self.cfg;
+        let (b, od, ad) = (batch.size, self.obs_dim, self.act_dim);
+        let ind = od + ad;
+        let n = cfg.n_critics;
+        let ws = &mut self.ws;
+
+        self.actor.forward(&batch.obs[..b * od], b, &[0], &mut ws.actor_tape);
+        let pi = ws.actor_tape.output(0);
+        concat_rows(&batch.obs[..b * od], pi, od, ad, &mut ws.critic_in[..b * ind]);
+
+        ws.subset.clear();
+        match cfg.actor_subset {
+            None => ws.subset.extend(0..n),
+            Some(k) => {
+                ws.subset.extend(sample_indices(&mut self.rng, n, k).iter());
+                ws.subset.sort_unstable();
+            }
+        }
+        self.critic.forward(&ws.critic_in[..b * ind], b, &ws.subset, &mut ws.critic_actor_tape);
+
+        // q per row and dq/dQ_m (min: the argmin member; mean: 1/|S| each)
+        ws.dout[..n * b].fill(0.0);
+        let mut abs_sum = 0.0f64;
+        let mut q_sum = 0.0f64;
+        for r in 0..b {
+            let q = if cfg.actor_subset.is_none() {
+                let (mut best, mut arg) = (f32::INFINITY, 0);
+                for &m in &ws.subset {
+                    let v = ws.critic_actor_tape.output(m)[r];
+                    if v < best {
+                        best = v;
+                        arg = m;
+                    }
+                }
+                ws.dout[arg * b + r] = 1.0;
+                best
+            } else {
+                let k = ws.subset.len() as f32;
+                let mut s = 0.0;
+                for &m in &ws.subset {
+                    s += ws.critic_actor_tape.output(m)[r];
+                    ws.dout[m * b + r] = 1.0 / k;
+                }
+                s / k
+            };
+            abs_sum += q.abs() as f64;
+            q_sum += q as f64;
+        }
+        // β = 0 is pure Q maximisation: no normalisation needed
+        let lambda = if self.beta > 0.0 { (b as f64 / abs_sum.max(1e-8)) as f32 } else { 1.0 };
+        let dq = -lambda / b as f32;
+        for d in &mut ws.dout[..n * b] {
+            *d *= dq;
+        }
+        self.critic.backward(&mut ws.critic_actor_tape, &ws.subset, &ws.dout[..n * b], None, true);
+        ws.critic_actor_tape.dinput_sum(&ws.subset, &mut ws.dinput[..b * ind]);
+
+        let mut bc = 0.0f64;
+        let two_beta = 2.0 * self.beta / b as f32;
+        let pi = ws.actor_tape.output(0);
+        for r in 0..b {
+            for j in 0..ad {
+                let diff = pi[r * ad + j] - batch.actions[r * ad + j];
+                bc += (diff * diff) as f64;
+                ws.dact[r * ad + j] = ws.dinput[r * ind + od + j] + two_beta * diff;
+            }
+        }
+        self.actor.backward(&mut ws.actor_tape, &[0], &ws.dact[..b * ad], Some(&mut ws.actor_grads), false);
+        self.actor_opt.update(&mut self.actor.params, &ws.actor_grads);
+
+        let bc = (bc / b as f64) as f32;
+        stats.bc_loss = Some(bc);
+        stats.lambda = Some(lambda);
+        stats.actor_loss = Some(-lambda * (q_sum / b as f64) as f32 + self.beta * bc);
+    }
+}
+
+impl Agent {
+    /// Dormant-neuron ratio of the critic on the last batch's dataset rows: the
+    /// fraction of hidden units (all members, all hidden layers) whose activation is
+    /// ≤ 0 (threshold τ = 0) for every row of the batch.
+    pub fn dormant_ratio(&self) -> Option<f64> {
+        let b = self.ws.last_batch;
+        if b == 0 {
+            return None;
+        }
+        let (mut dormant, mut total) = (0usize, 0usize);
+        let w = self.cfg.hidden;
+        for m in 0..self.cfg.n_critics {
+            for l in 0..self.cfg.critic_depth {
+                let h = &self.ws.critic_tape.hidden(m, l)[..b * w];
+                for j in 0..w {
+                    total += 1;
+                    if (0..b).all(|r| h[r * w + j] <= 0.0) {
+                        dormant += 1;
+                    }
+                }
+            }
+        }
+        Some(dormant as f64 / total as f64)
+    }
+}
+
+/// out[r] = [a[r], b[r]] for row-major a [rows, da] and b [rows, db].
+fn concat_rows(a: &[f32], b: &[f32], da: usize, db: usize, out: &mut [f32]) {
+    for ((o, x), y) in out.chunks_exact_mut(da + db).zip(a.chunks_exact(da)).zip(b.chunks_exact(db)) {
+        o[..da].copy_from_slice(x);
+        o[da..].copy_from_slice(y);
+    }
+}
+
+impl Workspace {
+    fn new(cfg: &AgentConfig, actor: &EnsembleMlp, critic: &EnsembleMlp, od: usize, ad: usize) -> Self {
+        let b = cfg.batch_size;
+        let n = cfg.n_critics;
+        let ind = od + ad;
+        Self {
+            actor_tape: Tape::new(actor, b),
+            actor_target_tape: Tape::new(actor, b),
+            critic_tape: Tape::new(critic, 2 * b),
+            critic_target_tape: Tape::new(critic, b),
+            critic_actor_tape: Tape::new(critic, b),
+            critic_in: vec![0.0; 2 * b * ind],
+            next_in: vec![0.0; b * ind],
+            next_act: vec![0.0; b * ad],
+            y: vec![0.0; b],
+            dout: vec![0.0; n * 2 * b],
+            critic_grads: vec![0.0; critic.params.len()],
+            actor_grads: vec![0.0; actor.params.len()],
+            dinput: vec![0.0; b * ind],
+            dact: vec![0.0; b * ad],
+            all_members: (0..n).collect(),
+            subset: Vec::with_capacity(n),
+            last_batch: 0,
+        }
+    }
+}

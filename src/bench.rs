@@ -1,0 +1,284 @@
+//! `pars bench`: steps/s of the full PARS update, FLOPs, fraction of the measured
+//! GEMM peak, thread scaling, inference latency and a dataset-memory check.
+use crate::algos::pars::Agent;
+use crate::algos::AgentConfig;
+use crate::data::{Batch, RawDataset, Transitions};
+use crate::nn::gemm::{matmul, MatRef};
+use crate::nn::{EnsembleMlp, Tape};
+use crate::policy::Policy;
+use anyhow::Result;
+use clap::Args;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Configurations to time (A, B, C).
+    #[arg(long, value_delimiter = ',', default_value = "A,B,C")]
+    pub configs: Vec<String>,
+    /// Timed steps per repeat.
+    #[arg(long, default_value_t = 100)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Skip the 1-thread scaling run.
+    #[arg(long)]
+    pub no_scaling: bool,
+    /// Also build a 1M-transition dataset and report peak resident memory.
+    #[arg(long)]
+    pub memory: bool,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct ConfigResult {
+    pub name: String,
+    pub description: String,
+    pub steps_per_s: f64,
+    pub steps_per_s_min: f64,
+    pub flops_per_step: f64,
+    pub gflops: f64,
+    pub peak_gflops: f64,
+    pub fraction_of_peak: f64,
+    pub threads: usize,
+    pub steps_per_s_1_thread: Option<f64>,
+    pub scaling: Option<f64>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct BenchReport {
+    pub threads: usize,
+    pub peak_gflops_1_thread: f64,
+    pub peak_gflops: f64,
+    pub configs: Vec<ConfigResult>,
+    pub actor_latency_us: f64,
+    pub actor_batch256_us: f64,
+    pub peak_rss_mib_1m_dataset: Option<f64>,
+}
+
+/// The benchmark configurations of the speed issue: (name, description, obs, act, agent).
+pub fn bench_config(name: &str) -> Result<(String, usize, usize, AgentConfig)> {
+    let base = AgentConfig { hidden: 256, batch_size: 256, ..AgentConfig::default() };
+    Ok(match name.to_ascii_uppercase().as_str() {
+        "A" => ("halfcheetah: N=10, 2x256, LN, PA".into(), 17, 6, AgentConfig { n_critics: 10, critic_depth: 2, actor_depth: 2, ..base }),
+        "B" => (
+            "antmaze: N=4, 3x256, LN, PA".into(),
+            29,
+            8,
+            AgentConfig { n_critics: 4, critic_depth: 3, actor_depth: 3, gamma: 0.995, infeasible_distance: 1000.0, ..base },
+        ),
+        "C" => ("plain TD3+BC: N=2, 2x256".into(), 17, 6, AgentConfig { hidden: 256, ..AgentConfig::td3bc() }),
+        other => anyhow::bail!("unknown benchmark configuration '{other}' (known: A, B, C)"),
+    })
+}
+
+/// FLOPs of one `Agent::update`, averaged over the policy delay, counted from shapes.
+pub fn flops_per_step(cfg: &AgentConfig, obs: usize, act: usize) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let actor = EnsembleMlp::new(crate::algos::pars::actor_spec(cfg, obs, act), 1, &mut rng);
+    let critic = EnsembleMlp::new(crate::algos::pars::critic_spec(cfg, obs, act), 1, &mut rng);
+    let b = cfg.batch_size;
+    let n = cfg.n_critics as u64;
+    let rows = if cfg.penalty { 2 * b } else { b };
+    let critic_step = actor.forward_flops(b)
+        + cfg.critic_subset as u64 * critic.forward_flops(b)
+        + n * (critic.forward_flops(rows) + critic.backward_flops(rows, true, false));
+    let actor_members = cfg.actor_subset.map(|s| s as u64).unwrap_or(n);
+    let actor_step = actor.forward_flops(b)
+        + actor_members * (critic.forward_flops(b) + critic.backward_flops(b, false, true))
+        + actor.backward_flops(b, true, false);
+    critic_step as f64 + actor_step as f64 / cfg.policy_delay as f64
+}
+
+fn synthetic_transitions(n: usize, obs: usize, act: usize, seed: u64) -> Transitions {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut raw = RawDataset {
+        observations: (0..n * obs).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        actions: (0..n * act).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        rewards: (0..n).map(|_| rng.gen_range(0.0..1.0)).collect(),
+        terminals: vec![false; n],
+        timeouts: vec![false; n],
+        next_observations: None,
+        obs_dim: obs,
+        act_dim: act,
+    };
+    raw.timeouts[n - 1] = true;
+    Transitions::from_raw(&raw).expect("synthetic data is valid")
+}
+
+/// Single-precision GEMM rate on `threads` cores, each multiplying its own large
+/// square matrices (the same kernels the engine uses).
+pub fn gemm_peak_gflops(threads: usize) -> f64 {
+    let n = 1024;
+    let run = || {
+        let a = vec![0.5f32; n * n];
+        let b = vec![0.25f32; n * n];
+        let mut c = vec![0.0f32; n * n];
+        matmul(MatRef::new(&a, n, n), MatRef::new(&b, n, n), &mut c, false);
+        let reps = 6;
+        let t = Instant::now();
+        for _ in 0..reps {
+            matmul(MatRef::new(&a, n, n), MatRef::new(&b, n, n), &mut c, false);
+        }
+        2.0 * (n * n * n) as f64 * reps as f64 / t.elapsed().as_secs_f64() / 1e9
+    };
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let total: f64 = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        best = best.max(total);
+    }
+    best
+}
+
+fn time_config(cfg: &AgentConfig, obs: usize, act: usize, steps: usize, repeats: usize, pool: &rayon::ThreadPool) -> (f64, f64) {
+    let data = synthetic_transitions(10_000, obs, act, 1);
+    let mut agent = Agent::new(cfg.clone(), obs, act, 0.0, 1_000_000, 0);
+    let mut batch = Batch::new(cfg.batch_size, obs, act);
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    pool.install(|| {
+        for _ in 0..10 {
+            data.sample_into(&mut rng, &mut batch);
+            agent.update(&batch);
+        }
+        let mut rates = Vec::new();
+        for _ in 0..repeats {
+            let t = Instant::now();
+            for _ in 0..steps {
+                data.sample_into(&mut rng, &mut batch);
+                agent.update(&batch);
+            }
+            rates.push(steps as f64 / t.elapsed().as_secs_f64());
+        }
+        rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        (rates[0], rates[rates.len() / 2])
+    })
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn run_bench(a: BenchArgs) -> Result<()> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = a.threads.unwrap_or(cores).max(1);
+    anyhow::ensure!(a.steps > 0 && a.repeats > 0, "options --steps and --repeats must be positive");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let pool1 = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    if !a.json {
+        eprintln!("measuring GEMM peak ...");
+    }
+    let peak1 = gemm_peak_gflops(1);
+    let peak = if threads > 1 { gemm_peak_gflops(threads) } else { peak1 };
+    let mut configs = Vec::new();
+    for name in &a.configs {
+        let (desc, obs, act, cfg) = bench_config(name)?;
+        if !a.json {
+            eprintln!("timing config {name} ({desc}) ...");
+        }
+        let flops = flops_per_step(&cfg, obs, act);
+        let (min, median) = time_config(&cfg, obs, act, a.steps, a.repeats, &pool);
+        let one = if threads > 1 && !a.no_scaling {
+            Some(time_config(&cfg, obs, act, a.steps, a.repeats, &pool1).1)
+        } else {
+            None
+        };
+        let gflops = flops * median / 1e9;
+        configs.push(ConfigResult {
+            name: name.to_ascii_uppercase(),
+            description: desc,
+            steps_per_s: median,
+            steps_per_s_min: min,
+            flops_per_step: flops,
+            gflops,
+            peak_gflops: peak,
+            fraction_of_peak: gflops / peak,
+            threads,
+            steps_per_s_1_thread: one,
+            scaling: one.map(|o| median / o),
+        });
+    }
+    // inference: deterministic actor, HalfCheetah shape
+    let (_, obs, act, cfg) = bench_config("A")?;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let actor = EnsembleMlp::new(crate::algos::pars::actor_spec(&cfg, obs, act), 1, &mut rng);
+    let mut policy = Policy::new(actor.clone());
+    let o: Vec<f32> = (0..obs).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let reps = 20_000;
+    let t = Instant::now();
+    let mut sink = 0.0;
+    for _ in 0..reps {
+        sink += policy.act(&o)[0];
+    }
+    let latency = t.elapsed().as_secs_f64() / reps as f64 * 1e6;
+    let obs256: Vec<f32> = (0..256 * obs).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let mut tape = Tape::new(&actor, 256);
+    let mut out = vec![0.0; 256 * act];
+    let reps_b = 2000;
+    let t = Instant::now();
+    for _ in 0..reps_b {
+        policy.act_batch(&obs256, 256, &mut tape, &mut out);
+        sink += out[0];
+    }
+    let batch_us = t.elapsed().as_secs_f64() / reps_b as f64 * 1e6;
+    std::hint::black_box(sink);
+    let rss = if a.memory {
+        let data = synthetic_transitions(1_000_000, obs, act, 4);
+        let mut agent = Agent::new(cfg.clone(), obs, act, 0.0, 1_000_000, 0);
+        let mut batch = Batch::new(cfg.batch_size, obs, act);
+        pool.install(|| {
+            for _ in 0..20 {
+                data.sample_into(&mut rng, &mut batch);
+                agent.update(&batch);
+            }
+        });
+        peak_rss_mib()
+    } else {
+        None
+    };
+    let report = BenchReport {
+        threads,
+        peak_gflops_1_thread: peak1,
+        peak_gflops: peak,
+        configs,
+        actor_latency_us: latency,
+        actor_batch256_us: batch_us,
+        peak_rss_mib_1m_dataset: rss,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("threads: {threads}   GEMM peak (f32, 1024^3): {:.1} GFLOP/s on 1 thread, {:.1} GFLOP/s on {threads}", peak1, peak);
+    println!("{:<4} {:<34} {:>10} {:>10} {:>12} {:>9} {:>8} {:>9}", "cfg", "description", "steps/s", "min", "MFLOP/step", "GFLOP/s", "of peak", "2T/1T");
+    for c in &report.configs {
+        println!(
+            "{:<4} {:<34} {:>10.1} {:>10.1} {:>12.1} {:>9.1} {:>7.1}% {:>9}",
+            c.name,
+            c.description,
+            c.steps_per_s,
+            c.steps_per_s_min,
+            c.flops_per_step / 1e6,
+            c.gflops,
+            100.0 * c.fraction_of_peak,
+            c.scaling.map(|s| format!("{s:.2}x")).unwrap_or_else(|| "-".into())
+        );
+    }
+    println!("actor inference (obs 17 → act 6, 2x256): {:.2} µs per observation, {:.1} µs per batch of 256", latency, batch_us);
+    if let Some(r) = rss {
+        println!("peak resident memory with a 1M-transition dataset (config A): {r:.0} MiB");
+    }
+    Ok(())
+}

@@ -1,0 +1,571 @@
+//! Ensemble MLP: N independent members that all read the same input rows.
+//!
+//! Layer l of member m: z = x·W + b → [LayerNorm] → activation (hidden layers);
+//! the last layer is linear, optionally followed by tanh (the actor).
+//! Parameters of all members live in one flat vector, member-major, so Adam and
+//! Polyak updates are single loops and members can be updated on separate cores.
+use super::gemm::{matmul, MatRef};
+use super::Activation;
+use rand::Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+const LN_EPS: f32 = 1e-5;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MlpSpec {
+    pub input: usize,
+    /// Width of every hidden layer.
+    pub hidden: usize,
+    /// Number of hidden layers.
+    pub depth: usize,
+    pub output: usize,
+    pub layer_norm: bool,
+    pub activation: Activation,
+    pub tanh_output: bool,
+    /// Initial bias of hidden layers.
+    pub hidden_bias_init: f32,
+    /// Output-layer weights start in U(−s, s).
+    pub output_init_scale: f32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct LayerShape {
+    fan_in: usize,
+    fan_out: usize,
+    w: usize,
+    b: usize,
+    /// Offsets of LayerNorm gain and shift, hidden layers only.
+    ln: Option<(usize, usize)>,
+    hidden: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct EnsembleMlp {
+    pub spec: MlpSpec,
+    pub members: usize,
+    /// Flat parameters, `members × member_len`.
+    pub params: Vec<f32>,
+    member_len: usize,
+    layers: Vec<LayerShape>,
+}
+
+fn layer_shapes(spec: &MlpSpec) -> (Vec<LayerShape>, usize) {
+    let mut dims = vec![spec.input];
+    dims.extend(std::iter::repeat_n(spec.hidden, spec.depth));
+    dims.push(spec.output);
+    let mut off = 0;
+    let mut layers = Vec::new();
+    for l in 0..dims.len() - 1 {
+        let (fan_in, fan_out) = (dims[l], dims[l + 1]);
+        let hidden = l < spec.depth;
+        let w = off;
+        off += fan_in * fan_out;
+        let b = off;
+        off += fan_out;
+        let ln = if hidden && spec.layer_norm {
+            let g = off;
+            off += 2 * fan_out;
+            Some((g, g + fan_out))
+        } else {
+            None
+        };
+        layers.push(LayerShape { fan_in, fan_out, w, b, ln, hidden });
+    }
+    (layers, off)
+}
+
+impl EnsembleMlp {
+    /// He-uniform hidden weights, small uniform output layer, LN gain 1 / shift 0.
+    pub fn new<R: Rng>(spec: MlpSpec, members: usize, rng: &mut R) -> Self {
+        assert!(members > 0 && spec.input > 0 && spec.output > 0 && spec.hidden > 0);
+        let (layers, member_len) = layer_shapes(&spec);
+        let mut params = vec![0.0f32; members * member_len];
+        for m in 0..members {
+            let p = &mut params[m * member_len..(m + 1) * member_len];
+            for ly in &layers {
+                let bound = if ly.hidden {
+                    (6.0 / ly.fan_in as f32).sqrt()
+                } else {
+                    spec.output_init_scale
+                };
+                for v in &mut p[ly.w..ly.w + ly.fan_in * ly.fan_out] {
+                    *v = rng.gen_range(-bound..=bound);
+                }
+                let bias = if ly.hidden { spec.hidden_bias_init } else { 0.0 };
+                p[ly.b..ly.b + ly.fan_out].fill(bias);
+                if let Some((g, s)) = ly.ln {
+                    p[g..g + ly.fan_out].fill(1.0);
+                    p[s..s + ly.fan_out].fill(0.0);
+                }
+            }
+        }
+        Self { spec, members, params, member_len, layers }
+    }
+
+    /// Rebuild from saved parameters (checked against the spec).
+    pub fn from_params(spec: MlpSpec, members: usize, params: Vec<f32>) -> anyhow::Result<Self> {
+        let (layers, member_len) = layer_shapes(&spec);
+        anyhow::ensure!(
+            params.len() == members * member_len,
+            "parameter count {} does not match the network shape ({} members × {})",
+            params.len(),
+            members,
+            member_len
+        );
+        Ok(Self { spec, members, params, member_len, layers })
+    }
+
+    pub fn member_len(&self) -> usize {
+        self.member_len
+    }
+
+    pub fn member_params(&self, m: usize) -> &[f32] {
+        &self.params[m * self.member_len..(m + 1) * self.member_len]
+    }
+
+    /// FLOPs of one forward pass of one member on `rows` rows (GEMMs only, 2·m·n·k).
+    pub fn forward_flops(&self, rows: usize) -> u64 {
+        self.layers.iter().map(|l| 2 * (rows * l.fan_in * l.fan_out) as u64).sum()
+    }
+
+    /// FLOPs of one backward pass of one member: weight gradients for every layer,
+    /// input gradients for every layer but the first unless `dinput`.
+    pub fn backward_flops(&self, rows: usize, param_grads: bool, dinput: bool) -> u64 {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(l, ly)| {
+                let f = 2 * (rows * ly.fan_in * ly.fan_out) as u64;
+                let mut t = 0;
+                if param_grads {
+                    t += f;
+                }
+                if l > 0 || dinput {
+                    t += f;
+                }
+                t
+            })
+            .sum()
+    }
+
+    /// Forward `rows` input rows `x` ([rows, input]) through the listed members.
+    /// Outputs are read with `tape.output(m)`.
+    pub fn forward(&self, x: &[f32], rows: usize, members: &[usize], tape: &mut Tape) {
+        let input = self.spec.input;
+        assert_eq!(x.len(), rows * input, "input has the wrong size");
+        assert!(rows <= tape.max_rows, "tape holds at most {} rows", tape.max_rows);
+        tape.rows = rows;
+        tape.x[..rows * input].copy_from_slice(x);
+        let Tape { x: tx, members: mt, .. } = tape;
+        let x: &[f32] = &tx[..rows * input];
+        let sel = selection(members, self.members);
+        let run = |(m, t): (usize, &mut MemberTape)| {
+            if sel[m] {
+                self.forward_member(self.member_params(m), x, rows, t);
+            }
+        };
+        if members.len() > 1 {
+            mt.par_iter_mut().enumerate().for_each(run);
+        } else {
+            mt.iter_mut().enumerate().for_each(run);
+        }
+    }
+
+    fn forward_member(&self, p: &[f32], x: &[f32], rows: usize, t: &mut MemberTape) {
+        let act = self.spec.activation;
+        for (l, ly) in self.layers.iter().enumerate() {
+            let (fi, fo) = (ly.fan_in, ly.fan_out);
+            let (before, rest) = t.acts.split_at_mut(l);
+            let input: &[f32] = if l == 0 { x } else { &before[l - 1][..rows * fi] };
+            let w = MatRef::new(&p[ly.w..ly.w + fi * fo], fi, fo);
+            let bias = &p[ly.b..ly.b + fo];
+            let out = &mut rest[0][..rows * fo];
+            if !ly.hidden {
+                matmul(MatRef::new(input, rows, fi), w, out, false);
+                for row in out.chunks_exact_mut(fo) {
+                    for (v, b) in row.iter_mut().zip(bias) {
+                        *v += b;
+                    }
+                    if self.spec.tanh_output {
+                        row.iter_mut().for_each(|v| *v = v.tanh());
+                    }
+                }
+                continue;
+            }
+            let pre = &mut t.pre[l][..rows * fo];
+            matmul(MatRef::new(input, rows, fi), w, pre, false);
+            match ly.ln {
+                None => {
+                    for (prow, orow) in pre.chunks_exact_mut(fo).zip(out.chunks_exact_mut(fo)) {
+                        for ((h, o), b) in prow.iter_mut().zip(orow.iter_mut()).zip(bias) {
+                            *h += b;
+                            *o = act.apply(*h);
+                        }
+                    }
+                }
+                Some((g, s)) => {
+                    let (gain, shift) = (&p[g..g + fo], &p[s..s + fo]);
+                    let xhat = &mut t.xhat[l][..rows * fo];
+                    let rstd = &mut t.rstd[l][..rows];
+                    for r in 0..rows {
+                        let prow = &mut pre[r * fo..(r + 1) * fo];
+                        let mut mean = 0.0f32;
+                        for (h, b) in prow.iter_mut().zip(bias) {
+                            *h += b;
+                            mean += *h;
+                        }
+                        mean /= fo as f32;
+                        let var = prow.iter().map(|h| (h - mean) * (h - mean)).sum::<f32>() / fo as f32;
+                        let rs = 1.0 / (var + LN_EPS).sqrt();
+                        rstd[r] = rs;
+                        let xrow = &mut xhat[r * fo..(r + 1) * fo];
+                        let orow = &mut out[r * fo..(r + 1) * fo];
+                        for j in 0..fo {
+                            let xh = (prow[j] - mean) * rs;
+                            xrow[j] = xh;
+                            let h = xh * gain[j] + shift[j];
+                            prow[j] = h;
+                            orow[j] = act.apply(h);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Backpropagate `dout` (member-major, [members_total, rows, output]; only the
+    /// listed members' parts are read) through the last `forward` of `tape`.
+    /// Writes (overwrites) the listed members' parameter gradients into `grads` when
+    /// given, and the gradient w.r.t. the input into the tape when `want_dinput`
+    /// (read it summed over members with `Tape::dinput_sum`).
+    pub fn backward(
+        &self,
+        tape: &mut Tape,
+        members: &[usize],
+        dout: &[f32],
+        grads: Option<&mut [f32]>,
+        want_dinput: bool,
+    ) {
+        let rows = tape.rows;
+        let out_len = rows * self.spec.output;
+        assert!(dout.len() >= self.members * out_len);
+        let sel = selection(members, self.members);
+        let Tape { x: tx, members: mt, .. } = tape;
+        let x: &[f32] = &tx[..rows * self.spec.input];
+        let ml = self.member_len;
+        let run = |(m, (t, g)): (usize, (&mut MemberTape, Option<&mut [f32]>))| {
+            if sel[m] {
+                let d = &dout[m * out_len..(m + 1) * out_len];
+                self.backward_member(self.member_params(m), x, rows, t, d, g, want_dinput);
+            }
+        };
+        match grads {
+            Some(g) => {
+                assert_eq!(g.len(), self.params.len());
+                let it = mt.par_iter_mut().zip(g.par_chunks_mut(ml).map(Some)).enumerate();
+                if members.len() > 1 {
+                    it.for_each(run);
+                } else {
+                    mt.iter_mut().zip(g.chunks_mut(ml).map(Some)).enumerate().for_each(run);
+                }
+            }
+            None => {
+                if members.len() > 1 {
+                    mt.par_iter_mut().map(|t| (t, None)).enumerate().for_each(run);
+                } else {
+                    mt.iter_mut().map(|t| (t, None)).enumerate().for_each(run);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backward_member(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        rows: usize,
+        t: &mut MemberTape,
+        dout: &[f32],
+        mut g: Option<&mut [f32]>,
+        want_dinput: bool,
+    ) {
+        let act = self.spec.activation;
+        let last = self.layers.len() - 1;
+        let MemberTape { pre, xhat, rstd, acts, dcur, dnext, dinput, .. } = t;
+        // gradient w.r.t. the network output → w.r.t. the last pre-activation
+        let out_n = rows * self.spec.output;
+        dcur[..out_n].copy_from_slice(dout);
+        if self.spec.tanh_output {
+            for (d, y) in dcur[..out_n].iter_mut().zip(&acts[last][..out_n]) {
+                *d *= 1.0 - y * y;
+            }
+        }
+        for l in (0..=last).rev() {
+            let ly = self.layers[l];
+            let (fi, fo) = (ly.fan_in, ly.fan_out);
+            let dz = &mut dcur[..rows * fo];
+            if ly.hidden {
+                // dcur holds dL/da; turn it into dL/dz
+                let h = &pre[l][..rows * fo];
+                let a = &acts[l][..rows * fo];
+                for ((d, hv), av) in dz.iter_mut().zip(h).zip(a) {
+                    *d *= act.grad(*hv, *av);
+                }
+                if let Some((gi, si)) = ly.ln {
+                    let gain = &p[gi..gi + fo];
+                    let xh = &xhat[l][..rows * fo];
+                    if let Some(g) = g.as_deref_mut() {
+                        let (gg, gs) = g[gi..gi + 2 * fo].split_at_mut(fo);
+                        gg.fill(0.0);
+                        gs.fill(0.0);
+                        for (drow, xrow) in dz.chunks_exact(fo).zip(xh.chunks_exact(fo)) {
+                            for j in 0..fo {
+                                gg[j] += drow[j] * xrow[j];
+                                gs[j] += drow[j];
+                            }
+                        }
+                        debug_assert_eq!(si, gi + fo);
+                    }
+                    let inv_n = 1.0 / fo as f32;
+                    for r in 0..rows {
+                        let drow = &mut dz[r * fo..(r + 1) * fo];
+                        let xrow = &xh[r * fo..(r + 1) * fo];
+                        let (mut s1, mut s2) = (0.0f32, 0.0f32);
+                        for j in 0..fo {
+                            let dx = drow[j] * gain[j];
+                            drow[j] = dx;
+                            s1 += dx;
+                            s2 += dx * xrow[j];
+                        }
+                        let (m1, m2, rs) = (s1 * inv_n, s2 * inv_n, rstd[l][r]);
+                        for j in 0..fo {
+                            drow[j] = rs * (drow[j] - m1 - xrow[j] * m2);
+                        }
+                    }
+                }
+            }
+            let dz: &[f32] = dz;
+            let input: &[f32] = if l == 0 { x } else { &acts[l - 1][..rows * fi] };
+            if let Some(g) = g.as_deref_mut() {
+                let gw = &mut g[ly.w..ly.w + fi * fo];
+                matmul(MatRef::t(input, rows, fi), MatRef::new(dz, rows, fo), gw, false);
+                let gb = &mut g[ly.b..ly.b + fo];
+                gb.fill(0.0);
+                for drow in dz.chunks_exact(fo) {
+                    for (b, d) in gb.iter_mut().zip(drow) {
+                        *b += d;
+                    }
+                }
+            }
+            let w = &p[ly.w..ly.w + fi * fo];
+            if l > 0 {
+                matmul(MatRef::new(dz, rows, fo), MatRef::t(w, fi, fo), &mut dnext[..rows * fi], false);
+                std::mem::swap(dcur, dnext);
+            } else if want_dinput {
+                matmul(MatRef::new(dz, rows, fo), MatRef::t(w, fi, fo), &mut dinput[..rows * fi], false);
+            }
+        }
+    }
+}
+
+fn selection(members: &[usize], n: usize) -> Vec<bool> {
+    // tiny (≤ N bools); built per call to keep the API a plain slice
+    let mut sel = vec![false; n];
+    for &m in members {
+        assert!(m < n, "member {m} out of range ({n} members)");
+        sel[m] = true;
+    }
+    sel
+}
+
+/// Activations of one member kept for the backward pass.
+#[derive(Clone, Debug)]
+struct MemberTape {
+    pre: Vec<Vec<f32>>,
+    xhat: Vec<Vec<f32>>,
+    rstd: Vec<Vec<f32>>,
+    acts: Vec<Vec<f32>>,
+    dcur: Vec<f32>,
+    dnext: Vec<f32>,
+    dinput: Vec<f32>,
+}
+
+/// Preallocated buffers for forward/backward passes of up to `max_rows` rows.
+#[derive(Clone, Debug)]
+pub struct Tape {
+    members: Vec<MemberTape>,
+    x: Vec<f32>,
+    rows: usize,
+    max_rows: usize,
+    output: usize,
+    input: usize,
+}
+
+impl Tape {
+    pub fn new(net: &EnsembleMlp, max_rows: usize) -> Self {
+        let s = &net.spec;
+        let widest = s.input.max(s.hidden).max(s.output);
+        let layers = &net.layers;
+        let mk = |f: &dyn Fn(&LayerShape) -> usize| -> Vec<Vec<f32>> {
+            layers.iter().map(|l| vec![0.0; f(l)]).collect()
+        };
+        let ln = s.layer_norm;
+        let member = MemberTape {
+            pre: mk(&|l| if l.hidden { max_rows * l.fan_out } else { 0 }),
+            xhat: mk(&|l| if l.hidden && ln { max_rows * l.fan_out } else { 0 }),
+            rstd: mk(&|l| if l.hidden && ln { max_rows } else { 0 }),
+            acts: mk(&|l| max_rows * l.fan_out),
+            dcur: vec![0.0; max_rows * widest],
+            dnext: vec![0.0; max_rows * widest],
+            dinput: vec![0.0; max_rows * s.input],
+        };
+        Self {
+            members: vec![member; net.members],
+            x: vec![0.0; max_rows * s.input],
+            rows: 0,
+            max_rows,
+            output: s.output,
+            input: s.input,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Output of member `m` from the last forward, [rows, output].
+    pub fn output(&self, m: usize) -> &[f32] {
+        let t = &self.members[m];
+        &t.acts[t.acts.len() - 1][..self.rows * self.output]
+    }
+
+    /// Hidden activations of member `m`, layer `l`, [rows, hidden] (for analyses).
+    pub fn hidden(&self, m: usize, l: usize) -> &[f32] {
+        let t = &self.members[m];
+        let w = t.acts[l].len() / self.max_rows;
+        &t.acts[l][..self.rows * w]
+    }
+
+    /// Σ over the listed members of dL/dinput, written into `out` ([rows, input]).
+    pub fn dinput_sum(&self, members: &[usize], out: &mut [f32]) {
+        let n = self.rows * self.input;
+        out[..n].fill(0.0);
+        for &m in members {
+            for (o, d) in out[..n].iter_mut().zip(&self.members[m].dinput[..n]) {
+                *o += d;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn spec(ln: bool, act: Activation, tanh: bool) -> MlpSpec {
+        MlpSpec {
+            input: 5,
+            hidden: 8,
+            depth: 2,
+            output: 2,
+            layer_norm: ln,
+            activation: act,
+            tanh_output: tanh,
+            hidden_bias_init: 0.1,
+            // large enough that the output layer matters in the check
+            output_init_scale: 0.5,
+        }
+    }
+
+    /// L = Σ c ⊙ outputs over all members.
+    fn loss(net: &EnsembleMlp, x: &[f32], rows: usize, c: &[f32], tape: &mut Tape) -> f64 {
+        let all: Vec<usize> = (0..net.members).collect();
+        net.forward(x, rows, &all, tape);
+        let n = rows * net.spec.output;
+        (0..net.members)
+            .map(|m| tape.output(m).iter().zip(&c[m * n..]).map(|(o, c)| (*o as f64) * (*c as f64)).sum::<f64>())
+            .sum()
+    }
+
+    fn check(ln: bool, act: Activation, tanh: bool) {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let members = 3;
+        let rows = 4;
+        let mut net = EnsembleMlp::new(spec(ln, act, tanh), members, &mut rng);
+        // non-trivial LayerNorm parameters so their gradients are exercised
+        for v in net.params.iter_mut() {
+            *v += rng.gen_range(-0.05..0.05);
+        }
+        let x: Vec<f32> = (0..rows * 5).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let c: Vec<f32> = (0..members * rows * 2).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let mut tape = Tape::new(&net, rows);
+        let all: Vec<usize> = (0..members).collect();
+        loss(&net, &x, rows, &c, &mut tape);
+        let mut grads = vec![0.0; net.params.len()];
+        net.backward(&mut tape, &all, &c, Some(&mut grads), true);
+        let mut dx = vec![0.0; rows * 5];
+        tape.dinput_sum(&all, &mut dx);
+
+        let eps = 1e-3f32;
+        let close = |fd: f64, an: f32, what: &str| {
+            let an = an as f64;
+            let tol = 2e-3 + 2e-2 * fd.abs().max(an.abs());
+            assert!((fd - an).abs() <= tol, "{what}: finite difference {fd} vs analytic {an} (ln={ln}, {act:?}, tanh={tanh})");
+        };
+        for i in 0..net.params.len() {
+            let orig = net.params[i];
+            net.params[i] = orig + eps;
+            let lp = loss(&net, &x, rows, &c, &mut tape);
+            net.params[i] = orig - eps;
+            let lm = loss(&net, &x, rows, &c, &mut tape);
+            net.params[i] = orig;
+            close((lp - lm) / (2.0 * eps as f64), grads[i], &format!("param {i}"));
+        }
+        let mut xp = x.clone();
+        for i in 0..x.len() {
+            xp[i] = x[i] + eps;
+            let lp = loss(&net, &xp, rows, &c, &mut tape);
+            xp[i] = x[i] - eps;
+            let lm = loss(&net, &xp, rows, &c, &mut tape);
+            xp[i] = x[i];
+            close((lp - lm) / (2.0 * eps as f64), dx[i], &format!("input {i}"));
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_for_every_layer_type() {
+        for act in [Activation::Relu, Activation::Gelu, Activation::Silu, Activation::Sigmoid, Activation::Identity] {
+            for ln in [false, true] {
+                check(ln, act, false);
+            }
+        }
+        check(false, Activation::Relu, true); // the actor: tanh output, no LN
+        check(true, Activation::Gelu, true);
+    }
+
+    #[test]
+    fn subset_forward_matches_full_forward_and_members_differ() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let net = EnsembleMlp::new(spec(true, Activation::Relu, false), 4, &mut rng);
+        let x: Vec<f32> = (0..3 * 5).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let mut full = Tape::new(&net, 3);
+        net.forward(&x, 3, &[0, 1, 2, 3], &mut full);
+        let mut sub = Tape::new(&net, 3);
+        net.forward(&x, 3, &[2], &mut sub);
+        assert_eq!(full.output(2), sub.output(2));
+        assert_ne!(full.output(0), full.output(1));
+    }
+
+    #[test]
+    fn flop_count_matches_shapes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let net = EnsembleMlp::new(spec(true, Activation::Relu, false), 1, &mut rng);
+        // (5·8 + 8·8 + 8·2)·2·rows
+        assert_eq!(net.forward_flops(10), 2 * 10 * (40 + 64 + 16));
+        assert_eq!(net.backward_flops(10, true, false), 2 * 2 * 10 * (40 + 64 + 16) - 2 * 10 * 40);
+    }
+}
