@@ -65,16 +65,45 @@ pub struct BenchReport {
 
 /// The benchmark configurations of the speed issue: (name, description, obs, act, agent).
 pub fn bench_config(name: &str) -> Result<(String, usize, usize, AgentConfig)> {
-    let base = AgentConfig { hidden: 256, batch_size: 256, ..AgentConfig::default() };
+    let base = AgentConfig {
+        hidden: 256,
+        batch_size: 256,
+        ..AgentConfig::default()
+    };
     Ok(match name.to_ascii_uppercase().as_str() {
-        "A" => ("halfcheetah: N=10, 2x256, LN, PA".into(), 17, 6, AgentConfig { n_critics: 10, critic_depth: 2, actor_depth: 2, ..base }),
+        "A" => (
+            "halfcheetah: N=10, 2x256, LN, PA".into(),
+            17,
+            6,
+            AgentConfig {
+                n_critics: 10,
+                critic_depth: 2,
+                actor_depth: 2,
+                ..base
+            },
+        ),
         "B" => (
             "antmaze: N=4, 3x256, LN, PA".into(),
             29,
             8,
-            AgentConfig { n_critics: 4, critic_depth: 3, actor_depth: 3, gamma: 0.995, infeasible_distance: 1000.0, ..base },
+            AgentConfig {
+                n_critics: 4,
+                critic_depth: 3,
+                actor_depth: 3,
+                gamma: 0.995,
+                infeasible_distance: 1000.0,
+                ..base
+            },
         ),
-        "C" => ("plain TD3+BC: N=2, 2x256".into(), 17, 6, AgentConfig { hidden: 256, ..AgentConfig::td3bc() }),
+        "C" => (
+            "plain TD3+BC: N=2, 2x256".into(),
+            17,
+            6,
+            AgentConfig {
+                hidden: 256,
+                ..AgentConfig::td3bc()
+            },
+        ),
         other => anyhow::bail!("unknown benchmark configuration '{other}' (known: A, B, C)"),
     })
 }
@@ -140,7 +169,14 @@ pub fn gemm_peak_gflops(threads: usize) -> f64 {
     best
 }
 
-fn time_config(cfg: &AgentConfig, obs: usize, act: usize, steps: usize, repeats: usize, pool: &rayon::ThreadPool) -> (f64, f64) {
+fn time_config(
+    cfg: &AgentConfig,
+    obs: usize,
+    act: usize,
+    steps: usize,
+    repeats: usize,
+    pool: &rayon::ThreadPool,
+) -> (f64, f64) {
     let data = synthetic_transitions(10_000, obs, act, 1);
     let mut agent = Agent::new(cfg.clone(), obs, act, 0.0, 1_000_000, 0);
     let mut batch = Batch::new(cfg.batch_size, obs, act);
@@ -172,16 +208,27 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 pub fn run_bench(a: BenchArgs) -> Result<()> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let threads = a.threads.unwrap_or(cores).max(1);
-    anyhow::ensure!(a.steps > 0 && a.repeats > 0, "options --steps and --repeats must be positive");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    anyhow::ensure!(
+        a.steps > 0 && a.repeats > 0,
+        "options --steps and --repeats must be positive"
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     let pool1 = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     if !a.json {
         eprintln!("measuring GEMM peak ...");
     }
     let peak1 = gemm_peak_gflops(1);
-    let peak = if threads > 1 { gemm_peak_gflops(threads) } else { peak1 };
+    let peak = if threads > 1 {
+        gemm_peak_gflops(threads)
+    } else {
+        peak1
+    };
     let mut configs = Vec::new();
     for name in &a.configs {
         let (desc, obs, act, cfg) = bench_config(name)?;
@@ -262,7 +309,10 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         return Ok(());
     }
     println!("threads: {threads}   GEMM peak (f32, 1024^3): {:.1} GFLOP/s on 1 thread, {:.1} GFLOP/s on {threads}", peak1, peak);
-    println!("{:<4} {:<34} {:>10} {:>10} {:>12} {:>9} {:>8} {:>9}", "cfg", "description", "steps/s", "min", "MFLOP/step", "GFLOP/s", "of peak", "2T/1T");
+    println!(
+        "{:<4} {:<34} {:>10} {:>10} {:>12} {:>9} {:>8} {:>9}",
+        "cfg", "description", "steps/s", "min", "MFLOP/step", "GFLOP/s", "of peak", "2T/1T"
+    );
     for c in &report.configs {
         println!(
             "{:<4} {:<34} {:>10.1} {:>10.1} {:>12.1} {:>9.1} {:>7.1}% {:>9}",
@@ -273,7 +323,9 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
             c.flops_per_step / 1e6,
             c.gflops,
             100.0 * c.fraction_of_peak,
-            c.scaling.map(|s| format!("{s:.2}x")).unwrap_or_else(|| "-".into())
+            c.scaling
+                .map(|s| format!("{s:.2}x"))
+                .unwrap_or_else(|| "-".into())
         );
     }
     println!("actor inference (obs 17 → act 6, 2x256): {:.2} µs per observation, {:.1} µs per batch of 256", latency, batch_us);

@@ -15,7 +15,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
-#[command(name = "pars", version, about = "PARS: offline and offline-to-online RL (Penalizing infeasible Actions and Reward Scaling)")]
+#[command(
+    name = "pars",
+    version,
+    about = "PARS: offline and offline-to-online RL (Penalizing infeasible Actions and Reward Scaling)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -186,9 +190,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Collect(a) => cmd_collect(a),
         Command::Train(a) => cmd_train(a).map(|_| ()),
         Command::Eval(a) => cmd_eval(a),
-        Command::Data { command: DataCommand::Info { file } } => cmd_data_info(&file),
+        Command::Data {
+            command: DataCommand::Info { file },
+        } => cmd_data_info(&file),
         Command::Envs => {
-            println!("{:<28} {:>7} {:>7} {:>13}", "environment", "obs_dim", "act_dim", "episode_limit");
+            println!(
+                "{:<28} {:>7} {:>7} {:>13}",
+                "environment", "obs_dim", "act_dim", "episode_limit"
+            );
             for (id, o, a, t) in list_envs() {
                 println!("{id:<28} {o:>7} {a:>7} {t:>13}");
             }
@@ -209,12 +218,23 @@ fn cmd_collect(a: CollectArgs) -> Result<()> {
     let layout = Layout::from_env_id(&a.env)
         .or_else(|| Layout::from_name(&a.env))
         .with_context(|| format!("pars collect: unknown maze environment '{}'", a.env))?;
-    let style: Style = a.style.parse().map_err(|e| anyhow::anyhow!("option --style: {e}"))?;
+    let style: Style = a
+        .style
+        .parse()
+        .map_err(|e| anyhow::anyhow!("option --style: {e}"))?;
     ensure!(a.steps > 0, "option --steps must be positive");
-    let cfg = CollectConfig { action_noise: a.noise, ..CollectConfig::new(layout, style, a.steps, a.seed) };
+    let cfg = CollectConfig {
+        action_noise: a.noise,
+        ..CollectConfig::new(layout, style, a.steps, a.seed)
+    };
     let ds = collect(&cfg)?;
     data::write_d4rl(&a.out, &ds)?;
-    println!("wrote {} ({} rows, {})", a.out.display(), ds.len(), cfg.dataset_id());
+    println!(
+        "wrote {} ({} rows, {})",
+        a.out.display(),
+        ds.len(),
+        cfg.dataset_id()
+    );
     Ok(())
 }
 
@@ -223,10 +243,17 @@ pub fn load_transitions(path: &Path) -> Result<(RawDataset, Transitions)> {
     let mut raw = data::minari::read_dataset(path)?;
     let clipped = data::d4rl::clip_actions(&mut raw);
     if clipped > 0 {
-        tracing::warn!("{}: {clipped} action values lay outside [-1, 1] and were clipped", path.display());
-        eprintln!("warning: {}: {clipped} action values lay outside [-1, 1] and were clipped", path.display());
+        tracing::warn!(
+            "{}: {clipped} action values lay outside [-1, 1] and were clipped",
+            path.display()
+        );
+        eprintln!(
+            "warning: {}: {clipped} action values lay outside [-1, 1] and were clipped",
+            path.display()
+        );
     }
-    let tr = Transitions::from_raw(&raw).with_context(|| format!("{}: cannot build transitions", path.display()))?;
+    let tr = Transitions::from_raw(&raw)
+        .with_context(|| format!("{}: cannot build transitions", path.display()))?;
     Ok((raw, tr))
 }
 
@@ -251,19 +278,26 @@ fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) -> Result<()>
     let mut cur = root;
     let parts: Vec<&str> = key.split('.').collect();
     for (i, p) in parts.iter().enumerate() {
-        let table = cur.as_table_mut().with_context(|| format!("option --set {key}: '{p}' is not a table"))?;
+        let table = cur
+            .as_table_mut()
+            .with_context(|| format!("option --set {key}: '{p}' is not a table"))?;
         if i + 1 == parts.len() {
             table.insert(p.to_string(), value);
             return Ok(());
         }
-        cur = table.entry(p.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+        cur = table
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
     }
     Ok(())
 }
 
 fn parse_set(kv: &str) -> Result<(String, toml::Value)> {
-    let (k, v) = kv.split_once('=').with_context(|| format!("option --set expects KEY=VALUE, got '{kv}'"))?;
-    let doc: toml::Table = toml::from_str(&format!("v = {v}")).or_else(|_| toml::from_str(&format!("v = \"{v}\"")))?;
+    let (k, v) = kv
+        .split_once('=')
+        .with_context(|| format!("option --set expects KEY=VALUE, got '{kv}'"))?;
+    let doc: toml::Table =
+        toml::from_str(&format!("v = {v}")).or_else(|_| toml::from_str(&format!("v = \"{v}\"")))?;
     Ok((k.trim().to_string(), doc["v"].clone()))
 }
 
@@ -271,11 +305,18 @@ fn parse_set(kv: &str) -> Result<(String, toml::Value)> {
 pub fn resolve_config(a: &TrainArgs) -> Result<TrainConfig> {
     let preset_name = a.preset.clone().unwrap_or_else(|| "pars".into());
     let p = preset(&preset_name)?;
-    let base = TrainConfig { algo: a.label.clone().unwrap_or_else(|| p.name.clone()), agent: p.agent, env: a.env.clone(), ..TrainConfig::default() };
+    let base = TrainConfig {
+        algo: a.label.clone().unwrap_or_else(|| p.name.clone()),
+        agent: p.agent,
+        env: a.env.clone(),
+        ..TrainConfig::default()
+    };
     let mut v = toml::Value::try_from(&base)?;
     if let Some(path) = &a.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        let over: toml::Value = toml::from_str(&text).with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let over: toml::Value = toml::from_str(&text)
+            .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
         merge_toml(&mut v, over);
     }
     let mut sets: Vec<(String, toml::Value)> = Vec::new();
@@ -320,8 +361,21 @@ pub fn resolve_config(a: &TrainArgs) -> Result<TrainConfig> {
 }
 
 fn default_run_dir(cfg: &TrainConfig, dataset: &Path) -> PathBuf {
-    let stem = dataset.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "data".into());
-    let label: String = cfg.algo.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let stem = dataset
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "data".into());
+    let label: String = cfg
+        .algo
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let base = PathBuf::from("runs").join(format!("{label}-{stem}-s{}", cfg.seed));
     let mut p = base.clone();
     let mut i = 1;
@@ -335,7 +389,11 @@ fn default_run_dir(cfg: &TrainConfig, dataset: &Path) -> PathBuf {
 /// Train and return the result and the finished run directory.
 pub fn cmd_train(a: TrainArgs) -> Result<(TrainResult, PathBuf)> {
     let cfg = resolve_config(&a)?;
-    ensure!(a.dataset.exists(), "dataset file {} does not exist", a.dataset.display());
+    ensure!(
+        a.dataset.exists(),
+        "dataset file {} does not exist",
+        a.dataset.display()
+    );
     let (_, tr) = load_transitions(&a.dataset)?;
     let mut env = match &cfg.env {
         Some(id) => {
@@ -353,10 +411,16 @@ pub fn cmd_train(a: TrainArgs) -> Result<(TrainResult, PathBuf)> {
         }
         None => None,
     };
-    let out = a.out.clone().unwrap_or_else(|| default_run_dir(&cfg, &a.dataset));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_run_dir(&cfg, &a.dataset));
     let run = RunDir::create(&out)?;
     run.write_text("config.toml", &toml::to_string_pretty(&cfg)?)?;
-    run.write_json("dataset.json", &serde_json::json!({ "path": a.dataset.display().to_string(), "transitions": tr.len() }))?;
+    run.write_json(
+        "dataset.json",
+        &serde_json::json!({ "path": a.dataset.display().to_string(), "transitions": tr.len() }),
+    )?;
     let res = train_offline(&cfg, &tr, env.as_deref_mut(), Some(&run), !a.quiet)?;
     if let Some(ev) = &res.final_eval {
         run.write_json("final_eval.json", ev)?;
@@ -376,15 +440,24 @@ fn print_result(label: &str, res: &TrainResult) {
             ev.mean_score,
             ev.std_score,
             ev.mean_return,
-            ev.success_rate.map(|s| format!(", success {:.0}%", 100.0 * s)).unwrap_or_default(),
+            ev.success_rate
+                .map(|s| format!(", success {:.0}%", 100.0 * s))
+                .unwrap_or_default(),
             res.steps_per_s
         ),
-        None => println!("{label}: trained ({:.0} steps/s), no evaluation environment", res.steps_per_s),
+        None => println!(
+            "{label}: trained ({:.0} steps/s), no evaluation environment",
+            res.steps_per_s
+        ),
     }
 }
 
 fn cmd_eval(a: EvalArgs) -> Result<()> {
-    let path = if a.policy.is_dir() { a.policy.join("policy.pnet") } else { a.policy.clone() };
+    let path = if a.policy.is_dir() {
+        a.policy.join("policy.pnet")
+    } else {
+        a.policy.clone()
+    };
     let mut policy = Policy::load(&path)?;
     let mut env = make_env(&a.env)?;
     ensure!(
@@ -411,19 +484,39 @@ fn cmd_data_info(file: &Path) -> Result<()> {
 }
 
 fn cmd_demo(a: DemoArgs) -> Result<()> {
-    let layout = Layout::from_name(&a.layout).with_context(|| format!("option --layout: unknown maze layout '{}'", a.layout))?;
-    let (rows, steps, episodes) = if a.fast { (20_000, 1_000, 5) } else { (200_000, a.steps, 20) };
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let layout = Layout::from_name(&a.layout)
+        .with_context(|| format!("option --layout: unknown maze layout '{}'", a.layout))?;
+    let (rows, steps, episodes) = if a.fast {
+        (20_000, 1_000, 5)
+    } else {
+        (200_000, a.steps, 20)
+    };
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     let cfg = CollectConfig::new(layout, Style::Diverse, rows, a.seed);
     let data_path = a.out.join(format!("{}.hdf5", cfg.dataset_id()));
-    println!("1/3 collecting {} rows of {} with the scripted controller (seed {})", rows, cfg.dataset_id(), a.seed);
+    println!(
+        "1/3 collecting {} rows of {} with the scripted controller (seed {})",
+        rows,
+        cfg.dataset_id(),
+        a.seed
+    );
     let ds = collect(&cfg)?;
     data::write_d4rl(&data_path, &ds)?;
     let env_id = layout.env_id();
     let mut results = Vec::new();
-    for (i, (preset, label)) in [("pointmaze", "PARS"), ("pointmaze-td3bc", "TD3+BC")].iter().enumerate() {
-        println!("{}/3 training {label} for {steps} steps (seed {})", i + 2, a.seed);
-        let out = a.out.join(format!("{}-s{}", label.replace('+', ""), a.seed));
+    for (i, (preset, label)) in [("pointmaze", "PARS"), ("pointmaze-td3bc", "TD3+BC")]
+        .iter()
+        .enumerate()
+    {
+        println!(
+            "{}/3 training {label} for {steps} steps (seed {})",
+            i + 2,
+            a.seed
+        );
+        let out = a
+            .out
+            .join(format!("{}-s{}", label.replace('+', ""), a.seed));
         if out.exists() {
             std::fs::remove_dir_all(&out)?;
         }
@@ -443,8 +536,14 @@ fn cmd_demo(a: DemoArgs) -> Result<()> {
         let (res, path) = cmd_train(args)?;
         results.push((label.to_string(), res, path));
     }
-    println!("\nResults on {env_id} ({} evaluation episodes, seed {}, {} steps each):", episodes, a.seed, steps);
-    println!("{:<8} {:>16} {:>9} {:>10}  run", "algo", "score", "success", "steps/s");
+    println!(
+        "\nResults on {env_id} ({} evaluation episodes, seed {}, {} steps each):",
+        episodes, a.seed, steps
+    );
+    println!(
+        "{:<8} {:>16} {:>9} {:>10}  run",
+        "algo", "score", "success", "steps/s"
+    );
     for (label, res, path) in &results {
         let ev = res.final_eval.as_ref().expect("demo always evaluates");
         println!(
@@ -459,4 +558,3 @@ fn cmd_demo(a: DemoArgs) -> Result<()> {
     }
     Ok(())
 }
-

@@ -17,7 +17,10 @@ pub fn reference_returns(env_id: &str) -> Option<(f64, f64)> {
         ("hammer", -274.856578, 12794.1348),
         ("relocate", -6.425911, 4233.8778),
     ];
-    table.iter().find(|(k, _, _)| id.starts_with(k)).map(|(_, lo, hi)| (*lo, *hi))
+    table
+        .iter()
+        .find(|(k, _, _)| id.starts_with(k))
+        .map(|(_, lo, hi)| (*lo, *hi))
 }
 
 /// 100 · (return − random) / (expert − random); the raw return when unknown.
@@ -41,7 +44,12 @@ pub struct EvalResult {
 }
 
 /// Run `episodes` episodes of `policy` (seeds seed, seed+1, ...).
-pub fn evaluate<F: FnMut(&[f32]) -> Vec<f32>>(env: &mut dyn Env, mut policy: F, episodes: usize, seed: u64) -> Result<EvalResult> {
+pub fn evaluate<F: FnMut(&[f32]) -> Vec<f32>>(
+    env: &mut dyn Env,
+    mut policy: F,
+    episodes: usize,
+    seed: u64,
+) -> Result<EvalResult> {
     let mut returns = Vec::with_capacity(episodes);
     let mut successes = Vec::new();
     let mut total_len = 0usize;
@@ -73,7 +81,11 @@ pub fn evaluate<F: FnMut(&[f32]) -> Vec<f32>>(env: &mut dyn Env, mut policy: F, 
         std_return,
         mean_score,
         std_score,
-        success_rate: if successes.is_empty() { None } else { Some(mean_std(&successes).0) },
+        success_rate: if successes.is_empty() {
+            None
+        } else {
+            Some(mean_std(&successes).0)
+        },
         mean_length: total_len as f64 / episodes.max(1) as f64,
     })
 }

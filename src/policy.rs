@@ -20,7 +20,11 @@ pub struct NetHeader {
 }
 
 pub fn save_net(path: &Path, net: &EnsembleMlp, meta: serde_json::Value) -> Result<()> {
-    let header = serde_json::to_vec(&NetHeader { spec: net.spec.clone(), members: net.members, meta })?;
+    let header = serde_json::to_vec(&NetHeader {
+        spec: net.spec.clone(),
+        members: net.members,
+        meta,
+    })?;
     let mut buf = Vec::with_capacity(16 + header.len() + 4 * net.params.len());
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&(header.len() as u64).to_le_bytes());
@@ -32,20 +36,35 @@ pub fn save_net(path: &Path, net: &EnsembleMlp, meta: serde_json::Value) -> Resu
 }
 
 pub fn load_net(path: &Path) -> Result<(EnsembleMlp, serde_json::Value)> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open network file {}", path.display()))?;
+    let mut f = std::fs::File::open(path)
+        .with_context(|| format!("cannot open network file {}", path.display()))?;
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes)?;
-    ensure!(bytes.len() >= 16 && &bytes[..8] == MAGIC, "{} is not a pars network file", path.display());
+    ensure!(
+        bytes.len() >= 16 && &bytes[..8] == MAGIC,
+        "{} is not a pars network file",
+        path.display()
+    );
     let hlen = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
     ensure!(bytes.len() >= 16 + hlen, "{} is truncated", path.display());
     let header: NetHeader = serde_json::from_slice(&bytes[16..16 + hlen])
         .with_context(|| format!("{}: malformed header", path.display()))?;
     let data = &bytes[16 + hlen..];
     if data.len() % 4 != 0 {
-        bail!("{}: parameter block is not a whole number of f32", path.display());
+        bail!(
+            "{}: parameter block is not a whole number of f32",
+            path.display()
+        );
     }
-    let params: Vec<f32> = data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
-    ensure!(params.iter().all(|p| p.is_finite()), "{}: parameters contain NaN or infinity", path.display());
+    let params: Vec<f32> = data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    ensure!(
+        params.iter().all(|p| p.is_finite()),
+        "{}: parameters contain NaN or infinity",
+        path.display()
+    );
     let net = EnsembleMlp::from_params(header.spec, header.members, params)
         .with_context(|| format!("{}: parameters do not fit the header", path.display()))?;
     Ok((net, header.meta))
@@ -65,7 +84,11 @@ impl Policy {
 
     pub fn load(path: &Path) -> Result<Self> {
         let (net, _) = load_net(path)?;
-        ensure!(net.members == 1 && net.spec.tanh_output, "{} is not a policy network", path.display());
+        ensure!(
+            net.members == 1 && net.spec.tanh_output,
+            "{} is not a policy network",
+            path.display()
+        );
         Ok(Self::new(net))
     }
 

@@ -9,8 +9,14 @@ use std::path::{Path, PathBuf};
 
 /// Write a file atomically: a temporary sibling, then a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().context("output path has no file name")?.to_string_lossy();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .context("output path has no file name")?
+        .to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -27,17 +33,32 @@ pub struct RunDir {
 impl RunDir {
     /// Fails if `path` already exists (runs are never overwritten).
     pub fn create(path: &Path) -> Result<Self> {
-        anyhow::ensure!(!path.exists(), "run directory {} already exists; choose another --out", path.display());
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-        let name = path.file_name().context("run directory has no name")?.to_string_lossy();
+        anyhow::ensure!(
+            !path.exists(),
+            "run directory {} already exists; choose another --out",
+            path.display()
+        );
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let name = path
+            .file_name()
+            .context("run directory has no name")?
+            .to_string_lossy();
         let staging = parent.join(format!(".{name}.partial"));
         if staging.exists() {
             std::fs::remove_dir_all(&staging)?;
         }
         std::fs::create_dir_all(staging.join("checkpoints"))
             .with_context(|| format!("cannot create {}", staging.display()))?;
-        Ok(Self { staging, final_path: path.to_path_buf(), finished: false })
+        Ok(Self {
+            staging,
+            final_path: path.to_path_buf(),
+            finished: false,
+        })
     }
 
     /// Where files go while the run is in progress.
@@ -50,7 +71,10 @@ impl RunDir {
     }
 
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
-        write_atomic(&self.staging.join(name), serde_json::to_string_pretty(value)?.as_bytes())
+        write_atomic(
+            &self.staging.join(name),
+            serde_json::to_string_pretty(value)?.as_bytes(),
+        )
     }
 
     pub fn write_text(&self, name: &str, text: &str) -> Result<()> {
@@ -123,16 +147,6 @@ impl MetricsRow {
     }
 }
 
-pub fn metrics_csv(rows: &[MetricsRow]) -> String {
-    let mut s = String::from(METRICS_HEADER);
-    s.push('\n');
-    for r in rows {
-        s.push_str(&r.csv_line());
-        s.push('\n');
-    }
-    s
-}
-
 /// A named series of (x, y) points for a plot panel.
 pub struct Series<'a> {
     pub name: &'a str,
@@ -148,7 +162,11 @@ pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<
     let areas = root.split_evenly((1, n));
     let colors = [&BLUE, &RED, &GREEN, &MAGENTA, &BLACK, &CYAN];
     for ((title, xlabel, series), area) in panels.iter().zip(areas.iter()) {
-        let pts: Vec<&(f64, f64)> = series.iter().flat_map(|s| s.points.iter()).filter(|p| p.1.is_finite()).collect();
+        let pts: Vec<&(f64, f64)> = series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| p.1.is_finite())
+            .collect();
         if pts.is_empty() {
             continue;
         }
@@ -163,27 +181,47 @@ pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<
         if x1 <= x0 {
             x1 = x0 + 1.0;
         }
-        let pad = ((y1 - y0).abs() * 0.05).max(1e-6);
+        let pad = if y1 - y0 > 1e-9 {
+            (y1 - y0) * 0.05
+        } else {
+            y0.abs().max(1.0) * 0.1
+        };
         let mut chart = ChartBuilder::on(area)
             .caption(*title, ("sans-serif", 18))
             .margin(8)
             .x_label_area_size(32)
             .y_label_area_size(56)
             .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
-        chart.configure_mesh().x_desc(*xlabel).x_labels(5).y_labels(6).draw()?;
+        chart
+            .configure_mesh()
+            .x_desc(*xlabel)
+            .x_labels(5)
+            .y_labels(6)
+            .draw()?;
         for (i, s) in series.iter().enumerate() {
             let c = colors[i % colors.len()];
-            let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1.is_finite()).collect();
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.1.is_finite())
+                .collect();
             chart
                 .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?
                 .label(s.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                });
             if pts.len() < 40 {
                 chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
             }
         }
         if series.len() > 1 {
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
         }
     }
     root.present()?;
@@ -193,21 +231,57 @@ pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<
 /// The standard learning-curve figure of a training run.
 pub fn plot_learning_curves(path: &Path, rows: &[MetricsRow], x_label: &str) -> Result<()> {
     let pick = |f: &dyn Fn(&MetricsRow) -> Option<f64>| -> Vec<(f64, f64)> {
-        rows.iter().filter_map(|r| f(r).map(|y| (r.step as f64, y))).collect()
+        rows.iter()
+            .filter_map(|r| f(r).map(|y| (r.step as f64, y)))
+            .collect()
     };
     let mut panels = vec![
-        ("normalised score", x_label, vec![Series { name: "eval score", points: pick(&|r| r.eval_score) }]),
-        ("critic losses", x_label, vec![
-            Series { name: "TD", points: pick(&|r| Some(r.td_loss)) },
-            Series { name: "PA", points: pick(&|r| Some(r.pa_loss)) },
-        ]),
-        ("mean Q", x_label, vec![
-            Series { name: "Q(s, a_data)", points: pick(&|r| Some(r.q_data)) },
-            Series { name: "Q(s, a_inf)", points: pick(&|r| Some(r.q_infeasible)) },
-        ]),
+        (
+            "normalised score",
+            x_label,
+            vec![Series {
+                name: "eval score",
+                points: pick(&|r| r.eval_score),
+            }],
+        ),
+        (
+            "critic losses",
+            x_label,
+            vec![
+                Series {
+                    name: "TD",
+                    points: pick(&|r| Some(r.td_loss)),
+                },
+                Series {
+                    name: "PA",
+                    points: pick(&|r| Some(r.pa_loss)),
+                },
+            ],
+        ),
+        (
+            "mean Q",
+            x_label,
+            vec![
+                Series {
+                    name: "Q(s, a_data)",
+                    points: pick(&|r| Some(r.q_data)),
+                },
+                Series {
+                    name: "Q(s, a_inf)",
+                    points: pick(&|r| Some(r.q_infeasible)),
+                },
+            ],
+        ),
     ];
     if rows.iter().any(|r| r.dormant_ratio.is_some()) {
-        panels.push(("dormant ratio", x_label, vec![Series { name: "dormant", points: pick(&|r| r.dormant_ratio) }]));
+        panels.push((
+            "dormant ratio",
+            x_label,
+            vec![Series {
+                name: "dormant",
+                points: pick(&|r| r.dormant_ratio),
+            }],
+        ));
     }
     plot_panels(path, &panels)
 }

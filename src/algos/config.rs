@@ -100,9 +100,16 @@ impl AgentConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        ensure!(self.batch_size > 0, "option batch_size must be positive (got {})", self.batch_size);
+        ensure!(
+            self.batch_size > 0,
+            "option batch_size must be positive (got {})",
+            self.batch_size
+        );
         ensure!(self.hidden > 0, "option hidden must be positive");
-        ensure!(self.critic_depth > 0 && self.actor_depth > 0, "network depth must be at least 1");
+        ensure!(
+            self.critic_depth > 0 && self.actor_depth > 0,
+            "network depth must be at least 1"
+        );
         ensure!(self.n_critics > 0, "option n_critics must be positive");
         ensure!(
             (1..=self.n_critics).contains(&self.critic_subset),
@@ -111,12 +118,28 @@ impl AgentConfig {
             self.critic_subset
         );
         if let Some(s) = self.actor_subset {
-            ensure!((1..=self.n_critics).contains(&s), "option actor_subset must be in 1..={}", self.n_critics);
+            ensure!(
+                (1..=self.n_critics).contains(&s),
+                "option actor_subset must be in 1..={}",
+                self.n_critics
+            );
         }
-        ensure!((0.0..1.0).contains(&self.gamma), "option gamma must be in [0, 1)");
-        ensure!(self.tau > 0.0 && self.tau <= 1.0, "option tau must be in (0, 1]");
-        ensure!(self.policy_delay > 0, "option policy_delay must be positive");
-        ensure!(self.infeasible_distance > 1.0, "option infeasible_distance must exceed 1 (the action box)");
+        ensure!(
+            (0.0..1.0).contains(&self.gamma),
+            "option gamma must be in [0, 1)"
+        );
+        ensure!(
+            self.tau > 0.0 && self.tau <= 1.0,
+            "option tau must be in (0, 1]"
+        );
+        ensure!(
+            self.policy_delay > 0,
+            "option policy_delay must be positive"
+        );
+        ensure!(
+            self.infeasible_distance > 1.0,
+            "option infeasible_distance must exceed 1 (the action box)"
+        );
         for (name, v) in [
             ("reward_scale", self.reward_scale),
             ("alpha", self.alpha),
@@ -124,15 +147,19 @@ impl AgentConfig {
             ("critic_lr", self.critic_lr),
             ("policy_noise", self.policy_noise),
         ] {
-            ensure!(v.is_finite() && v >= 0.0, "option {name} must be a finite non-negative number (got {v})");
+            ensure!(
+                v.is_finite() && v >= 0.0,
+                "option {name} must be a finite non-negative number (got {v})"
+            );
         }
         Ok(())
     }
 
     /// Q_min = c_reward · r_min / (1 − γ) unless overridden.
     pub fn resolve_q_min(&self, dataset_r_min: f32) -> f32 {
-        self.q_min
-            .unwrap_or_else(|| self.reward_scale * self.r_min.unwrap_or(dataset_r_min) / (1.0 - self.gamma))
+        self.q_min.unwrap_or_else(|| {
+            self.reward_scale * self.r_min.unwrap_or(dataset_r_min) / (1.0 - self.gamma)
+        })
     }
 
     pub fn resolve_beta(&self, act_dim: usize) -> f32 {
@@ -178,7 +205,10 @@ impl TrainConfig {
         self.agent.validate()?;
         ensure!(self.steps > 0, "option steps must be positive");
         ensure!(self.log_every > 0, "option log_every must be positive");
-        ensure!(self.eval_episodes > 0, "option eval_episodes must be positive");
+        ensure!(
+            self.eval_episodes > 0,
+            "option eval_episodes must be positive"
+        );
         Ok(())
     }
 }

@@ -37,11 +37,18 @@ fn antmaze_base() -> AgentConfig {
 }
 
 fn adroit_base() -> AgentConfig {
-    AgentConfig { reward_scale: 10.0, actor_cosine: true, ..AgentConfig::default() }
+    AgentConfig {
+        reward_scale: 10.0,
+        actor_cosine: true,
+        ..AgentConfig::default()
+    }
 }
 
 fn mujoco_base() -> AgentConfig {
-    AgentConfig { beta: Some(0.0), ..AgentConfig::default() }
+    AgentConfig {
+        beta: Some(0.0),
+        ..AgentConfig::default()
+    }
 }
 
 // (dataset, c_reward, offline β, offline α, online β) — Table 10
@@ -72,7 +79,13 @@ const ADROIT: [(&str, f32, f32, Option<f32>); 8] = [
 const MUJOCO: [(&str, f32, f32, usize, Option<(f32, usize)>); 12] = [
     ("halfcheetah-random-v2", 0.0001, 0.2, 2, Some((0.0001, 1))),
     ("halfcheetah-medium-v2", 0.0001, 0.0, 2, Some((0.0001, 10))),
-    ("halfcheetah-medium-replay-v2", 0.0001, 0.0, 2, Some((0.0001, 10))),
+    (
+        "halfcheetah-medium-replay-v2",
+        0.0001,
+        0.0,
+        2,
+        Some((0.0001, 10)),
+    ),
     ("halfcheetah-medium-expert-v2", 0.0001, 0.2, 10, None),
     ("hopper-random-v2", 0.01, 0.2, 2, Some((0.01, 1))),
     ("hopper-medium-v2", 0.01, 0.0, 10, Some((0.1, 1))),
@@ -115,13 +128,25 @@ fn pointmaze(name: &str) -> Preset {
     Preset {
         name: name.into(),
         agent,
-        online: Some(OnlineSettings { alpha: 0.001, beta: 0.0, actor_subset: 1, offline_fraction: 0.5, exploration_noise: 0.05 }),
+        online: Some(OnlineSettings {
+            alpha: 0.001,
+            beta: 0.0,
+            actor_subset: 1,
+            offline_fraction: 0.5,
+            exploration_noise: 0.05,
+        }),
     }
 }
 
 /// Every preset name, for help texts and error messages.
 pub fn preset_names() -> Vec<String> {
-    let mut v: Vec<String> = vec!["pars".into(), "td3bc".into(), "antmaze-single".into(), "pointmaze".into(), "pointmaze-td3bc".into()];
+    let mut v: Vec<String> = vec![
+        "pars".into(),
+        "td3bc".into(),
+        "antmaze-single".into(),
+        "pointmaze".into(),
+        "pointmaze-td3bc".into(),
+    ];
     v.extend(ANTMAZE.iter().map(|r| r.0.to_string()));
     v.extend(ADROIT.iter().map(|r| r.0.to_string()));
     v.extend(MUJOCO.iter().map(|r| r.0.to_string()));
@@ -132,14 +157,42 @@ pub fn preset_names() -> Vec<String> {
 /// version suffix (`hopper-medium` = `hopper-medium-v2`).
 pub fn preset(name: &str) -> Result<Preset> {
     let n = name.trim().to_ascii_lowercase();
-    let same = |full: &str| full == n || full.rsplit_once("-v").map(|(base, _)| base) == Some(n.as_str());
+    let same =
+        |full: &str| full == n || full.rsplit_once("-v").map(|(base, _)| base) == Some(n.as_str());
     match n.as_str() {
-        "pars" => return Ok(Preset { name: n, agent: AgentConfig::default(), online: None }),
-        "td3bc" | "td3+bc" => return Ok(Preset { name: "td3bc".into(), agent: AgentConfig::td3bc(), online: None }),
+        "pars" => {
+            return Ok(Preset {
+                name: n,
+                agent: AgentConfig::default(),
+                online: None,
+            })
+        }
+        "td3bc" | "td3+bc" => {
+            return Ok(Preset {
+                name: "td3bc".into(),
+                agent: AgentConfig::td3bc(),
+                online: None,
+            })
+        }
         "antmaze-single" => {
-            let agent = AgentConfig { reward_scale: 10000.0, alpha: 0.001, beta: Some(0.01), ..antmaze_base() };
-            let online = OnlineSettings { alpha: 0.001, beta: 0.01, actor_subset: 1, offline_fraction: 0.5, exploration_noise: 0.05 };
-            return Ok(Preset { name: n, agent, online: Some(online) });
+            let agent = AgentConfig {
+                reward_scale: 10000.0,
+                alpha: 0.001,
+                beta: Some(0.01),
+                ..antmaze_base()
+            };
+            let online = OnlineSettings {
+                alpha: 0.001,
+                beta: 0.01,
+                actor_subset: 1,
+                offline_fraction: 0.5,
+                exploration_noise: 0.05,
+            };
+            return Ok(Preset {
+                name: n,
+                agent,
+                online: Some(online),
+            });
         }
         "pointmaze" => return Ok(pointmaze(&n)),
         "pointmaze-td3bc" => {
@@ -157,25 +210,87 @@ pub fn preset(name: &str) -> Result<Preset> {
         _ => {}
     }
     if let Some(&(full, c, beta, alpha, online_beta)) = ANTMAZE.iter().find(|r| same(r.0)) {
-        let agent = AgentConfig { reward_scale: c, beta: Some(beta), alpha, ..antmaze_base() };
+        let agent = AgentConfig {
+            reward_scale: c,
+            beta: Some(beta),
+            alpha,
+            ..antmaze_base()
+        };
         // ultra-play fine-tunes with α = 1e-4, the rest with 1e-3 (App. F)
-        let online_alpha = if full.starts_with("antmaze-ultra-play") { 0.0001 } else { 0.001 };
-        let online = OnlineSettings { alpha: online_alpha, beta: online_beta, actor_subset: 1, offline_fraction: 0.5, exploration_noise: 0.05 };
-        return Ok(Preset { name: full.into(), agent, online: Some(online) });
+        let online_alpha = if full.starts_with("antmaze-ultra-play") {
+            0.0001
+        } else {
+            0.001
+        };
+        let online = OnlineSettings {
+            alpha: online_alpha,
+            beta: online_beta,
+            actor_subset: 1,
+            offline_fraction: 0.5,
+            exploration_noise: 0.05,
+        };
+        return Ok(Preset {
+            name: full.into(),
+            agent,
+            online: Some(online),
+        });
     }
     if let Some(&(full, beta, alpha, online_beta)) = ADROIT.iter().find(|r| same(r.0)) {
-        let agent = AgentConfig { beta: Some(beta), alpha, q_min: table8_q_min(full), ..adroit_base() };
-        let online = online_beta.map(|b| OnlineSettings { alpha: 0.001, beta: b, actor_subset: 1, offline_fraction: 0.5, exploration_noise: 0.05 });
-        return Ok(Preset { name: full.into(), agent, online });
+        let agent = AgentConfig {
+            beta: Some(beta),
+            alpha,
+            q_min: table8_q_min(full),
+            ..adroit_base()
+        };
+        let online = online_beta.map(|b| OnlineSettings {
+            alpha: 0.001,
+            beta: b,
+            actor_subset: 1,
+            offline_fraction: 0.5,
+            exploration_noise: 0.05,
+        });
+        return Ok(Preset {
+            name: full.into(),
+            agent,
+            online,
+        });
     }
     if let Some(&(full, alpha, noise, s_critic, online)) = MUJOCO.iter().find(|r| same(r.0)) {
-        let reward_scale = if full.starts_with("halfcheetah") { 5.0 } else { 10.0 };
-        let agent = AgentConfig { alpha, policy_noise: noise, critic_subset: s_critic, reward_scale, q_min: table8_q_min(full), ..mujoco_base() };
-        let offline_fraction = if full.starts_with("halfcheetah") || full.contains("random") { 0.05 } else { 0.5 };
-        let online = online.map(|(a, s)| OnlineSettings { alpha: a, beta: 0.0, actor_subset: s, offline_fraction, exploration_noise: 0.1 });
-        return Ok(Preset { name: full.into(), agent, online });
+        let reward_scale = if full.starts_with("halfcheetah") {
+            5.0
+        } else {
+            10.0
+        };
+        let agent = AgentConfig {
+            alpha,
+            policy_noise: noise,
+            critic_subset: s_critic,
+            reward_scale,
+            q_min: table8_q_min(full),
+            ..mujoco_base()
+        };
+        let offline_fraction = if full.starts_with("halfcheetah") || full.contains("random") {
+            0.05
+        } else {
+            0.5
+        };
+        let online = online.map(|(a, s)| OnlineSettings {
+            alpha: a,
+            beta: 0.0,
+            actor_subset: s,
+            offline_fraction,
+            exploration_noise: 0.1,
+        });
+        return Ok(Preset {
+            name: full.into(),
+            agent,
+            online,
+        });
     }
-    bail!("unknown preset '{name}'; known presets: {}", preset_names().join(", "))
+    bail!(
+        "unknown preset '{name}'; known presets: {}",
+        preset_names().join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -185,20 +300,43 @@ mod tests {
     #[test]
     fn table_values_are_shipped() {
         let p = preset("antmaze-large-diverse-v2").unwrap();
-        assert_eq!((p.agent.reward_scale, p.agent.alpha, p.agent.beta), (10000.0, 0.01, Some(0.01)));
-        assert_eq!((p.agent.n_critics, p.agent.critic_depth, p.agent.gamma), (4, 3, 0.995));
+        assert_eq!(
+            (p.agent.reward_scale, p.agent.alpha, p.agent.beta),
+            (10000.0, 0.01, Some(0.01))
+        );
+        assert_eq!(
+            (p.agent.n_critics, p.agent.critic_depth, p.agent.gamma),
+            (4, 3, 0.995)
+        );
         assert_eq!(p.agent.infeasible_distance, 1000.0);
         let p = preset("hopper-medium").unwrap();
-        assert_eq!((p.agent.alpha, p.agent.policy_noise, p.agent.critic_subset, p.agent.reward_scale), (0.01, 0.0, 10, 10.0));
+        assert_eq!(
+            (
+                p.agent.alpha,
+                p.agent.policy_noise,
+                p.agent.critic_subset,
+                p.agent.reward_scale
+            ),
+            (0.01, 0.0, 10, 10.0)
+        );
         assert_eq!(p.agent.q_min, Some(-166.0));
         assert_eq!(p.online.unwrap().actor_subset, 1);
         let p = preset("halfcheetah-random-v2").unwrap();
         assert_eq!(p.online.unwrap().offline_fraction, 0.05);
         assert!(preset("pen-expert-v1").unwrap().online.is_none());
         assert!(preset("pen-cloned-v1").unwrap().agent.actor_cosine);
-        assert_eq!(preset("antmaze-ultra-play-v0").unwrap().online.unwrap().alpha, 0.0001);
+        assert_eq!(
+            preset("antmaze-ultra-play-v0")
+                .unwrap()
+                .online
+                .unwrap()
+                .alpha,
+            0.0001
+        );
         let td3 = preset("td3bc").unwrap().agent;
-        assert!(!td3.critic_layer_norm && !td3.penalty && td3.n_critics == 2 && td3.reward_scale == 1.0);
+        assert!(
+            !td3.critic_layer_norm && !td3.penalty && td3.n_critics == 2 && td3.reward_scale == 1.0
+        );
     }
 
     #[test]

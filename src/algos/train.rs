@@ -5,11 +5,12 @@ use crate::data::{Batch, Transitions};
 use crate::envs::Env;
 use crate::eval::{evaluate, EvalResult};
 use crate::policy::{save_net, Policy};
-use crate::run::{metrics_csv, MetricsRow, RunDir};
+use crate::run::{MetricsRow, RunDir, METRICS_HEADER};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::io::Write;
 use std::time::Instant;
 
 /// Evaluation episodes use these seeds (offset by the episode index), so every
@@ -30,9 +31,11 @@ pub fn progress_bar(len: u64, label: &str, show: bool) -> ProgressBar {
     }
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {per_sec:>12} eta {eta} {msg}")
-            .unwrap()
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec:>12} eta {eta} {msg}",
+        )
+        .unwrap()
+        .progress_chars("=> "),
     );
     pb.set_prefix(label.to_string());
     pb
@@ -100,7 +103,14 @@ pub fn train_offline<'e>(
     cfg.validate()?;
     anyhow::ensure!(data.len() > 0, "the dataset has no transitions");
     let q_min = cfg.agent.resolve_q_min(data.reward_min());
-    let mut agent = Agent::new(cfg.agent.clone(), data.obs_dim, data.act_dim, q_min, cfg.steps, cfg.seed);
+    let mut agent = Agent::new(
+        cfg.agent.clone(),
+        data.obs_dim,
+        data.act_dim,
+        q_min,
+        cfg.steps,
+        cfg.seed,
+    );
     let mut sample_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_DA7A);
     let mut batch = Batch::new(cfg.agent.batch_size, data.obs_dim, data.act_dim);
     let mut metrics = Vec::new();
@@ -109,11 +119,23 @@ pub fn train_offline<'e>(
     let start = Instant::now();
     let mut final_eval = None;
     let mut train_secs = 0.0;
+    // metrics.csv grows row by row so long runs can be watched
+    let mut metrics_file = match run {
+        Some(run) => {
+            let mut f = std::fs::File::create(run.path().join("metrics.csv"))?;
+            writeln!(f, "{METRICS_HEADER}")?;
+            Some(f)
+        }
+        None => None,
+    };
     for step in 1..=cfg.steps {
         data.sample_into(&mut sample_rng, &mut batch);
         let stats = agent.update(&batch);
         if !stats.td_loss.is_finite() {
-            anyhow::bail!("training diverged at step {step}: TD loss is {}", stats.td_loss);
+            anyhow::bail!(
+                "training diverged at step {step}: TD loss is {}",
+                stats.td_loss
+            );
         }
         acc.add(&stats);
         let eval_now = step == cfg.steps || (cfg.eval_every > 0 && step % cfg.eval_every == 0);
@@ -134,8 +156,15 @@ pub fn train_offline<'e>(
                 }
                 if let Some(run) = run {
                     let meta = serde_json::json!({ "step": step, "algo": cfg.algo });
-                    save_net(&run.path().join(format!("checkpoints/actor_{step}.pnet")), &agent.actor, meta)?;
+                    save_net(
+                        &run.path().join(format!("checkpoints/actor_{step}.pnet")),
+                        &agent.actor,
+                        meta,
+                    )?;
                 }
+            }
+            if let Some(f) = metrics_file.as_mut() {
+                writeln!(f, "{}", row.csv_line())?;
             }
             metrics.push(row);
         }
@@ -146,13 +175,33 @@ pub fn train_offline<'e>(
     if let Some(run) = run {
         let meta = serde_json::json!({ "steps": cfg.steps, "algo": cfg.algo, "q_min": q_min });
         save_net(&run.path().join("policy.pnet"), &agent.actor, meta.clone())?;
-        save_net(&run.path().join("checkpoints/critic.pnet"), &agent.critic, meta.clone())?;
-        save_net(&run.path().join("checkpoints/critic_target.pnet"), &agent.critic_target, meta.clone())?;
-        save_net(&run.path().join("checkpoints/actor_target.pnet"), &agent.actor_target, meta)?;
-        run.write_text("metrics.csv", &metrics_csv(&metrics))?;
-        if let Err(e) = crate::run::plot_learning_curves(&run.path().join("learning_curves.png"), &metrics, "gradient steps") {
+        save_net(
+            &run.path().join("checkpoints/critic.pnet"),
+            &agent.critic,
+            meta.clone(),
+        )?;
+        save_net(
+            &run.path().join("checkpoints/critic_target.pnet"),
+            &agent.critic_target,
+            meta.clone(),
+        )?;
+        save_net(
+            &run.path().join("checkpoints/actor_target.pnet"),
+            &agent.actor_target,
+            meta,
+        )?;
+        if let Err(e) = crate::run::plot_learning_curves(
+            &run.path().join("learning_curves.png"),
+            &metrics,
+            "gradient steps",
+        ) {
             tracing::warn!("could not draw the learning-curve plot: {e}");
         }
     }
-    Ok(TrainResult { agent, metrics, final_eval, steps_per_s: cfg.steps as f64 / elapsed.max(1e-9) })
+    Ok(TrainResult {
+        agent,
+        metrics,
+        final_eval,
+        steps_per_s: cfg.steps as f64 / elapsed.max(1e-9),
+    })
 }

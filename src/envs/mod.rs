@@ -42,7 +42,10 @@ pub fn check_action(env_id: &str, act_dim: usize, action: &[f32]) -> Result<()> 
         );
     }
     if let Some(i) = action.iter().position(|a| !a.is_finite()) {
-        anyhow::bail!("environment {env_id}: action component {i} is not finite ({})", action[i]);
+        anyhow::bail!(
+            "environment {env_id}: action component {i} is not finite ({})",
+            action[i]
+        );
     }
     Ok(())
 }
@@ -53,7 +56,12 @@ pub fn list_envs() -> Vec<(String, usize, usize, usize)> {
         .iter()
         .map(|l| {
             let e = maze::PointMaze::new(*l);
-            (e.id().to_string(), e.obs_dim(), e.act_dim(), e.max_episode_steps())
+            (
+                e.id().to_string(),
+                e.obs_dim(),
+                e.act_dim(),
+                e.max_episode_steps(),
+            )
         })
         .collect()
 }

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 pub enum LrSchedule {
     Constant,
     /// Cosine decay from the base rate to 0 over `total_steps` updates.
-    Cosine { total_steps: u64 },
+    Cosine {
+        total_steps: u64,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -56,7 +58,12 @@ impl Adam {
         let step_size = lr / bc1;
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
         let inv_sqrt_bc2 = 1.0 / bc2.sqrt();
-        for (((p, g), m), v) in params.iter_mut().zip(grads).zip(&mut self.m).zip(&mut self.v) {
+        for (((p, g), m), v) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+        {
             *m = b1 * *m + (1.0 - b1) * g;
             *v = b2 * *v + (1.0 - b2) * g * g;
             *p -= step_size * *m / ((*v).sqrt() * inv_sqrt_bc2 + eps);

@@ -15,11 +15,21 @@ pub struct MatRef<'a> {
 
 impl<'a> MatRef<'a> {
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self { data, rows, cols, trans: false }
+        Self {
+            data,
+            rows,
+            cols,
+            trans: false,
+        }
     }
     /// The transpose of a row-major `rows × cols` matrix (shape `cols × rows`).
     pub fn t(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self { data, rows: cols, cols: rows, trans: true }
+        Self {
+            data,
+            rows: cols,
+            cols: rows,
+            trans: true,
+        }
     }
     fn strides(&self) -> (isize, isize) {
         // (row stride, column stride) of the logical matrix

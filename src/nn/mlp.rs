@@ -70,7 +70,14 @@ fn layer_shapes(spec: &MlpSpec) -> (Vec<LayerShape>, usize) {
         } else {
             None
         };
-        layers.push(LayerShape { fan_in, fan_out, w, b, ln, hidden });
+        layers.push(LayerShape {
+            fan_in,
+            fan_out,
+            w,
+            b,
+            ln,
+            hidden,
+        });
     }
     (layers, off)
 }
@@ -92,7 +99,11 @@ impl EnsembleMlp {
                 for v in &mut p[ly.w..ly.w + ly.fan_in * ly.fan_out] {
                     *v = rng.gen_range(-bound..=bound);
                 }
-                let bias = if ly.hidden { spec.hidden_bias_init } else { 0.0 };
+                let bias = if ly.hidden {
+                    spec.hidden_bias_init
+                } else {
+                    0.0
+                };
                 p[ly.b..ly.b + ly.fan_out].fill(bias);
                 if let Some((g, s)) = ly.ln {
                     p[g..g + ly.fan_out].fill(1.0);
@@ -100,7 +111,13 @@ impl EnsembleMlp {
                 }
             }
         }
-        Self { spec, members, params, member_len, layers }
+        Self {
+            spec,
+            members,
+            params,
+            member_len,
+            layers,
+        }
     }
 
     /// Rebuild from saved parameters (checked against the spec).
@@ -113,7 +130,13 @@ impl EnsembleMlp {
             members,
             member_len
         );
-        Ok(Self { spec, members, params, member_len, layers })
+        Ok(Self {
+            spec,
+            members,
+            params,
+            member_len,
+            layers,
+        })
     }
 
     pub fn member_len(&self) -> usize {
@@ -126,7 +149,10 @@ impl EnsembleMlp {
 
     /// FLOPs of one forward pass of one member on `rows` rows (GEMMs only, 2·m·n·k).
     pub fn forward_flops(&self, rows: usize) -> u64 {
-        self.layers.iter().map(|l| 2 * (rows * l.fan_in * l.fan_out) as u64).sum()
+        self.layers
+            .iter()
+            .map(|l| 2 * (rows * l.fan_in * l.fan_out) as u64)
+            .sum()
     }
 
     /// FLOPs of one backward pass of one member: weight gradients for every layer,
@@ -154,10 +180,16 @@ impl EnsembleMlp {
     pub fn forward(&self, x: &[f32], rows: usize, members: &[usize], tape: &mut Tape) {
         let input = self.spec.input;
         assert_eq!(x.len(), rows * input, "input has the wrong size");
-        assert!(rows <= tape.max_rows, "tape holds at most {} rows", tape.max_rows);
+        assert!(
+            rows <= tape.max_rows,
+            "tape holds at most {} rows",
+            tape.max_rows
+        );
         tape.rows = rows;
         tape.x[..rows * input].copy_from_slice(x);
-        let Tape { x: tx, members: mt, .. } = tape;
+        let Tape {
+            x: tx, members: mt, ..
+        } = tape;
         let x: &[f32] = &tx[..rows * input];
         let sel = selection(members, self.members);
         let run = |(m, t): (usize, &mut MemberTape)| {
@@ -177,7 +209,11 @@ impl EnsembleMlp {
         for (l, ly) in self.layers.iter().enumerate() {
             let (fi, fo) = (ly.fan_in, ly.fan_out);
             let (before, rest) = t.acts.split_at_mut(l);
-            let input: &[f32] = if l == 0 { x } else { &before[l - 1][..rows * fi] };
+            let input: &[f32] = if l == 0 {
+                x
+            } else {
+                &before[l - 1][..rows * fi]
+            };
             let w = MatRef::new(&p[ly.w..ly.w + fi * fo], fi, fo);
             let bias = &p[ly.b..ly.b + fo];
             let out = &mut rest[0][..rows * fo];
@@ -216,7 +252,8 @@ impl EnsembleMlp {
                             mean += *h;
                         }
                         mean /= fo as f32;
-                        let var = prow.iter().map(|h| (h - mean) * (h - mean)).sum::<f32>() / fo as f32;
+                        let var =
+                            prow.iter().map(|h| (h - mean) * (h - mean)).sum::<f32>() / fo as f32;
                         let rs = 1.0 / (var + LN_EPS).sqrt();
                         rstd[r] = rs;
                         let xrow = &mut xhat[r * fo..(r + 1) * fo];
@@ -251,7 +288,9 @@ impl EnsembleMlp {
         let out_len = rows * self.spec.output;
         assert!(dout.len() >= self.members * out_len);
         let sel = selection(members, self.members);
-        let Tape { x: tx, members: mt, .. } = tape;
+        let Tape {
+            x: tx, members: mt, ..
+        } = tape;
         let x: &[f32] = &tx[..rows * self.spec.input];
         let ml = self.member_len;
         let run = |(m, (t, g)): (usize, (&mut MemberTape, Option<&mut [f32]>))| {
@@ -263,16 +302,25 @@ impl EnsembleMlp {
         match grads {
             Some(g) => {
                 assert_eq!(g.len(), self.params.len());
-                let it = mt.par_iter_mut().zip(g.par_chunks_mut(ml).map(Some)).enumerate();
+                let it = mt
+                    .par_iter_mut()
+                    .zip(g.par_chunks_mut(ml).map(Some))
+                    .enumerate();
                 if members.len() > 1 {
                     it.for_each(run);
                 } else {
-                    mt.iter_mut().zip(g.chunks_mut(ml).map(Some)).enumerate().for_each(run);
+                    mt.iter_mut()
+                        .zip(g.chunks_mut(ml).map(Some))
+                        .enumerate()
+                        .for_each(run);
                 }
             }
             None => {
                 if members.len() > 1 {
-                    mt.par_iter_mut().map(|t| (t, None)).enumerate().for_each(run);
+                    mt.par_iter_mut()
+                        .map(|t| (t, None))
+                        .enumerate()
+                        .for_each(run);
                 } else {
                     mt.iter_mut().map(|t| (t, None)).enumerate().for_each(run);
                 }
@@ -293,7 +341,16 @@ impl EnsembleMlp {
     ) {
         let act = self.spec.activation;
         let last = self.layers.len() - 1;
-        let MemberTape { pre, xhat, rstd, acts, dcur, dnext, dinput, .. } = t;
+        let MemberTape {
+            pre,
+            xhat,
+            rstd,
+            acts,
+            dcur,
+            dnext,
+            dinput,
+            ..
+        } = t;
         // gradient w.r.t. the network output → w.r.t. the last pre-activation
         let out_n = rows * self.spec.output;
         dcur[..out_n].copy_from_slice(dout);
@@ -350,7 +407,12 @@ impl EnsembleMlp {
             let input: &[f32] = if l == 0 { x } else { &acts[l - 1][..rows * fi] };
             if let Some(g) = g.as_deref_mut() {
                 let gw = &mut g[ly.w..ly.w + fi * fo];
-                matmul(MatRef::t(input, rows, fi), MatRef::new(dz, rows, fo), gw, false);
+                matmul(
+                    MatRef::t(input, rows, fi),
+                    MatRef::new(dz, rows, fo),
+                    gw,
+                    false,
+                );
                 let gb = &mut g[ly.b..ly.b + fo];
                 gb.fill(0.0);
                 for drow in dz.chunks_exact(fo) {
@@ -361,10 +423,20 @@ impl EnsembleMlp {
             }
             let w = &p[ly.w..ly.w + fi * fo];
             if l > 0 {
-                matmul(MatRef::new(dz, rows, fo), MatRef::t(w, fi, fo), &mut dnext[..rows * fi], false);
+                matmul(
+                    MatRef::new(dz, rows, fo),
+                    MatRef::t(w, fi, fo),
+                    &mut dnext[..rows * fi],
+                    false,
+                );
                 std::mem::swap(dcur, dnext);
             } else if want_dinput {
-                matmul(MatRef::new(dz, rows, fo), MatRef::t(w, fi, fo), &mut dinput[..rows * fi], false);
+                matmul(
+                    MatRef::new(dz, rows, fo),
+                    MatRef::t(w, fi, fo),
+                    &mut dinput[..rows * fi],
+                    false,
+                );
             }
         }
     }
@@ -414,7 +486,13 @@ impl Tape {
         let ln = s.layer_norm;
         let member = MemberTape {
             pre: mk(&|l| if l.hidden { max_rows * l.fan_out } else { 0 }),
-            xhat: mk(&|l| if l.hidden && ln { max_rows * l.fan_out } else { 0 }),
+            xhat: mk(&|l| {
+                if l.hidden && ln {
+                    max_rows * l.fan_out
+                } else {
+                    0
+                }
+            }),
             rstd: mk(&|l| if l.hidden && ln { max_rows } else { 0 }),
             acts: mk(&|l| max_rows * l.fan_out),
             dcur: vec![0.0; max_rows * widest],
@@ -487,7 +565,13 @@ mod tests {
         net.forward(x, rows, &all, tape);
         let n = rows * net.spec.output;
         (0..net.members)
-            .map(|m| tape.output(m).iter().zip(&c[m * n..]).map(|(o, c)| (*o as f64) * (*c as f64)).sum::<f64>())
+            .map(|m| {
+                tape.output(m)
+                    .iter()
+                    .zip(&c[m * n..])
+                    .map(|(o, c)| (*o as f64) * (*c as f64))
+                    .sum::<f64>()
+            })
             .sum()
     }
 
@@ -501,7 +585,9 @@ mod tests {
             *v += rng.gen_range(-0.05..0.05);
         }
         let x: Vec<f32> = (0..rows * 5).map(|_| rng.gen_range(-1.0..1.0)).collect();
-        let c: Vec<f32> = (0..members * rows * 2).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let c: Vec<f32> = (0..members * rows * 2)
+            .map(|_| rng.gen_range(-1.0..1.0))
+            .collect();
         let mut tape = Tape::new(&net, rows);
         let all: Vec<usize> = (0..members).collect();
         loss(&net, &x, rows, &c, &mut tape);
@@ -514,7 +600,10 @@ mod tests {
         let close = |fd: f64, an: f32, what: &str| {
             let an = an as f64;
             let tol = 2e-3 + 2e-2 * fd.abs().max(an.abs());
-            assert!((fd - an).abs() <= tol, "{what}: finite difference {fd} vs analytic {an} (ln={ln}, {act:?}, tanh={tanh})");
+            assert!(
+                (fd - an).abs() <= tol,
+                "{what}: finite difference {fd} vs analytic {an} (ln={ln}, {act:?}, tanh={tanh})"
+            );
         };
         for i in 0..net.params.len() {
             let orig = net.params[i];
@@ -523,7 +612,11 @@ mod tests {
             net.params[i] = orig - eps;
             let lm = loss(&net, &x, rows, &c, &mut tape);
             net.params[i] = orig;
-            close((lp - lm) / (2.0 * eps as f64), grads[i], &format!("param {i}"));
+            close(
+                (lp - lm) / (2.0 * eps as f64),
+                grads[i],
+                &format!("param {i}"),
+            );
         }
         let mut xp = x.clone();
         for i in 0..x.len() {
@@ -538,7 +631,13 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences_for_every_layer_type() {
-        for act in [Activation::Relu, Activation::Gelu, Activation::Silu, Activation::Sigmoid, Activation::Identity] {
+        for act in [
+            Activation::Relu,
+            Activation::Gelu,
+            Activation::Silu,
+            Activation::Sigmoid,
+            Activation::Identity,
+        ] {
             for ln in [false, true] {
                 check(ln, act, false);
             }
@@ -566,6 +665,9 @@ mod tests {
         let net = EnsembleMlp::new(spec(true, Activation::Relu, false), 1, &mut rng);
         // (5·8 + 8·8 + 8·2)·2·rows
         assert_eq!(net.forward_flops(10), 2 * 10 * (40 + 64 + 16));
-        assert_eq!(net.backward_flops(10, true, false), 2 * 2 * 10 * (40 + 64 + 16) - 2 * 10 * 40);
+        assert_eq!(
+            net.backward_flops(10, true, false),
+            2 * 2 * 10 * (40 + 64 + 16) - 2 * 10 * 40
+        );
     }
 }
