@@ -5,7 +5,7 @@
 //! Parameters of all members live in one flat vector, member-major, so Adam and
 //! Polyak updates are single loops and members can be updated on separate cores.
 use super::gemm::{matmul, MatRef};
-use super::Activation;
+use super::{dot8, sum8, ActFn, Activation};
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -231,43 +231,10 @@ impl EnsembleMlp {
             }
             let pre = &mut t.pre[l][..rows * fo];
             matmul(MatRef::new(input, rows, fi), w, pre, false);
-            match ly.ln {
-                None => {
-                    for (prow, orow) in pre.chunks_exact_mut(fo).zip(out.chunks_exact_mut(fo)) {
-                        for ((h, o), b) in prow.iter_mut().zip(orow.iter_mut()).zip(bias) {
-                            *h += b;
-                            *o = act.apply(*h);
-                        }
-                    }
-                }
-                Some((g, s)) => {
-                    let (gain, shift) = (&p[g..g + fo], &p[s..s + fo]);
-                    let xhat = &mut t.xhat[l][..rows * fo];
-                    let rstd = &mut t.rstd[l][..rows];
-                    for r in 0..rows {
-                        let prow = &mut pre[r * fo..(r + 1) * fo];
-                        let mut mean = 0.0f32;
-                        for (h, b) in prow.iter_mut().zip(bias) {
-                            *h += b;
-                            mean += *h;
-                        }
-                        mean /= fo as f32;
-                        let var =
-                            prow.iter().map(|h| (h - mean) * (h - mean)).sum::<f32>() / fo as f32;
-                        let rs = 1.0 / (var + LN_EPS).sqrt();
-                        rstd[r] = rs;
-                        let xrow = &mut xhat[r * fo..(r + 1) * fo];
-                        let orow = &mut out[r * fo..(r + 1) * fo];
-                        for j in 0..fo {
-                            let xh = (prow[j] - mean) * rs;
-                            xrow[j] = xh;
-                            let h = xh * gain[j] + shift[j];
-                            prow[j] = h;
-                            orow[j] = act.apply(h);
-                        }
-                    }
-                }
-            }
+            let ln = ly.ln.map(|(g, s)| (&p[g..g + fo], &p[s..s + fo]));
+            let xhat = &mut t.xhat[l][..];
+            let rstd = &mut t.rstd[l][..];
+            crate::with_activation!(act, A => fused_forward::<A>(pre, out, bias, ln, xhat, rstd, rows, fo));
         }
     }
 
@@ -365,43 +332,12 @@ impl EnsembleMlp {
             let dz = &mut dcur[..rows * fo];
             if ly.hidden {
                 // dcur holds dL/da; turn it into dL/dz
-                let h = &pre[l][..rows * fo];
-                let a = &acts[l][..rows * fo];
-                for ((d, hv), av) in dz.iter_mut().zip(h).zip(a) {
-                    *d *= act.grad(*hv, *av);
-                }
-                if let Some((gi, si)) = ly.ln {
+                let ln = ly.ln.map(|(gi, _)| {
                     let gain = &p[gi..gi + fo];
-                    let xh = &xhat[l][..rows * fo];
-                    if let Some(g) = g.as_deref_mut() {
-                        let (gg, gs) = g[gi..gi + 2 * fo].split_at_mut(fo);
-                        gg.fill(0.0);
-                        gs.fill(0.0);
-                        for (drow, xrow) in dz.chunks_exact(fo).zip(xh.chunks_exact(fo)) {
-                            for j in 0..fo {
-                                gg[j] += drow[j] * xrow[j];
-                                gs[j] += drow[j];
-                            }
-                        }
-                        debug_assert_eq!(si, gi + fo);
-                    }
-                    let inv_n = 1.0 / fo as f32;
-                    for r in 0..rows {
-                        let drow = &mut dz[r * fo..(r + 1) * fo];
-                        let xrow = &xh[r * fo..(r + 1) * fo];
-                        let (mut s1, mut s2) = (0.0f32, 0.0f32);
-                        for j in 0..fo {
-                            let dx = drow[j] * gain[j];
-                            drow[j] = dx;
-                            s1 += dx;
-                            s2 += dx * xrow[j];
-                        }
-                        let (m1, m2, rs) = (s1 * inv_n, s2 * inv_n, rstd[l][r]);
-                        for j in 0..fo {
-                            drow[j] = rs * (drow[j] - m1 - xrow[j] * m2);
-                        }
-                    }
-                }
+                    let ln_grads = g.as_deref_mut().map(|g| g[gi..gi + 2 * fo].split_at_mut(fo));
+                    (gain, &xhat[l][..rows * fo], &rstd[l][..rows], ln_grads)
+                });
+                crate::with_activation!(act, A => fused_backward::<A>(dz, &pre[l][..rows * fo], &acts[l][..rows * fo], ln, rows, fo));
             }
             let dz: &[f32] = dz;
             let input: &[f32] = if l == 0 { x } else { &acts[l - 1][..rows * fi] };
@@ -438,6 +374,88 @@ impl EnsembleMlp {
                     false,
                 );
             }
+        }
+    }
+}
+
+/// After the GEMM of a hidden layer: z += b → [LayerNorm] → activation, one pass
+/// per row. Keeps h (pre-activation) in `pre`, and x̂ and 1/σ for the backward pass.
+#[allow(clippy::too_many_arguments)]
+fn fused_forward<A: ActFn>(
+    pre: &mut [f32],
+    out: &mut [f32],
+    bias: &[f32],
+    ln: Option<(&[f32], &[f32])>,
+    xhat: &mut [f32],
+    rstd: &mut [f32],
+    rows: usize,
+    fo: usize,
+) {
+    for r in 0..rows {
+        let prow = &mut pre[r * fo..(r + 1) * fo];
+        let orow = &mut out[r * fo..(r + 1) * fo];
+        for (h, b) in prow.iter_mut().zip(bias) {
+            *h += b;
+        }
+        match ln {
+            None => {
+                for (o, h) in orow.iter_mut().zip(prow.iter()) {
+                    *o = A::f(*h);
+                }
+            }
+            Some((gain, shift)) => {
+                let mean = sum8(prow) / fo as f32;
+                let xrow = &mut xhat[r * fo..(r + 1) * fo];
+                for (xh, h) in xrow.iter_mut().zip(prow.iter()) {
+                    *xh = h - mean;
+                }
+                let var = dot8(xrow, xrow) / fo as f32;
+                let rs = 1.0 / (var + LN_EPS).sqrt();
+                rstd[r] = rs;
+                for j in 0..fo {
+                    let xh = xrow[j] * rs;
+                    xrow[j] = xh;
+                    let h = xh * gain[j] + shift[j];
+                    prow[j] = h;
+                    orow[j] = A::f(h);
+                }
+            }
+        }
+    }
+}
+
+/// LayerNorm inputs of the backward pass: gain, x̂, 1/σ and (if wanted) the
+/// gradient slots of gain and shift.
+type LnBack<'a> = (&'a [f32], &'a [f32], &'a [f32], Option<(&'a mut [f32], &'a mut [f32])>);
+
+/// dL/da → dL/dz of a hidden layer (activation, then LayerNorm), in place in `dz`.
+fn fused_backward<A: ActFn>(dz: &mut [f32], h: &[f32], a: &[f32], ln: Option<LnBack>, rows: usize, fo: usize) {
+    for ((d, hv), av) in dz.iter_mut().zip(h).zip(a) {
+        *d *= A::df(*hv, *av);
+    }
+    let Some((gain, xh, rstd, ln_grads)) = ln else { return };
+    if let Some((gg, gs)) = ln_grads {
+        gg.fill(0.0);
+        gs.fill(0.0);
+        for (drow, xrow) in dz.chunks_exact(fo).zip(xh.chunks_exact(fo)) {
+            for j in 0..fo {
+                gg[j] += drow[j] * xrow[j];
+                gs[j] += drow[j];
+            }
+        }
+    }
+    let inv_n = 1.0 / fo as f32;
+    for r in 0..rows {
+        let drow = &mut dz[r * fo..(r + 1) * fo];
+        let xrow = &xh[r * fo..(r + 1) * fo];
+        for (d, g) in drow.iter_mut().zip(gain) {
+            *d *= g;
+        }
+        let m1 = sum8(drow) * inv_n;
+        let m2 = dot8(drow, xrow) * inv_n;
+        let rs = rstd[r];
+        for (d, x) in drow.iter_mut().zip(xrow) {
+            *d = rs * (*d - m1 - x * m2);
         }
     }
 }

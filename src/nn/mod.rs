@@ -28,42 +28,119 @@ pub enum Activation {
 
 const GELU_C: f32 = 0.797_884_6; // sqrt(2/pi)
 
-impl Activation {
+/// One activation function as a type, so the fused loops are compiled once per
+/// activation with no branch per element (and vectorise).
+pub trait ActFn {
+    fn f(x: f32) -> f32;
+    /// d f(x) / dx given the input `x` and the output `y = f(x)`.
+    fn df(x: f32, y: f32) -> f32;
+}
+
+pub struct Relu;
+pub struct Gelu;
+pub struct Silu;
+pub struct Sigmoid;
+pub struct Identity;
+
+impl ActFn for Relu {
     #[inline(always)]
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Activation::Relu => x.max(0.0),
-            // tanh approximation, as in JAX's default gelu
-            Activation::Gelu => 0.5 * x * (1.0 + (GELU_C * (x + 0.044715 * x * x * x)).tanh()),
-            Activation::Silu => x / (1.0 + (-x).exp()),
-            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            Activation::Identity => x,
+    fn f(x: f32) -> f32 {
+        x.max(0.0)
+    }
+    #[inline(always)]
+    fn df(x: f32, _: f32) -> f32 {
+        if x > 0.0 {
+            1.0
+        } else {
+            0.0
         }
+    }
+}
+
+impl ActFn for Gelu {
+    /// tanh approximation, as in JAX's default gelu
+    #[inline(always)]
+    fn f(x: f32) -> f32 {
+        0.5 * x * (1.0 + (GELU_C * (x + 0.044715 * x * x * x)).tanh())
+    }
+    #[inline(always)]
+    fn df(x: f32, _: f32) -> f32 {
+        let t = (GELU_C * (x + 0.044715 * x * x * x)).tanh();
+        0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * x * x)
+    }
+}
+
+impl ActFn for Silu {
+    #[inline(always)]
+    fn f(x: f32) -> f32 {
+        x / (1.0 + (-x).exp())
+    }
+    #[inline(always)]
+    fn df(x: f32, _: f32) -> f32 {
+        let s = 1.0 / (1.0 + (-x).exp());
+        s * (1.0 + x * (1.0 - s))
+    }
+}
+
+impl ActFn for Sigmoid {
+    #[inline(always)]
+    fn f(x: f32) -> f32 {
+        1.0 / (1.0 + (-x).exp())
+    }
+    #[inline(always)]
+    fn df(_: f32, y: f32) -> f32 {
+        y * (1.0 - y)
+    }
+}
+
+impl ActFn for Identity {
+    #[inline(always)]
+    fn f(x: f32) -> f32 {
+        x
+    }
+    #[inline(always)]
+    fn df(_: f32, _: f32) -> f32 {
+        1.0
+    }
+}
+
+/// Run `$body` with the type alias `$A` bound to the `ActFn` of `$act`.
+#[macro_export]
+macro_rules! with_activation {
+    ($act:expr, $A:ident => $body:expr) => {
+        match $act {
+            $crate::nn::Activation::Relu => {
+                type $A = $crate::nn::Relu;
+                $body
+            }
+            $crate::nn::Activation::Gelu => {
+                type $A = $crate::nn::Gelu;
+                $body
+            }
+            $crate::nn::Activation::Silu => {
+                type $A = $crate::nn::Silu;
+                $body
+            }
+            $crate::nn::Activation::Sigmoid => {
+                type $A = $crate::nn::Sigmoid;
+                $body
+            }
+            $crate::nn::Activation::Identity => {
+                type $A = $crate::nn::Identity;
+                $body
+            }
+        }
+    };
+}
+
+impl Activation {
+    pub fn apply(self, x: f32) -> f32 {
+        with_activation!(self, A => A::f(x))
     }
 
     /// d act(x) / dx, given the input `x` and the output `y = act(x)`.
-    #[inline(always)]
     pub fn grad(self, x: f32, y: f32) -> f32 {
-        match self {
-            Activation::Relu => {
-                if x > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            Activation::Gelu => {
-                let u = GELU_C * (x + 0.044715 * x * x * x);
-                let t = u.tanh();
-                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * x * x)
-            }
-            Activation::Silu => {
-                let s = 1.0 / (1.0 + (-x).exp());
-                s * (1.0 + x * (1.0 - s))
-            }
-            Activation::Sigmoid => y * (1.0 - y),
-            Activation::Identity => 1.0,
-        }
+        with_activation!(self, A => A::df(x, y))
     }
 
     pub fn name(self) -> &'static str {
@@ -75,6 +152,45 @@ impl Activation {
             Activation::Identity => "identity",
         }
     }
+}
+
+/// Σ x with 8 independent accumulators: a fixed summation order (deterministic)
+/// that the compiler can keep in one SIMD register.
+#[inline]
+pub fn sum8(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for v in rest {
+        s += v;
+    }
+    s
+}
+
+/// Σ a·b, same scheme as `sum8`.
+#[inline]
+pub fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
 }
 
 /// Polyak averaging: `target ← (1 − τ)·target + τ·online`.
