@@ -1,5 +1,9 @@
 //! Adam over a flat parameter vector, with an optional cosine learning-rate decay.
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+/// Elements per parallel task in elementwise updates.
+pub const PAR_CHUNK: usize = 32 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LrSchedule {
@@ -58,15 +62,23 @@ impl Adam {
         let step_size = lr / bc1;
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
         let inv_sqrt_bc2 = 1.0 / bc2.sqrt();
-        for (((p, g), m), v) in params
-            .iter_mut()
-            .zip(grads)
-            .zip(&mut self.m)
-            .zip(&mut self.v)
-        {
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            *p -= step_size * *m / ((*v).sqrt() * inv_sqrt_bc2 + eps);
+        let update = |(((p, g), m), v): (((&mut [f32], &[f32]), &mut [f32]), &mut [f32])| {
+            for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *p -= step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
+            }
+        };
+        // elementwise, so splitting across cores changes no result
+        if params.len() >= 2 * PAR_CHUNK {
+            params
+                .par_chunks_mut(PAR_CHUNK)
+                .zip(grads.par_chunks(PAR_CHUNK))
+                .zip(self.m.par_chunks_mut(PAR_CHUNK))
+                .zip(self.v.par_chunks_mut(PAR_CHUNK))
+                .for_each(update);
+        } else {
+            update((((params, grads), &mut self.m[..]), &mut self.v[..]));
         }
     }
 }

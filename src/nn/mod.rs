@@ -195,8 +195,16 @@ pub fn dot8(a: &[f32], b: &[f32]) -> f32 {
 
 /// Polyak averaging: `target ← (1 − τ)·target + τ·online`.
 pub fn polyak(target: &mut [f32], online: &[f32], tau: f32) {
+    use rayon::prelude::*;
     assert_eq!(target.len(), online.len());
-    for (t, o) in target.iter_mut().zip(online) {
-        *t += tau * (o - *t);
+    let update = |(t, o): (&mut [f32], &[f32])| {
+        for (t, o) in t.iter_mut().zip(o) {
+            *t += tau * (o - *t);
+        }
+    };
+    if target.len() >= 2 * adam::PAR_CHUNK {
+        target.par_chunks_mut(adam::PAR_CHUNK).zip(online.par_chunks(adam::PAR_CHUNK)).for_each(update);
+    } else {
+        update((target, online));
     }
 }
