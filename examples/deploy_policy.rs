@@ -6,8 +6,12 @@ use pars::policy::Policy;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().context("usage: deploy_policy POLICY.pnet ENV_ID")?;
-    let env_id = args.next().context("usage: deploy_policy POLICY.pnet ENV_ID")?;
+    let path = args
+        .next()
+        .context("usage: deploy_policy POLICY.pnet ENV_ID")?;
+    let env_id = args
+        .next()
+        .context("usage: deploy_policy POLICY.pnet ENV_ID")?;
     let mut policy = Policy::load(path.as_ref())?;
     let mut env = pars::envs::make_env(&env_id)?;
     let mut obs = env.reset(0);

@@ -27,10 +27,15 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Collect a maze dataset with the scripted controller and write it as D4RL HDF5.
+    /// Collect a D4RL HDF5 dataset: a maze with the scripted controller, a saved
+    /// policy in any environment (--policy), or an online run's replay buffer (--from-run).
     Collect(CollectArgs),
     /// Train offline (PARS, TD3+BC or an ablation) on a dataset.
     Train(TrainArgs),
+    /// Fine-tune an offline run online (exploration, mixed replay, UTD 20); resumable.
+    Finetune(crate::cli_online::FinetuneArgs),
+    /// Learn online from scratch (TD3, or the PARS critic with --algo pars); resumable.
+    Online(crate::cli_online::OnlineArgs),
     /// Evaluate a saved policy in an environment.
     Eval(EvalArgs),
     /// Inspect datasets.
@@ -46,6 +51,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Time the PARS training step and inference (see README).
     Bench(crate::bench::BenchArgs),
+    /// Reproduce the paper's analyses
+    Analyze {
+        #[command(subcommand)]
+        command: crate::analysis::cli::AnalyzeCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,6 +83,15 @@ pub struct CollectArgs {
     /// Output HDF5 file.
     #[arg(long)]
     pub out: PathBuf,
+    /// Roll out this saved policy (policy.pnet or a run directory) in --env instead.
+    #[arg(long, conflicts_with = "from_run")]
+    pub policy: Option<PathBuf>,
+    /// Std of the Gaussian noise on the policy's actions (with --policy).
+    #[arg(long, default_value_t = 0.0)]
+    pub policy_noise: f32,
+    /// Export the replay buffer of a finished `pars online`/`pars finetune` run instead.
+    #[arg(long)]
+    pub from_run: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Default, Clone)]
@@ -175,7 +194,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Maze layout of the built-in dataset.
-    #[arg(long, default_value = "umaze")]
+    #[arg(long, default_value = "medium")]
     pub layout: String,
     /// Gradient steps per algorithm.
     #[arg(long, default_value_t = 20_000)]
@@ -189,6 +208,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Collect(a) => cmd_collect(a),
         Command::Train(a) => cmd_train(a).map(|_| ()),
+        Command::Finetune(a) => crate::cli_online::cmd_finetune(a),
+        Command::Online(a) => crate::cli_online::cmd_online(a),
         Command::Eval(a) => cmd_eval(a),
         Command::Data {
             command: DataCommand::Info { file },
@@ -211,10 +232,14 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo(a) => cmd_demo(a),
         Command::Bench(a) => crate::bench::run_bench(a),
+        Command::Analyze { command } => crate::analysis::cli::run(command),
     }
 }
 
 fn cmd_collect(a: CollectArgs) -> Result<()> {
+    if a.policy.is_some() || a.from_run.is_some() {
+        return crate::cli_online::collect_extra(&a);
+    }
     let layout = Layout::from_env_id(&a.env)
         .or_else(|| Layout::from_name(&a.env))
         .with_context(|| format!("pars collect: unknown maze environment '{}'", a.env))?;

@@ -1,8 +1,10 @@
 //! pars: PARS (Penalizing infeasible Actions and Reward Scaling) for offline and
 //! offline-to-online reinforcement learning.
 pub mod algos;
+pub mod analysis;
 pub mod bench;
 pub mod cli;
+pub mod cli_online;
 pub mod data;
 pub mod envs;
 pub mod eval;

@@ -190,6 +190,8 @@ pub fn train_offline<'e>(
             &agent.actor_target,
             meta,
         )?;
+        // whole agent (Adam moments, RNG) so `pars finetune` continues exactly
+        super::checkpoint::save_agent(&run.path().join("checkpoints/agent_state.bin"), &agent)?;
         if let Err(e) = crate::run::plot_learning_curves(
             &run.path().join("learning_curves.png"),
             &metrics,

@@ -334,7 +334,9 @@ impl EnsembleMlp {
                 // dcur holds dL/da; turn it into dL/dz
                 let ln = ly.ln.map(|(gi, _)| {
                     let gain = &p[gi..gi + fo];
-                    let ln_grads = g.as_deref_mut().map(|g| g[gi..gi + 2 * fo].split_at_mut(fo));
+                    let ln_grads = g
+                        .as_deref_mut()
+                        .map(|g| g[gi..gi + 2 * fo].split_at_mut(fo));
                     (gain, &xhat[l][..rows * fo], &rstd[l][..rows], ln_grads)
                 });
                 crate::with_activation!(act, A => fused_backward::<A>(dz, &pre[l][..rows * fo], &acts[l][..rows * fo], ln, rows, fo));
@@ -426,14 +428,28 @@ fn fused_forward<A: ActFn>(
 
 /// LayerNorm inputs of the backward pass: gain, x̂, 1/σ and (if wanted) the
 /// gradient slots of gain and shift.
-type LnBack<'a> = (&'a [f32], &'a [f32], &'a [f32], Option<(&'a mut [f32], &'a mut [f32])>);
+type LnBack<'a> = (
+    &'a [f32],
+    &'a [f32],
+    &'a [f32],
+    Option<(&'a mut [f32], &'a mut [f32])>,
+);
 
 /// dL/da → dL/dz of a hidden layer (activation, then LayerNorm), in place in `dz`.
-fn fused_backward<A: ActFn>(dz: &mut [f32], h: &[f32], a: &[f32], ln: Option<LnBack>, rows: usize, fo: usize) {
+fn fused_backward<A: ActFn>(
+    dz: &mut [f32],
+    h: &[f32],
+    a: &[f32],
+    ln: Option<LnBack>,
+    rows: usize,
+    fo: usize,
+) {
     for ((d, hv), av) in dz.iter_mut().zip(h).zip(a) {
         *d *= A::df(*hv, *av);
     }
-    let Some((gain, xh, rstd, ln_grads)) = ln else { return };
+    let Some((gain, xh, rstd, ln_grads)) = ln else {
+        return;
+    };
     if let Some((gg, gs)) = ln_grads {
         gg.fill(0.0);
         gs.fill(0.0);

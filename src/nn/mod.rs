@@ -203,7 +203,10 @@ pub fn polyak(target: &mut [f32], online: &[f32], tau: f32) {
         }
     };
     if target.len() >= 2 * adam::PAR_CHUNK {
-        target.par_chunks_mut(adam::PAR_CHUNK).zip(online.par_chunks(adam::PAR_CHUNK)).for_each(update);
+        target
+            .par_chunks_mut(adam::PAR_CHUNK)
+            .zip(online.par_chunks(adam::PAR_CHUNK))
+            .for_each(update);
     } else {
         update((target, online));
     }

@@ -1,0 +1,1117 @@
+//! Online RL with the PARS agent (SPEC §4): fine-tuning after offline training and
+//! learning from scratch (TD3-style), generic over `Env`.
+//!
+//! Each environment step: act with π(s) + N(0, σ²) clipped to the box (uniform
+//! random actions for the first `random_steps`), store the transition, then `utd`
+//! critic updates on batches mixing offline and online rows, then one actor update.
+//! A time-limit truncation is stored with done = 0 (bootstrapping continues).
+//!
+//! Resume: a checkpoint holds the agent, the replay buffer, every RNG, the metric
+//! lines so far and the running episode as (reset seed, actions so far). Replaying
+//! those actions restores any deterministic environment exactly, so a resumed run
+//! writes the same numbers as an uninterrupted one.
+use super::checkpoint::{self, bits, Section, StateFile};
+use super::config::{AgentConfig, TrainConfig};
+use super::pars::{Agent, UpdateStats};
+use super::train::{eval_agent, progress_bar};
+use crate::data::{Batch, RawDataset, ReplayBuffer, Transitions};
+use crate::envs::Env;
+use crate::eval::EvalResult;
+use crate::nn::{polyak, LrSchedule, Tape};
+use crate::policy::{load_net, save_net};
+use crate::run::{write_atomic, MetricsRow, METRICS_HEADER};
+use anyhow::{bail, ensure, Context, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// Name of the state file inside `<run>/checkpoints/`.
+pub const STATE_FILE: &str = "online_state.bin";
+/// Header of `episodes.csv` (one row per finished training episode).
+pub const EPISODES_HEADER: &str = "env_step,length,return,success";
+
+/// A whole online run (stored as `online.toml` in the run directory).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnlineConfig {
+    /// Label for tables and plots.
+    pub algo: String,
+    /// The agent as trained online (online α, β, S_actor, PA switch applied).
+    pub agent: AgentConfig,
+    pub env: String,
+    /// Environment steps.
+    pub steps: u64,
+    pub seed: u64,
+    /// Critic updates per environment step.
+    pub utd: usize,
+    /// One actor update after the critic updates of every `actor_every`-th env step.
+    pub actor_every: u64,
+    /// Fraction of each batch drawn from the offline dataset (ignored without one).
+    pub offline_fraction: f32,
+    /// σ of the Gaussian exploration noise.
+    pub exploration_noise: f32,
+    /// Uniformly random actions for this many initial steps.
+    pub random_steps: u64,
+    /// No updates before this many environment steps.
+    pub learning_starts: u64,
+    /// Capacity of the online replay buffer.
+    pub buffer_size: usize,
+    /// Evaluate every this many env steps (0 = only at the start and end).
+    pub eval_every: u64,
+    pub eval_episodes: usize,
+    pub log_every: u64,
+    /// Write a resumable checkpoint every this many env steps (0 = never).
+    pub checkpoint_every: u64,
+    /// Offline run the agent came from (None = random initialisation).
+    pub from_run: Option<String>,
+    /// Offline dataset mixed into the batches (None = online data only).
+    pub dataset: Option<String>,
+}
+
+impl Default for OnlineConfig {
+    /// Fine-tuning settings of SPEC §4.
+    fn default() -> Self {
+        Self {
+            algo: "PARS".into(),
+            agent: AgentConfig::default(),
+            env: String::new(),
+            steps: 300_000,
+            seed: 0,
+            utd: 20,
+            actor_every: 1,
+            offline_fraction: 0.5,
+            exploration_noise: 0.05,
+            random_steps: 0,
+            learning_starts: 0,
+            buffer_size: 1_000_000,
+            eval_every: 10_000,
+            eval_episodes: 10,
+            log_every: 1000,
+            checkpoint_every: 10_000,
+            from_run: None,
+            dataset: None,
+        }
+    }
+}
+
+impl OnlineConfig {
+    pub fn validate(&self) -> Result<()> {
+        self.agent.validate()?;
+        ensure!(self.steps > 0, "option steps must be positive");
+        ensure!(self.utd > 0, "option utd must be positive");
+        ensure!(self.actor_every > 0, "option actor_every must be positive");
+        ensure!(
+            (0.0..=1.0).contains(&self.offline_fraction),
+            "option offline_fraction must be in [0, 1] (got {})",
+            self.offline_fraction
+        );
+        ensure!(
+            self.exploration_noise.is_finite() && self.exploration_noise >= 0.0,
+            "option exploration_noise must be a finite non-negative number"
+        );
+        ensure!(self.buffer_size > 0, "option buffer_size must be positive");
+        ensure!(self.log_every > 0, "option log_every must be positive");
+        ensure!(
+            self.eval_episodes > 0,
+            "option eval_episodes must be positive"
+        );
+        Ok(())
+    }
+
+    /// Batch rows drawn from the offline dataset.
+    fn offline_rows(&self, has_offline: bool) -> usize {
+        if has_offline {
+            (self.offline_fraction * self.agent.batch_size as f32).round() as usize
+        } else {
+            0
+        }
+    }
+}
+
+/// Sums of update statistics over a logging interval.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Accum {
+    n: u64,
+    #[serde(with = "bits")]
+    td: f64,
+    #[serde(with = "bits")]
+    pa: f64,
+    #[serde(with = "bits")]
+    qd: f64,
+    #[serde(with = "bits")]
+    qi: f64,
+    na: u64,
+    #[serde(with = "bits")]
+    actor: f64,
+    #[serde(with = "bits")]
+    bc: f64,
+    #[serde(with = "bits")]
+    lambda: f64,
+}
+
+impl Accum {
+    fn add_critic(&mut self, s: &UpdateStats) {
+        self.n += 1;
+        self.td += s.td_loss as f64;
+        self.pa += s.pa_loss as f64;
+        self.qd += s.q_data as f64;
+        self.qi += s.q_infeasible as f64;
+    }
+    fn add_actor(&mut self, s: &UpdateStats) {
+        if let (Some(a), Some(b), Some(l)) = (s.actor_loss, s.bc_loss, s.lambda) {
+            self.na += 1;
+            self.actor += a as f64;
+            self.bc += b as f64;
+            self.lambda += l as f64;
+        }
+    }
+    fn row(&self, step: u64) -> MetricsRow {
+        // NaN where the interval had no updates (before learning starts)
+        let mean = |v: f64, n: u64| if n > 0 { v / n as f64 } else { f64::NAN };
+        let some = |v: f64| (self.na > 0).then(|| v / self.na as f64);
+        MetricsRow {
+            step,
+            td_loss: mean(self.td, self.n),
+            pa_loss: mean(self.pa, self.n),
+            q_data: mean(self.qd, self.n),
+            q_infeasible: mean(self.qi, self.n),
+            actor_loss: some(self.actor),
+            bc_loss: some(self.bc),
+            lambda: some(self.lambda),
+            ..Default::default()
+        }
+    }
+}
+
+/// The running training episode.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Episode {
+    seed: u64,
+    steps: u64,
+    #[serde(with = "bits")]
+    ret: f64,
+}
+
+/// Everything of the loop besides agent and buffer that a checkpoint must hold.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct LoopState {
+    env_steps: u64,
+    updates: u64,
+    episodes: u64,
+    successes: u64,
+    sample_rng: ChaCha8Rng,
+    act_rng: ChaCha8Rng,
+    episode: Option<Episode>,
+    acc: Accum,
+    metrics_lines: Vec<String>,
+    episode_lines: Vec<String>,
+    /// Push indices of rows cut by a time limit still in the buffer (for export).
+    truncations: VecDeque<u64>,
+    final_eval: Option<EvalResult>,
+    /// Hash of the offline data, so a resume cannot silently mix in other data.
+    offline_hash: Option<u64>,
+}
+
+/// Order-sensitive hash of every value of the offline transitions.
+fn fingerprint(d: &Transitions) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ d.len() as u64;
+    for col in [&d.obs, &d.actions, &d.rewards, &d.next_obs, &d.dones] {
+        for x in col.iter() {
+            h = (h ^ x.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+pub struct OnlineResult {
+    pub metrics: Vec<MetricsRow>,
+    pub final_eval: Option<EvalResult>,
+    /// Critic updates per second of wall-clock time spent in the update loop.
+    pub updates_per_s: f64,
+    /// Environment steps per second over the whole run (evaluation included).
+    pub env_steps_per_s: f64,
+    pub episodes: u64,
+    /// Fraction of finished training episodes that succeeded (goal tasks).
+    pub train_success_rate: Option<f64>,
+}
+
+/// An online run in progress: agent, online buffer and loop state.
+pub struct OnlineRun<'d> {
+    pub cfg: OnlineConfig,
+    pub agent: Agent,
+    pub buffer: ReplayBuffer,
+    offline: Option<&'d Transitions>,
+    st: LoopState,
+    /// Actions of the running episode (replayed on resume).
+    episode_actions: Vec<f32>,
+    /// Current observation of the running episode.
+    obs: Vec<f32>,
+    /// The env is positioned at `obs` (false right after loading a checkpoint).
+    env_ready: bool,
+}
+
+/// Take an agent trained offline to its online settings. Network shapes must not
+/// change; the actor's cosine schedule (ended offline) gives way to a constant rate.
+pub fn apply_online_config(agent: &mut Agent, cfg: &AgentConfig) -> Result<()> {
+    let old = &agent.cfg;
+    ensure!(
+        (old.hidden, old.critic_depth, old.actor_depth, old.n_critics)
+            == (cfg.hidden, cfg.critic_depth, cfg.actor_depth, cfg.n_critics)
+            && (old.critic_layer_norm, old.activation) == (cfg.critic_layer_norm, cfg.activation),
+        "the online agent must keep the offline network shapes"
+    );
+    agent.cfg = cfg.clone();
+    agent.beta = cfg.resolve_beta(agent.act_dim);
+    agent.actor_opt.schedule = LrSchedule::Constant;
+    agent.actor_opt.lr = cfg.actor_lr;
+    agent.critic_opt.lr = cfg.critic_lr;
+    agent.reset_workspace();
+    Ok(())
+}
+
+/// The offline run in `dir`: its config and its agent (with Adam state when the run
+/// saved `checkpoints/agent_state.bin`, else fresh optimisers).
+pub fn load_offline_run(dir: &Path) -> Result<(TrainConfig, Agent)> {
+    let cfg_path = dir.join("config.toml");
+    let policy = dir.join("policy.pnet");
+    ensure!(
+        dir.is_dir() && cfg_path.is_file() && policy.is_file(),
+        "{} is not a finished pars training run (needs config.toml and policy.pnet)",
+        dir.display()
+    );
+    let text = std::fs::read_to_string(&cfg_path)?;
+    let cfg: TrainConfig = toml::from_str(&text).with_context(|| {
+        format!(
+            "{}: not an offline training config (online runs cannot be fine-tuned again)",
+            cfg_path.display()
+        )
+    })?;
+    let state = dir.join("checkpoints/agent_state.bin");
+    if state.is_file() {
+        let agent = checkpoint::load_agent(&state)?;
+        return Ok((cfg, agent));
+    }
+    // older runs: networks only
+    tracing::warn!(
+        "{}: no agent_state.bin; fine-tuning starts with fresh Adam moments",
+        dir.display()
+    );
+    let ck = dir.join("checkpoints");
+    let (actor, meta) = load_net(&policy)?;
+    let (actor_target, _) = load_net(&ck.join("actor_target.pnet"))?;
+    let (critic, _) = load_net(&ck.join("critic.pnet"))?;
+    let (critic_target, _) = load_net(&ck.join("critic_target.pnet"))?;
+    let q_min = meta["q_min"]
+        .as_f64()
+        .with_context(|| format!("{}: no q_min in its metadata", policy.display()))?
+        as f32;
+    let (od, ad) = (actor.spec.input, actor.spec.output);
+    let mut agent = Agent::new(cfg.agent.clone(), od, ad, q_min, cfg.steps, cfg.seed);
+    ensure!(
+        actor.params.len() == agent.actor.params.len()
+            && critic.params.len() == agent.critic.params.len(),
+        "{}: saved networks do not match config.toml",
+        dir.display()
+    );
+    agent.actor = actor;
+    agent.actor_target = actor_target;
+    agent.critic = critic;
+    agent.critic_target = critic_target;
+    agent.reset_workspace();
+    Ok((cfg, agent))
+}
+
+fn csv_opt(s: &str) -> Result<Option<f64>> {
+    Ok(if s.is_empty() { None } else { Some(s.parse()?) })
+}
+
+/// Parse a `metrics.csv` line back into a row (for plots after a resume).
+pub fn parse_metrics_line(line: &str) -> Result<MetricsRow> {
+    let f: Vec<&str> = line.split(',').collect();
+    ensure!(f.len() == 13, "metrics line has {} fields: {line}", f.len());
+    Ok(MetricsRow {
+        step: f[0].parse()?,
+        td_loss: f[1].parse()?,
+        pa_loss: f[2].parse()?,
+        q_data: f[3].parse()?,
+        q_infeasible: f[4].parse()?,
+        actor_loss: csv_opt(f[5])?,
+        bc_loss: csv_opt(f[6])?,
+        lambda: csv_opt(f[7])?,
+        dormant_ratio: csv_opt(f[8])?,
+        eval_return: csv_opt(f[9])?,
+        eval_score: csv_opt(f[10])?,
+        eval_score_std: csv_opt(f[11])?,
+        eval_success: csv_opt(f[12])?,
+    })
+}
+
+fn write_lines(path: &Path, header: &str, lines: &[String]) -> Result<std::fs::File> {
+    let mut text = String::with_capacity(64 * (lines.len() + 1));
+    text.push_str(header);
+    text.push('\n');
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    write_atomic(path, text.as_bytes())?;
+    Ok(std::fs::OpenOptions::new().append(true).open(path)?)
+}
+
+impl<'d> OnlineRun<'d> {
+    /// A fresh run. `agent` is either trained offline (already through
+    /// `apply_online_config`) or newly initialised.
+    pub fn new(cfg: OnlineConfig, agent: Agent, offline: Option<&'d Transitions>) -> Result<Self> {
+        cfg.validate()?;
+        if let Some(d) = offline {
+            ensure!(
+                (d.obs_dim, d.act_dim) == (agent.obs_dim, agent.act_dim),
+                "offline data has obs/action dimensions {}/{} but the agent {}/{}",
+                d.obs_dim,
+                d.act_dim,
+                agent.obs_dim,
+                agent.act_dim
+            );
+            ensure!(!d.is_empty(), "the offline dataset has no transitions");
+        }
+        ensure!(
+            agent.cfg == cfg.agent,
+            "the agent's config differs from the online config"
+        );
+        let buffer = ReplayBuffer::new(cfg.buffer_size, agent.obs_dim, agent.act_dim);
+        let st = LoopState {
+            env_steps: 0,
+            updates: 0,
+            episodes: 0,
+            successes: 0,
+            sample_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x05A3_71E5),
+            act_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xAC7_10E5),
+            episode: None,
+            acc: Accum::default(),
+            metrics_lines: Vec::new(),
+            episode_lines: Vec::new(),
+            truncations: VecDeque::new(),
+            final_eval: None,
+            offline_hash: offline.map(fingerprint),
+        };
+        Ok(Self {
+            cfg,
+            agent,
+            buffer,
+            offline,
+            st,
+            episode_actions: Vec::new(),
+            obs: Vec::new(),
+            env_ready: true,
+        })
+    }
+
+    /// Environment steps taken so far.
+    pub fn env_steps(&self) -> u64 {
+        self.st.env_steps
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.st.env_steps >= self.cfg.steps
+    }
+
+    /// Save everything needed to continue (atomic write).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let header = serde_json::json!({
+            "kind": "online",
+            "config": toml::to_string(&self.cfg)?,
+            "agent": checkpoint::agent_header(&self.agent)?,
+            "loop": serde_json::to_value(&self.st)?,
+            "obs_dim": self.agent.obs_dim,
+            "act_dim": self.agent.act_dim,
+        });
+        let mut sections = checkpoint::agent_sections(&self.agent);
+        sections.push(Section::Replay(
+            "replay",
+            &self.buffer,
+            self.agent.obs_dim,
+            self.agent.act_dim,
+        ));
+        sections.push(Section::F32("episode_actions", &self.episode_actions));
+        sections.push(Section::F32("episode_obs", &self.obs));
+        checkpoint::write_state(path, header, &sections)
+    }
+
+    /// Continue from a checkpoint written by `save`. The config is the run's
+    /// `online.toml`; it must match the one stored in the checkpoint.
+    pub fn load(path: &Path, cfg: OnlineConfig, offline: Option<&'d Transitions>) -> Result<Self> {
+        let mut f = StateFile::open(path)?;
+        ensure!(
+            f.header["kind"] == "online",
+            "{} is not an online-run checkpoint",
+            path.display()
+        );
+        let saved: OnlineConfig = toml::from_str(f.header["config"].as_str().unwrap_or(""))
+            .with_context(|| format!("{}: malformed config", path.display()))?;
+        ensure!(
+            saved == cfg,
+            "{}: the checkpoint belongs to a different configuration",
+            path.display()
+        );
+        let st: LoopState = serde_json::from_value(f.header["loop"].clone())
+            .with_context(|| format!("{}: malformed loop state", path.display()))?;
+        let agent_header = f.header["agent"].clone();
+        let agent = checkpoint::read_agent(&mut f, &agent_header)?;
+        let buffer = f.read_replay(
+            "replay",
+            cfg.buffer_size,
+            st.env_steps,
+            agent.obs_dim,
+            agent.act_dim,
+        )?;
+        let episode_actions = f.read_f32("episode_actions")?;
+        let obs = f.read_f32("episode_obs")?;
+        let mut run = Self::new(cfg, agent, offline)?;
+        ensure!(
+            run.st.offline_hash == st.offline_hash,
+            "{}: the offline dataset differs from the one the run started with",
+            path.display()
+        );
+        run.buffer = buffer;
+        run.st = st;
+        run.episode_actions = episode_actions;
+        run.obs = obs;
+        run.env_ready = run.st.episode.is_none();
+        Ok(run)
+    }
+
+    /// Put `env` back into the running episode by replaying its actions.
+    fn restore_env(&mut self, env: &mut dyn Env) -> Result<()> {
+        if self.env_ready {
+            return Ok(());
+        }
+        let ep = self.st.episode.as_ref().expect("a running episode");
+        let ad = self.agent.act_dim;
+        ensure!(
+            self.episode_actions.len() as u64 == ep.steps * ad as u64,
+            "checkpoint: episode actions do not match its length"
+        );
+        let mut obs = env.reset(ep.seed);
+        for a in self.episode_actions.chunks_exact(ad) {
+            let s = env.step(a)?;
+            ensure!(
+                !(s.terminated || s.truncated),
+                "environment {}: replaying the interrupted episode ended it early; the environment is not deterministic",
+                env.id()
+            );
+            obs = s.obs;
+        }
+        ensure!(
+            obs == self.obs,
+            "environment {}: replaying the interrupted episode gave a different state; the environment is not deterministic",
+            env.id()
+        );
+        self.env_ready = true;
+        Ok(())
+    }
+
+    /// Run until `until` environment steps (capped at `cfg.steps`). With `dir`,
+    /// metrics, episodes and checkpoints go there, and at the end the final policy,
+    /// state and learning curves.
+    pub fn run(
+        &mut self,
+        env: &mut dyn Env,
+        mut eval_env: Option<&mut dyn Env>,
+        dir: Option<&Path>,
+        until: u64,
+        show_progress: bool,
+    ) -> Result<OnlineResult> {
+        let cfg = self.cfg.clone();
+        ensure!(
+            (env.obs_dim(), env.act_dim()) == (self.agent.obs_dim, self.agent.act_dim),
+            "environment {} has obs/action dimensions {}/{} but the agent {}/{}",
+            env.id(),
+            env.obs_dim(),
+            env.act_dim(),
+            self.agent.obs_dim,
+            self.agent.act_dim
+        );
+        self.restore_env(env)?;
+        let until = until.min(cfg.steps);
+        let (od, ad) = (self.agent.obs_dim, self.agent.act_dim);
+        let b = cfg.agent.batch_size;
+        let n_off = cfg.offline_rows(self.offline.is_some());
+        let mut batch = Batch::new(b, od, ad);
+        let mut tape = Tape::new(&self.agent.actor, 1);
+        let mut action = vec![0.0f32; ad];
+
+        // metrics files are rewritten from the state: rows after the checkpoint go
+        let (mut metrics_file, mut episodes_file) = match dir {
+            Some(d) => {
+                std::fs::create_dir_all(d.join("checkpoints"))?;
+                (
+                    Some(write_lines(
+                        &d.join("metrics.csv"),
+                        METRICS_HEADER,
+                        &self.st.metrics_lines,
+                    )?),
+                    Some(write_lines(
+                        &d.join("episodes.csv"),
+                        EPISODES_HEADER,
+                        &self.st.episode_lines,
+                    )?),
+                )
+            }
+            None => (None, None),
+        };
+        let pb = progress_bar(cfg.steps, &cfg.algo, show_progress);
+        pb.set_position(self.st.env_steps);
+        let start = Instant::now();
+        let start_steps = self.st.env_steps;
+        let mut update_secs = 0.0f64;
+        let mut updates_timed = 0u64;
+
+        // score of the starting policy
+        if self.st.env_steps == 0 && self.st.metrics_lines.is_empty() {
+            if let Some(e) = eval_env.as_deref_mut() {
+                let mut row = Accum::default().row(0);
+                let ev = eval_agent(&self.agent, e, cfg.eval_episodes)?;
+                fill_eval(&mut row, &ev);
+                self.push_metrics(row, metrics_file.as_mut())?;
+            }
+        }
+
+        while self.st.env_steps < until {
+            let t = self.st.env_steps + 1;
+            if self.st.episode.is_none() {
+                let seed: u64 = self.st.act_rng.gen();
+                self.obs = env.reset(seed);
+                self.episode_actions.clear();
+                self.st.episode = Some(Episode {
+                    seed,
+                    steps: 0,
+                    ret: 0.0,
+                });
+            }
+            if t <= cfg.random_steps {
+                for a in &mut action {
+                    *a = self.st.act_rng.gen_range(-1.0f32..=1.0);
+                }
+            } else {
+                self.agent.actor.forward(&self.obs, 1, &[0], &mut tape);
+                for (a, p) in action.iter_mut().zip(tape.output(0)) {
+                    let eps: f32 = self.st.act_rng.sample(StandardNormal);
+                    *a = (p + cfg.exploration_noise * eps).clamp(-1.0, 1.0);
+                }
+            }
+            let step = env.step(&action)?;
+            self.buffer
+                .push(&self.obs, &action, step.reward, &step.obs, step.terminated);
+            self.st.env_steps = t;
+            self.episode_actions.extend_from_slice(&action);
+            let ep = self.st.episode.as_mut().expect("episode");
+            ep.steps += 1;
+            ep.ret += step.reward as f64;
+            if step.terminated || step.truncated {
+                if !step.terminated {
+                    self.st.truncations.push_back(t - 1);
+                }
+                while self
+                    .st
+                    .truncations
+                    .front()
+                    .is_some_and(|&i| i + (cfg.buffer_size as u64) < t)
+                {
+                    self.st.truncations.pop_front();
+                }
+                let success = env.success();
+                self.st.episodes += 1;
+                self.st.successes += success.unwrap_or(false) as u64;
+                let line = format!(
+                    "{t},{},{:.6e},{}",
+                    ep.steps,
+                    ep.ret,
+                    success.map(|s| (s as u8).to_string()).unwrap_or_default()
+                );
+                if let Some(f) = episodes_file.as_mut() {
+                    writeln!(f, "{line}")?;
+                }
+                self.st.episode_lines.push(line);
+                self.st.episode = None;
+            } else {
+                self.obs = step.obs;
+            }
+
+            if t > cfg.learning_starts {
+                let t0 = Instant::now();
+                let mut stats = UpdateStats::default();
+                for _ in 0..cfg.utd {
+                    if let Some(d) = self.offline {
+                        d.sample_rows_into(&mut self.st.sample_rng, &mut batch, 0, n_off);
+                    }
+                    self.buffer.sample_rows_into(
+                        &mut self.st.sample_rng,
+                        &mut batch,
+                        n_off,
+                        b - n_off,
+                    );
+                    stats = self.agent.update_critic(&batch);
+                    if !stats.td_loss.is_finite() {
+                        bail!(
+                            "training diverged at environment step {t}: TD loss is {}",
+                            stats.td_loss
+                        );
+                    }
+                    self.agent.steps += 1;
+                    self.st.updates += 1;
+                    polyak(
+                        &mut self.agent.critic_target.params,
+                        &self.agent.critic.params,
+                        cfg.agent.tau,
+                    );
+                    self.st.acc.add_critic(&stats);
+                }
+                if t.is_multiple_of(cfg.actor_every) {
+                    self.agent.update_actor(&batch, &mut stats);
+                    polyak(
+                        &mut self.agent.actor_target.params,
+                        &self.agent.actor.params,
+                        cfg.agent.tau,
+                    );
+                    self.st.acc.add_actor(&stats);
+                }
+                update_secs += t0.elapsed().as_secs_f64();
+                updates_timed += cfg.utd as u64;
+            }
+
+            let eval_now =
+                t == cfg.steps || (cfg.eval_every > 0 && t.is_multiple_of(cfg.eval_every));
+            if t.is_multiple_of(cfg.log_every) || eval_now {
+                let mut row = self.st.acc.row(t);
+                if self.st.acc.n > 0 {
+                    row.dormant_ratio = self.agent.dormant_ratio();
+                }
+                self.st.acc = Accum::default();
+                if eval_now {
+                    if let Some(e) = eval_env.as_deref_mut() {
+                        let ev = eval_agent(&self.agent, e, cfg.eval_episodes)?;
+                        fill_eval(&mut row, &ev);
+                        pb.set_message(format!("score {:.1}", ev.mean_score));
+                        self.st.final_eval = Some(ev);
+                    }
+                }
+                self.push_metrics(row, metrics_file.as_mut())?;
+            }
+            pb.inc(1);
+            if let Some(d) = dir {
+                if cfg.checkpoint_every > 0
+                    && t.is_multiple_of(cfg.checkpoint_every)
+                    && t < cfg.steps
+                {
+                    self.save(&d.join("checkpoints").join(STATE_FILE))?;
+                }
+            }
+        }
+        pb.finish_and_clear();
+        let elapsed = start.elapsed().as_secs_f64();
+
+        let metrics = self
+            .st
+            .metrics_lines
+            .iter()
+            .map(|l| parse_metrics_line(l))
+            .collect::<Result<Vec<_>>>()?;
+        if let (Some(d), true) = (dir, self.is_finished()) {
+            self.save(&d.join("checkpoints").join(STATE_FILE))?;
+            let meta = serde_json::json!({
+                "env_steps": self.st.env_steps,
+                "algo": cfg.algo,
+                "q_min": self.agent.q_min,
+            });
+            save_net(&d.join("policy.pnet"), &self.agent.actor, meta)?;
+            if let Some(ev) = &self.st.final_eval {
+                write_atomic(
+                    &d.join("final_eval.json"),
+                    serde_json::to_string_pretty(ev)?.as_bytes(),
+                )?;
+            }
+            if let Err(e) = crate::run::plot_learning_curves(
+                &d.join("learning_curves.png"),
+                &metrics,
+                "environment steps",
+            ) {
+                tracing::warn!("could not draw the learning-curve plot: {e}");
+            }
+            if let Err(e) = self.plot_success(&d.join("success.png"), &metrics) {
+                tracing::warn!("could not draw the success-rate plot: {e}");
+            }
+        }
+        Ok(OnlineResult {
+            metrics,
+            final_eval: self.st.final_eval.clone(),
+            updates_per_s: updates_timed as f64 / update_secs.max(1e-9),
+            env_steps_per_s: (self.st.env_steps - start_steps) as f64 / elapsed.max(1e-9),
+            episodes: self.st.episodes,
+            train_success_rate: (self.st.episodes > 0)
+                .then(|| self.st.successes as f64 / self.st.episodes as f64),
+        })
+    }
+
+    /// Goal tasks: evaluation success rate and the success rate of the last 10
+    /// training episodes, against environment steps.
+    fn plot_success(&self, path: &Path, metrics: &[MetricsRow]) -> Result<()> {
+        let eval: Vec<(f64, f64)> = metrics
+            .iter()
+            .filter_map(|r| r.eval_success.map(|s| (r.step as f64, 100.0 * s)))
+            .collect();
+        if eval.is_empty() {
+            return Ok(());
+        }
+        let episodes: Vec<(f64, f64)> = self
+            .st
+            .episode_lines
+            .iter()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                Some((f[0].parse().ok()?, f.get(3)?.parse::<f64>().ok()?))
+            })
+            .collect();
+        let rolling: Vec<(f64, f64)> = (0..episodes.len())
+            .map(|i| {
+                let w = &episodes[i.saturating_sub(9)..=i];
+                let mean = w.iter().map(|e| e.1).sum::<f64>() / w.len() as f64;
+                (episodes[i].0, 100.0 * mean)
+            })
+            .collect();
+        let title = format!("{} on {}", self.cfg.algo, self.cfg.env);
+        plot_success_rate(path, &title, self.cfg.steps as f64, &eval, &rolling)
+    }
+
+    fn push_metrics(&mut self, row: MetricsRow, file: Option<&mut std::fs::File>) -> Result<()> {
+        let line = row.csv_line();
+        if let Some(f) = file {
+            writeln!(f, "{line}")?;
+        }
+        self.st.metrics_lines.push(line);
+        Ok(())
+    }
+}
+
+fn fill_eval(row: &mut MetricsRow, ev: &EvalResult) {
+    row.eval_return = Some(ev.mean_return);
+    row.eval_score = Some(ev.mean_score);
+    row.eval_score_std = Some(ev.std_score);
+    row.eval_success = ev.success_rate;
+}
+
+/// Success rate (%) against environment steps on a fixed 0–100 axis.
+fn plot_success_rate(
+    path: &Path,
+    title: &str,
+    x_max: f64,
+    eval: &[(f64, f64)],
+    training: &[(f64, f64)],
+) -> Result<()> {
+    use plotters::prelude::*;
+    let root = BitMapBackend::new(path, (640, 400)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(48)
+        // headroom above 100 % holds the legend clear of the curves
+        .build_cartesian_2d(0.0..x_max.max(1.0), -2.0..128.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("environment steps")
+        .y_desc("success rate (%)")
+        .x_labels(6)
+        .y_labels(14)
+        .y_label_formatter(&|y| {
+            if *y <= 100.0 && (*y as i64) % 20 == 0 {
+                format!("{y:.0}")
+            } else {
+                String::new()
+            }
+        })
+        .draw()?;
+    if !training.is_empty() {
+        let c = RGBColor(230, 120, 40);
+        chart
+            .draw_series(LineSeries::new(training.iter().copied(), c.stroke_width(1)))?
+            .label("training episodes (mean of last 10, with exploration noise)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+    }
+    chart
+        .draw_series(LineSeries::new(eval.iter().copied(), BLUE.stroke_width(2)))?
+        .label("evaluation (deterministic policy)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
+    chart.draw_series(eval.iter().map(|p| Circle::new(*p, 3, BLUE.filled())))?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// The replay buffer of an online run's state file as a D4RL dataset, oldest row
+/// first. Terminals are the env's terminations; time-limit cuts and the final row
+/// (unless terminal) are timeouts; next observations are stored.
+pub fn replay_dataset(state_path: &Path) -> Result<RawDataset> {
+    let mut f = StateFile::open(state_path)?;
+    ensure!(
+        f.header["kind"] == "online",
+        "{} is not an online-run state file",
+        state_path.display()
+    );
+    let cfg: OnlineConfig = toml::from_str(f.header["config"].as_str().unwrap_or(""))
+        .with_context(|| format!("{}: malformed config", state_path.display()))?;
+    let st: LoopState = serde_json::from_value(f.header["loop"].clone())
+        .with_context(|| format!("{}: malformed loop state", state_path.display()))?;
+    let od = f.header["obs_dim"].as_u64().context("obs_dim")? as usize;
+    let ad = f.header["act_dim"].as_u64().context("act_dim")? as usize;
+    for s in [
+        "actor",
+        "actor_target",
+        "critic",
+        "critic_target",
+        "actor_adam_m",
+        "actor_adam_v",
+        "critic_adam_m",
+        "critic_adam_v",
+    ] {
+        f.skip(s)?;
+    }
+    let buf = f.read_replay("replay", cfg.buffer_size, st.env_steps, od, ad)?;
+    let n = buf.len();
+    ensure!(
+        n > 0,
+        "{}: the replay buffer is empty",
+        state_path.display()
+    );
+    let pushed = st.env_steps;
+    // slot of the oldest row, and the push index of slot 0
+    let (first_slot, first_index) = if pushed as usize > cfg.buffer_size {
+        let head = (pushed % cfg.buffer_size as u64) as usize;
+        (head, pushed - n as u64)
+    } else {
+        (0, 0)
+    };
+    let order: Vec<usize> = (0..n).map(|k| (first_slot + k) % n).collect();
+    let mut batch = Batch::new(n, od, ad);
+    buf.copy_rows_into(&order, &mut batch, 0);
+    let truncated: std::collections::HashSet<u64> = st.truncations.iter().copied().collect();
+    let terminals: Vec<bool> = batch.dones.iter().map(|&d| d != 0.0).collect();
+    let timeouts: Vec<bool> = (0..n)
+        .map(|k| !terminals[k] && (truncated.contains(&(first_index + k as u64)) || k + 1 == n))
+        .collect();
+    let ds = RawDataset {
+        observations: batch.obs,
+        actions: batch.actions,
+        rewards: batch.rewards,
+        terminals,
+        timeouts,
+        next_observations: Some(batch.next_obs),
+        obs_dim: od,
+        act_dim: ad,
+    };
+    ds.validate()?;
+    Ok(ds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algos::presets::preset;
+    use crate::envs::maze::{Layout, PointMaze};
+
+    fn small_cfg(steps: u64) -> OnlineConfig {
+        let agent = AgentConfig {
+            hidden: 16,
+            batch_size: 32,
+            actor_subset: Some(1),
+            beta: Some(0.0),
+            ..preset("pointmaze").unwrap().agent
+        };
+        OnlineConfig {
+            algo: "test".into(),
+            agent,
+            env: "pointmaze-umaze-v0".into(),
+            steps,
+            utd: 3,
+            random_steps: 50,
+            buffer_size: 150,
+            eval_every: 100,
+            eval_episodes: 1,
+            log_every: 40,
+            checkpoint_every: 120,
+            ..OnlineConfig::default()
+        }
+    }
+
+    fn fresh(cfg: &OnlineConfig) -> OnlineRun<'static> {
+        let agent = Agent::new(cfg.agent.clone(), 4, 2, 0.0, cfg.steps, cfg.seed);
+        OnlineRun::new(cfg.clone(), agent, None).unwrap()
+    }
+
+    fn read(p: &Path) -> String {
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    #[test]
+    fn interrupted_and_resumed_in_process_matches_uninterrupted() {
+        let cfg = small_cfg(400);
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let mut env = PointMaze::new(Layout::Umaze);
+        let mut ev = PointMaze::new(Layout::Umaze);
+        fresh(&cfg)
+            .run(&mut env, Some(&mut ev), Some(&a), u64::MAX, false)
+            .unwrap();
+        // stop at 250 (last checkpoint at 240, mid-episode), then resume from it
+        let mut first = fresh(&cfg);
+        first
+            .run(&mut env, Some(&mut ev), Some(&b), 250, false)
+            .unwrap();
+        assert_eq!(first.env_steps(), 250);
+        drop(first);
+        let state = b.join("checkpoints").join(STATE_FILE);
+        let mut resumed = OnlineRun::load(&state, cfg.clone(), None).unwrap();
+        assert_eq!(resumed.env_steps(), 240);
+        // another maze cannot replay the interrupted episode: refused, nothing lost
+        let mut wrong = PointMaze::new(Layout::Medium);
+        let e = resumed
+            .run(&mut wrong, Some(&mut ev), Some(&b), u64::MAX, false)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not deterministic"), "{e}");
+        let mut env2 = PointMaze::new(Layout::Umaze);
+        resumed
+            .run(&mut env2, Some(&mut ev), Some(&b), u64::MAX, false)
+            .unwrap();
+        for f in ["metrics.csv", "episodes.csv"] {
+            assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
+        }
+        let pa = std::fs::read(a.join("policy.pnet")).unwrap();
+        assert_eq!(pa, std::fs::read(b.join("policy.pnet")).unwrap());
+        // the buffer wrapped (400 pushes into 150 slots) and still exports in order
+        let ds = replay_dataset(&a.join("checkpoints").join(STATE_FILE)).unwrap();
+        assert_eq!(ds.len(), 150);
+        let next = ds.next_observations.as_ref().unwrap();
+        for i in 0..149 {
+            if !(ds.terminals[i] || ds.timeouts[i]) {
+                assert_eq!(
+                    &next[i * 4..i * 4 + 4],
+                    &ds.observations[(i + 1) * 4..(i + 2) * 4]
+                );
+            }
+        }
+        assert!(ds.timeouts[149] || ds.terminals[149]);
+    }
+
+    #[test]
+    fn resume_refuses_other_offline_data() {
+        use crate::envs::collect::{collect, CollectConfig, Style};
+        let data = |seed| {
+            let raw = collect(&CollectConfig::new(
+                Layout::Umaze,
+                Style::Diverse,
+                500,
+                seed,
+            ));
+            Transitions::from_raw(&raw.unwrap()).unwrap()
+        };
+        let (a, b) = (data(0), data(1));
+        let cfg = small_cfg(130);
+        let dir = tempfile::tempdir().unwrap();
+        let agent = Agent::new(cfg.agent.clone(), 4, 2, 0.0, 130, 0);
+        let mut env = PointMaze::new(Layout::Umaze);
+        OnlineRun::new(cfg.clone(), agent, Some(&a))
+            .unwrap()
+            .run(&mut env, None, Some(dir.path()), u64::MAX, false)
+            .unwrap();
+        let state = dir.path().join("checkpoints").join(STATE_FILE);
+        assert!(OnlineRun::load(&state, cfg.clone(), Some(&a)).is_ok());
+        let e = OnlineRun::load(&state, cfg.clone(), Some(&b))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("offline dataset differs"), "{e}");
+        let mut other = cfg.clone();
+        other.utd = 4;
+        let e = OnlineRun::load(&state, other, Some(&a)).err().unwrap();
+        assert!(e.to_string().contains("different configuration"), "{e}");
+    }
+
+    /// Episodes alternate: cut by a 4-step time limit, then terminated at step 2.
+    struct Toy {
+        t: usize,
+        episode: u64,
+        done: bool,
+    }
+
+    impl Env for Toy {
+        fn id(&self) -> &str {
+            "toy"
+        }
+        fn obs_dim(&self) -> usize {
+            4
+        }
+        fn act_dim(&self) -> usize {
+            2
+        }
+        fn max_episode_steps(&self) -> usize {
+            4
+        }
+        fn reset(&mut self, _seed: u64) -> Vec<f32> {
+            self.t = 0;
+            self.episode += 1;
+            self.done = false;
+            vec![0.0; 4]
+        }
+        fn step(&mut self, _a: &[f32]) -> Result<crate::envs::Step> {
+            ensure!(!self.done, "step after the end");
+            self.t += 1;
+            let terminated = self.episode.is_multiple_of(2) && self.t == 2;
+            let truncated = !terminated && self.t == 4;
+            self.done = terminated || truncated;
+            Ok(crate::envs::Step {
+                obs: vec![self.t as f32; 4],
+                reward: terminated as u8 as f32,
+                terminated,
+                truncated,
+            })
+        }
+    }
+
+    #[test]
+    fn truncation_keeps_bootstrapping_and_termination_stops_it() {
+        let mut cfg = small_cfg(12);
+        cfg.env = "toy".into();
+        let mut run = fresh(&cfg);
+        let mut env = Toy {
+            t: 0,
+            episode: 0,
+            done: true,
+        };
+        run.run(&mut env, None, None, u64::MAX, false).unwrap();
+        // episodes: 4 steps cut, 2 steps terminal, 4 cut, 2 terminal
+        let mut batch = Batch::new(12, 4, 2);
+        run.buffer
+            .copy_rows_into(&(0..12).collect::<Vec<_>>(), &mut batch, 0);
+        let dones: Vec<f32> = batch.dones.clone();
+        let mut want = vec![0.0; 12];
+        want[5] = 1.0;
+        want[11] = 1.0;
+        assert_eq!(dones, want, "only terminations stop bootstrapping");
+        assert_eq!(batch.rewards[5], 1.0);
+        assert_eq!(run.st.truncations, VecDeque::from(vec![3, 9]));
+        assert_eq!(run.st.episodes, 4);
+        // a cut row's next state is the last state of its episode, not a reset
+        assert_eq!(&batch.next_obs[3 * 4..4 * 4], &[4.0; 4]);
+        assert_eq!(&batch.obs[4 * 4..5 * 4], &[0.0; 4]);
+    }
+}
