@@ -709,6 +709,22 @@ mod tests {
     }
 
     #[test]
+    fn results_are_bit_identical_across_thread_counts() {
+        let batch = tiny_batch(10);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut a = Agent::new(tiny_cfg(), OD, AD, -1.0, 100, 12);
+                for _ in 0..6 {
+                    a.update(&batch);
+                }
+                (a.critic.params, a.actor.params)
+            })
+        };
+        assert_eq!(run(1), run(2));
+    }
+
+    #[test]
     fn same_seed_gives_identical_updates() {
         let batch = tiny_batch(9);
         let run = || {

@@ -118,7 +118,8 @@ pub fn train_offline<'e>(
     let pb = progress_bar(cfg.steps, &cfg.algo, show_progress);
     let start = Instant::now();
     let mut final_eval = None;
-    let mut train_secs = 0.0;
+    // wall time spent evaluating, excluded from steps/s
+    let mut eval_secs = 0.0;
     // metrics.csv grows row by row so long runs can be watched
     let mut metrics_file = match run {
         Some(run) => {
@@ -144,7 +145,7 @@ pub fn train_offline<'e>(
             row.dormant_ratio = agent.dormant_ratio();
             acc = Accum::default();
             if eval_now {
-                train_secs += start.elapsed().as_secs_f64();
+                let eval_start = Instant::now();
                 if let Some(env) = env.as_deref_mut() {
                     let ev = eval_agent(&agent, env, cfg.eval_episodes)?;
                     row.eval_return = Some(ev.mean_return);
@@ -162,6 +163,7 @@ pub fn train_offline<'e>(
                         meta,
                     )?;
                 }
+                eval_secs += eval_start.elapsed().as_secs_f64();
             }
             if let Some(f) = metrics_file.as_mut() {
                 writeln!(f, "{}", row.csv_line())?;
@@ -171,7 +173,7 @@ pub fn train_offline<'e>(
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let elapsed = start.elapsed().as_secs_f64().max(train_secs);
+    let elapsed = start.elapsed().as_secs_f64() - eval_secs;
     if let Some(run) = run {
         let meta = serde_json::json!({ "steps": cfg.steps, "algo": cfg.algo, "q_min": q_min });
         save_net(&run.path().join("policy.pnet"), &agent.actor, meta.clone())?;
