@@ -299,7 +299,7 @@ fn merge_toml(base: &mut toml::Value, over: toml::Value) {
     }
 }
 
-fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) -> Result<()> {
+pub(crate) fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) -> Result<()> {
     let mut cur = root;
     let parts: Vec<&str> = key.split('.').collect();
     for (i, p) in parts.iter().enumerate() {
@@ -317,7 +317,7 @@ fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) -> Result<()>
     Ok(())
 }
 
-fn parse_set(kv: &str) -> Result<(String, toml::Value)> {
+pub(crate) fn parse_set(kv: &str) -> Result<(String, toml::Value)> {
     let (k, v) = kv
         .split_once('=')
         .with_context(|| format!("option --set expects KEY=VALUE, got '{kv}'"))?;
@@ -390,25 +390,8 @@ fn default_run_dir(cfg: &TrainConfig, dataset: &Path) -> PathBuf {
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "data".into());
-    let label: String = cfg
-        .algo
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let base = PathBuf::from("runs").join(format!("{label}-{stem}-s{}", cfg.seed));
-    let mut p = base.clone();
-    let mut i = 1;
-    while p.exists() {
-        p = PathBuf::from(format!("{}-{i}", base.display()));
-        i += 1;
-    }
-    p
+    let label = crate::run::sanitize_label(&cfg.algo);
+    crate::run::unique_run_dir(PathBuf::from("runs").join(format!("{label}-{stem}-s{}", cfg.seed)))
 }
 
 /// Train and return the result and the finished run directory.

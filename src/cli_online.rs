@@ -5,7 +5,7 @@ use crate::algos::online::{
 };
 use crate::algos::presets::{preset, OnlineSettings};
 use crate::algos::{Agent, AgentConfig};
-use crate::cli::{load_transitions, CollectArgs};
+use crate::cli::{load_transitions, parse_set, set_path, CollectArgs};
 use crate::data::{self, Transitions};
 use crate::envs::collect::rollout_policy;
 use crate::envs::make_env;
@@ -135,33 +135,6 @@ pub struct OnlineArgs {
     pub quiet: bool,
 }
 
-fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) -> Result<()> {
-    let parts: Vec<&str> = key.split('.').collect();
-    let mut cur = root;
-    for (i, p) in parts.iter().enumerate() {
-        let table = cur
-            .as_table_mut()
-            .with_context(|| format!("option --set {key}: '{p}' is not a table"))?;
-        if i + 1 == parts.len() {
-            table.insert(p.to_string(), value);
-            return Ok(());
-        }
-        cur = table
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(Default::default()));
-    }
-    Ok(())
-}
-
-fn parse_set(kv: &str) -> Result<(String, toml::Value)> {
-    let (k, v) = kv
-        .split_once('=')
-        .with_context(|| format!("option --set expects KEY=VALUE, got '{kv}'"))?;
-    let doc: toml::Table =
-        toml::from_str(&format!("v = {v}")).or_else(|_| toml::from_str(&format!("v = \"{v}\"")))?;
-    Ok((k.trim().to_string(), doc["v"].clone()))
-}
-
 /// base → flags → --set, through TOML (so a resumed run reads identical values).
 fn resolve(
     base: OnlineConfig,
@@ -211,40 +184,6 @@ fn resolve(
     Ok(cfg)
 }
 
-fn staging_of(out: &Path) -> Result<PathBuf> {
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = out
-        .file_name()
-        .context("run directory has no name")?
-        .to_string_lossy();
-    Ok(parent.join(format!(".{name}.partial")))
-}
-
-fn unique_dir(base: PathBuf) -> PathBuf {
-    let mut p = base.clone();
-    let mut i = 1;
-    while p.exists() || staging_of(&p).map(|s| s.exists()).unwrap_or(false) {
-        p = PathBuf::from(format!("{}-{i}", base.display()));
-        i += 1;
-    }
-    p
-}
-
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 fn load_offline(cfg: &OnlineConfig) -> Result<Option<Transitions>> {
     match &cfg.dataset {
         Some(p) => {
@@ -258,7 +197,7 @@ fn load_offline(cfg: &OnlineConfig) -> Result<Option<Transitions>> {
 
 /// Start a fresh run in `out` (refusing to clobber an interrupted one).
 fn start(cfg: OnlineConfig, agent: Agent, out: &Path, quiet: bool) -> Result<()> {
-    let staging = staging_of(out)?;
+    let staging = crate::run::staging_path(out)?;
     ensure!(
         !staging.exists(),
         "an interrupted run exists for {}; continue it with --resume {} or delete {}",
@@ -309,7 +248,7 @@ fn resume(out: &Path, quiet: bool) -> Result<()> {
         let bare = &name[1..name.len() - ".partial".len()];
         (out.to_path_buf(), out.with_file_name(bare))
     } else {
-        (staging_of(out)?, out.to_path_buf())
+        (crate::run::staging_path(out)?, out.to_path_buf())
     };
     let state = staging.join("checkpoints").join(STATE_FILE);
     if !state.is_file() {
@@ -468,7 +407,7 @@ pub fn cmd_finetune(a: FinetuneArgs) -> Result<()> {
     apply_online_config(&mut agent, &cfg.agent)?;
     let out = match &a.opts.out {
         Some(o) => o.clone(),
-        None => unique_dir(PathBuf::from(format!(
+        None => crate::run::unique_run_dir(PathBuf::from(format!(
             "{}-finetune-s{}",
             from.display().to_string().trim_end_matches('/'),
             cfg.seed
@@ -557,10 +496,10 @@ pub fn cmd_online(a: OnlineArgs) -> Result<()> {
     );
     let out = match &a.opts.out {
         Some(o) => o.clone(),
-        None => unique_dir(PathBuf::from("runs").join(format!(
+        None => crate::run::unique_run_dir(PathBuf::from("runs").join(format!(
             "online-{}-{}-s{}",
-            sanitize(label).to_lowercase(),
-            sanitize(&env_id),
+            crate::run::sanitize_label(label).to_lowercase(),
+            crate::run::sanitize_label(&env_id),
             cfg.seed
         ))),
     };

@@ -23,6 +23,44 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The hidden staging name a run directory is written under: `<parent>/.<name>.partial`.
+pub fn staging_path(path: &Path) -> Result<PathBuf> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .context("run directory has no name")?
+        .to_string_lossy();
+    Ok(parent.join(format!(".{name}.partial")))
+}
+
+/// `base`, or `base-1`, `base-2`, ... : the first name with neither a finished nor a
+/// staging run directory.
+pub fn unique_run_dir(base: PathBuf) -> PathBuf {
+    let mut p = base.clone();
+    let mut i = 1;
+    while p.exists() || staging_path(&p).map(|s| s.exists()).unwrap_or(false) {
+        p = PathBuf::from(format!("{}-{i}", base.display()));
+        i += 1;
+    }
+    p
+}
+
+/// A label made safe for a directory name.
+pub fn sanitize_label(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// A run directory being written. Dropped without `finish`, it is removed.
 pub struct RunDir {
     staging: PathBuf,
@@ -44,11 +82,7 @@ impl RunDir {
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
-        let name = path
-            .file_name()
-            .context("run directory has no name")?
-            .to_string_lossy();
-        let staging = parent.join(format!(".{name}.partial"));
+        let staging = staging_path(path)?;
         if staging.exists() {
             std::fs::remove_dir_all(&staging)?;
         }

@@ -712,7 +712,10 @@ mod tests {
     fn results_are_bit_identical_across_thread_counts() {
         let batch = tiny_batch(10);
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             pool.install(|| {
                 let mut a = Agent::new(tiny_cfg(), OD, AD, -1.0, 100, 12);
                 for _ in 0..6 {
