@@ -164,7 +164,7 @@ impl Agent {
     pub fn update(&mut self, batch: &Batch) -> UpdateStats {
         let mut stats = self.update_critic(batch);
         self.steps += 1;
-        if self.steps % self.cfg.policy_delay as u64 == 0 {
+        if self.steps.is_multiple_of(self.cfg.policy_delay as u64) {
             self.update_actor(batch, &mut stats);
         }
         polyak(

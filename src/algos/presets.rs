@@ -75,8 +75,9 @@ const ADROIT: [(&str, f32, f32, Option<f32>); 8] = [
     ("relocate-expert-v1", 0.1, 0.001, None),
 ];
 
-// (dataset, offline α, policy noise, S_critic, online (α, S_actor)) — Table 11
-const MUJOCO: [(&str, f32, f32, usize, Option<(f32, usize)>); 12] = [
+/// (dataset, offline α, policy noise, S_critic, online (α, S_actor)) — Table 11
+type MujocoRow = (&'static str, f32, f32, usize, Option<(f32, usize)>);
+const MUJOCO: [MujocoRow; 12] = [
     ("halfcheetah-random-v2", 0.0001, 0.2, 2, Some((0.0001, 1))),
     ("halfcheetah-medium-v2", 0.0001, 0.0, 2, Some((0.0001, 10))),
     (

@@ -101,7 +101,7 @@ pub fn train_offline<'e>(
     show_progress: bool,
 ) -> Result<TrainResult> {
     cfg.validate()?;
-    anyhow::ensure!(data.len() > 0, "the dataset has no transitions");
+    anyhow::ensure!(!data.is_empty(), "the dataset has no transitions");
     let q_min = cfg.agent.resolve_q_min(data.reward_min());
     let mut agent = Agent::new(
         cfg.agent.clone(),

@@ -2,6 +2,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// (params, grads, m, v) slices of one parallel task.
+type Chunk<'a> = (((&'a mut [f32], &'a [f32]), &'a mut [f32]), &'a mut [f32]);
+
 /// Elements per parallel task in elementwise updates.
 pub const PAR_CHUNK: usize = 32 * 1024;
 
@@ -62,7 +65,7 @@ impl Adam {
         let step_size = lr / bc1;
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
         let inv_sqrt_bc2 = 1.0 / bc2.sqrt();
-        let update = |(((p, g), m), v): (((&mut [f32], &[f32]), &mut [f32]), &mut [f32])| {
+        let update = |(((p, g), m), v): Chunk| {
             for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 *m = b1 * *m + (1.0 - b1) * g;
                 *v = b2 * *v + (1.0 - b2) * g * g;
