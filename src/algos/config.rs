@@ -110,7 +110,11 @@ impl AgentConfig {
             self.critic_depth > 0 && self.actor_depth > 0,
             "network depth must be at least 1"
         );
-        ensure!(self.n_critics > 0, "option n_critics must be positive");
+        ensure!(
+            (1..=128).contains(&self.n_critics),
+            "option n_critics must be in 1..=128 (got {})",
+            self.n_critics
+        );
         ensure!(
             (1..=self.n_critics).contains(&self.critic_subset),
             "option critic_subset must be in 1..={} (got {})",

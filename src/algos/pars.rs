@@ -6,7 +6,6 @@
 use super::config::AgentConfig;
 use crate::data::Batch;
 use crate::nn::{polyak, Adam, EnsembleMlp, LrSchedule, MlpSpec, Tape};
-use rand::seq::index::sample as sample_indices;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -229,10 +228,7 @@ impl Agent {
         );
 
         // y = c·r + γ(1−d)·min over a random subset of target members
-        ws.subset.clear();
-        ws.subset
-            .extend(sample_indices(&mut self.rng, n, cfg.critic_subset).iter());
-        ws.subset.sort_unstable();
+        sample_subset(&mut self.rng, n, cfg.critic_subset, &mut ws.subset);
         self.critic_target.forward(
             &ws.next_in[..b * ind],
             b,
@@ -346,10 +342,7 @@ impl Agent {
         ws.subset.clear();
         match cfg.actor_subset {
             None => ws.subset.extend(0..n),
-            Some(k) => {
-                ws.subset.extend(sample_indices(&mut self.rng, n, k).iter());
-                ws.subset.sort_unstable();
-            }
+            Some(k) => sample_subset(&mut self.rng, n, k, &mut ws.subset),
         }
         self.critic.forward(
             &ws.critic_in[..b * ind],
@@ -455,6 +448,19 @@ impl Agent {
         }
         Some(dormant as f64 / total as f64)
     }
+}
+
+/// `k` distinct members of 0..n, uniformly, sorted, into `out` (partial Fisher–Yates;
+/// `out`'s capacity is reused, so nothing is allocated per step).
+fn sample_subset<R: Rng>(rng: &mut R, n: usize, k: usize, out: &mut Vec<usize>) {
+    out.clear();
+    out.extend(0..n);
+    for i in 0..k {
+        let j = rng.gen_range(i..n);
+        out.swap(i, j);
+    }
+    out.truncate(k);
+    out.sort_unstable();
 }
 
 /// out[r] = [a[r], b[r]] for row-major a [rows, da] and b [rows, db].
@@ -725,6 +731,24 @@ mod tests {
             })
         };
         assert_eq!(run(1), run(2));
+    }
+
+    #[test]
+    fn subsets_are_distinct_sorted_and_cover_every_member() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut out = Vec::with_capacity(10);
+        let mut counts = [0usize; 10];
+        for _ in 0..5000 {
+            sample_subset(&mut rng, 10, 2, &mut out);
+            assert_eq!(out.len(), 2);
+            assert!(out[0] < out[1]);
+            out.iter().for_each(|&m| counts[m] += 1);
+        }
+        // each member is picked with probability 1/5: 1000 ± a few std
+        assert!(
+            counts.iter().all(|&c| (850..1150).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl EnsembleMlp {
         let x: &[f32] = &tx[..rows * input];
         let sel = selection(members, self.members);
         let run = |(m, t): (usize, &mut MemberTape)| {
-            if sel[m] {
+            if sel & (1u128 << m) != 0 {
                 self.forward_member(self.member_params(m), x, rows, t);
             }
         };
@@ -261,7 +261,7 @@ impl EnsembleMlp {
         let x: &[f32] = &tx[..rows * self.spec.input];
         let ml = self.member_len;
         let run = |(m, (t, g)): (usize, (&mut MemberTape, Option<&mut [f32]>))| {
-            if sel[m] {
+            if sel & (1u128 << m) != 0 {
                 let d = &dout[m * out_len..(m + 1) * out_len];
                 self.backward_member(self.member_params(m), x, rows, t, d, g, want_dinput);
             }
@@ -476,12 +476,13 @@ fn fused_backward<A: ActFn>(
     }
 }
 
-fn selection(members: &[usize], n: usize) -> Vec<bool> {
-    // tiny (≤ N bools); built per call to keep the API a plain slice
-    let mut sel = vec![false; n];
+/// Bit set of the listed members (no allocation on the training path).
+fn selection(members: &[usize], n: usize) -> u128 {
+    assert!(n <= 128, "at most 128 ensemble members");
+    let mut sel = 0u128;
     for &m in members {
         assert!(m < n, "member {m} out of range ({n} members)");
-        sel[m] = true;
+        sel |= 1u128 << m;
     }
     sel
 }
