@@ -138,6 +138,7 @@ impl H5Source<'_> {
 
     /// Opens the file, telling "missing" from "not HDF5".
     pub fn open(&self) -> Result<hdf5::File> {
+        super::disable_file_locking();
         let meta = std::fs::metadata(self.path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 self.err("file not found")
@@ -326,6 +327,7 @@ pub fn write_d4rl(path: &Path, ds: &RawDataset) -> Result<()> {
 
 fn write_contents(tmp: &Path, ds: &RawDataset) -> Result<()> {
     let n = ds.len();
+    super::disable_file_locking();
     let file = hdf5::File::create(tmp)?;
     let put2 = |key: &str, data: &[f32], dim: usize| -> Result<()> {
         file.new_dataset::<f32>()
