@@ -317,6 +317,22 @@ pub(crate) fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) ->
     Ok(())
 }
 
+/// Apply flag values, then the `--set KEY=VALUE` strings, to a config tree.
+pub(crate) fn apply_overrides(
+    v: &mut toml::Value,
+    flags: Vec<(String, toml::Value)>,
+    sets: &[String],
+) -> Result<()> {
+    for (k, val) in flags {
+        set_path(v, &k, val)?;
+    }
+    for s in sets {
+        let (k, val) = parse_set(s)?;
+        set_path(v, &k, val)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn parse_set(kv: &str) -> Result<(String, toml::Value)> {
     let (k, v) = kv
         .split_once('=')
@@ -373,13 +389,7 @@ pub fn resolve_config(a: &TrainArgs) -> Result<TrainConfig> {
     flag!(gamma, "agent.gamma");
     flag!(policy_noise, "agent.policy_noise");
     flag!(r_min, "agent.r_min");
-    for s in &a.set {
-        sets.push(parse_set(s)?);
-    }
-    for (k, val) in sets {
-        set_path(&mut v, &k, val)?;
-    }
-    // the ensemble must hold the TD-target subset; shrink it with N when N was set
+    apply_overrides(&mut v, sets, &a.set)?;
     let cfg: TrainConfig = v.try_into().context("invalid configuration")?;
     cfg.validate()?;
     Ok(cfg)

@@ -5,7 +5,7 @@ use crate::algos::online::{
 };
 use crate::algos::presets::{preset, OnlineSettings};
 use crate::algos::{Agent, AgentConfig};
-use crate::cli::{load_transitions, parse_set, set_path, CollectArgs};
+use crate::cli::{apply_overrides, load_transitions, CollectArgs};
 use crate::data::{self, Transitions};
 use crate::envs::collect::rollout_policy;
 use crate::envs::make_env;
@@ -173,12 +173,7 @@ fn resolve(
     flag!(actor_subset, "agent.actor_subset");
     flag!(penalty, "agent.penalty");
     flag!(batch_size, "agent.batch_size");
-    for s in &o.set {
-        sets.push(parse_set(s)?);
-    }
-    for (k, val) in sets {
-        set_path(&mut v, &k, val)?;
-    }
+    apply_overrides(&mut v, sets, &o.set)?;
     let cfg: OnlineConfig = v.try_into().context("invalid configuration")?;
     cfg.validate()?;
     Ok(cfg)
