@@ -7,8 +7,8 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Write a file atomically: a temporary sibling, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// The hidden temporary sibling a file is written to before its atomic rename.
+pub fn temp_sibling(path: &Path) -> Result<PathBuf> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -17,7 +17,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .context("output path has no file name")?
         .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    Ok(dir.join(format!(".{name}.tmp{}", std::process::id())))
+}
+
+/// Write a file atomically: a temporary sibling, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_sibling(path)?;
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())

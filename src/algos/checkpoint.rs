@@ -133,15 +133,7 @@ pub fn write_state(path: &Path, header: Value, sections: &[Section]) -> Result<(
         serde_json::to_value(sections.iter().map(|s| s.info()).collect::<Vec<_>>())?,
     );
     let header = serde_json::to_vec(&Value::Object(header))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .context("state path has no file name")?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let tmp = crate::run::temp_sibling(path)?;
     let res = (|| -> Result<()> {
         let f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
