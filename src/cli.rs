@@ -26,6 +26,21 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum EnvsCommand {
+    /// Replay reference trajectories recorded from the Python environments
+    /// (scripts/crosscheck.py) and compare observations, rewards and termination.
+    #[cfg(feature = "mujoco")]
+    Crosscheck {
+        /// Trace files (JSON) written by scripts/crosscheck.py.
+        #[arg(required = true)]
+        traces: Vec<std::path::PathBuf>,
+        /// Largest allowed |ours − reference| / max(1, |reference|).
+        #[arg(long, default_value_t = 1e-5)]
+        tol: f64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum Command {
     /// Collect a D4RL HDF5 dataset: a maze with the scripted controller, a saved
     /// policy in any environment (--policy), or an online run's replay buffer (--from-run).
@@ -43,8 +58,11 @@ pub enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
-    /// List the environments.
-    Envs,
+    /// List the environments (id, observation and action sizes, episode limit).
+    Envs {
+        #[command(subcommand)]
+        command: Option<EnvsCommand>,
+    },
     /// List the hyperparameter presets.
     Presets,
     /// Collect a built-in maze dataset, train PARS and TD3+BC on it and compare them.
@@ -214,7 +232,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data {
             command: DataCommand::Info { file },
         } => cmd_data_info(&file),
-        Command::Envs => {
+        #[cfg(feature = "mujoco")]
+        Command::Envs {
+            command: Some(EnvsCommand::Crosscheck { traces, tol }),
+        } => crate::envs::mujoco::crosscheck::run(&traces, tol),
+        Command::Envs { .. } => {
             println!(
                 "{:<28} {:>7} {:>7} {:>13}",
                 "environment", "obs_dim", "act_dim", "episode_limit"

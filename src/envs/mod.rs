@@ -3,6 +3,8 @@ use anyhow::Result;
 
 pub mod collect;
 pub mod maze;
+#[cfg(feature = "mujoco")]
+pub mod mujoco;
 
 /// Result of one environment step (Gymnasium semantics).
 #[derive(Clone, Debug)]
@@ -52,7 +54,7 @@ pub fn check_action(env_id: &str, act_dim: usize, action: &[f32]) -> Result<()> 
 
 /// Every environment id `make_env` knows, with (obs_dim, act_dim, episode limit).
 pub fn list_envs() -> Vec<(String, usize, usize, usize)> {
-    maze::Layout::ALL
+    let mut v: Vec<(String, usize, usize, usize)> = maze::Layout::ALL
         .iter()
         .map(|l| {
             let e = maze::PointMaze::new(*l);
@@ -63,7 +65,10 @@ pub fn list_envs() -> Vec<(String, usize, usize, usize)> {
                 e.max_episode_steps(),
             )
         })
-        .collect()
+        .collect();
+    #[cfg(feature = "mujoco")]
+    v.extend(mujoco::list_envs());
+    v
 }
 
 /// Build an environment from its id. Dataset-style suffixes are accepted and
@@ -72,6 +77,33 @@ pub fn make_env(id: &str) -> Result<Box<dyn Env>> {
     if let Some(layout) = maze::Layout::from_env_id(id) {
         return Ok(Box::new(maze::PointMaze::new(layout)));
     }
+    #[cfg(feature = "mujoco")]
+    if let Some(env) = mujoco::make_sim_env(id) {
+        return env.map(|e| e as Box<dyn Env>);
+    }
+    #[cfg(not(feature = "mujoco"))]
+    if is_mujoco_id(id) {
+        anyhow::bail!(
+            "environment '{id}' runs on MuJoCo, but this build has no MuJoCo: build with the              default `mujoco` feature after `bash scripts/setup.sh`"
+        );
+    }
     let known: Vec<String> = list_envs().into_iter().map(|e| e.0).collect();
     anyhow::bail!("unknown environment '{id}'; known: {}", known.join(", "))
+}
+
+/// Whether an id names one of the MuJoCo benchmark environments.
+#[cfg(not(feature = "mujoco"))]
+fn is_mujoco_id(id: &str) -> bool {
+    let d = id.split('-').next().unwrap_or("").to_ascii_lowercase();
+    [
+        "hopper",
+        "halfcheetah",
+        "walker2d",
+        "antmaze",
+        "pen",
+        "door",
+        "hammer",
+        "relocate",
+    ]
+    .contains(&d.as_str())
 }

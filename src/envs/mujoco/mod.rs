@@ -1,0 +1,350 @@
+//! The paper's benchmark environments on the official MuJoCo library: locomotion
+//! (Hopper, HalfCheetah, Walker2d), AntMaze (umaze/medium/large/ultra) and Adroit
+//! (pen/door/hammer/relocate). Physics is MuJoCo 3.17 through `mujoco-rs`; the model files
+//! come from installed copies of the `gymnasium` and `gymnasium-robotics` Python packages;
+//! observations, rewards, resets and limits are ours, with D4RL's semantics.
+use anyhow::{bail, Context, Result};
+use mujoco_rs::prelude::*;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::Env;
+
+pub mod adroit;
+pub mod antmaze;
+pub mod crosscheck;
+pub mod locomotion;
+
+/// What to tell a user whose model files are missing.
+const INSTALL_HINT: &str =
+    "install them with `bash scripts/setup.sh` (runs `pip install --no-deps \
+     --target .mujoco/py mujoco==3.17.0 gymnasium==1.4.0 gymnasium-robotics==1.4.2`), or set \
+     PARS_MUJOCO_PACKAGES to a site-packages folder that holds `gymnasium` and \
+     `gymnasium_robotics`";
+
+/// Folders searched for the Python packages that hold the model files, in order:
+/// `$PARS_MUJOCO_PACKAGES` (':'-separated), the set-up script's `.mujoco/py` of this
+/// checkout, then the packages the system `python3` imports.
+fn package_roots() -> &'static [PathBuf] {
+    static ROOTS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots: Vec<PathBuf> = Vec::new();
+        if let Some(v) = std::env::var_os("PARS_MUJOCO_PACKAGES") {
+            roots.extend(std::env::split_paths(&v));
+            // An explicit setting is the only place searched, so a wrong one is not masked.
+            return roots;
+        }
+        roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".mujoco/py"));
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import importlib.util as u, os\nfor m in ('gymnasium','gymnasium_robotics'):\n s=u.find_spec(m)\n if s and s.origin: print(os.path.dirname(os.path.dirname(s.origin)))",
+            ])
+            .stderr(std::process::Stdio::null())
+            .output();
+        if let Ok(out) = out {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                roots.push(PathBuf::from(line.trim()));
+            }
+        }
+        roots
+    })
+}
+
+/// Locate a model file inside an installed Python package, e.g.
+/// `asset("gymnasium/envs/mujoco/assets/hopper.xml")`.
+pub fn asset(rel: &str) -> Result<PathBuf> {
+    for root in package_roots() {
+        let p = root.join(rel);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    let searched: Vec<String> = package_roots()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    bail!(
+        "MuJoCo model file `{rel}` not found (searched: {}); {INSTALL_HINT}",
+        if searched.is_empty() {
+            "nothing".to_string()
+        } else {
+            searched.join(", ")
+        }
+    )
+}
+
+/// A MuJoCo model and its simulation state, stepped `frame_skip` physics steps per
+/// environment step (Gymnasium's `MujocoEnv`).
+pub struct Sim {
+    data: MjData<Box<MjModel>>,
+    pub frame_skip: usize,
+    init_qpos: Vec<f64>,
+    init_qvel: Vec<f64>,
+}
+
+impl Sim {
+    /// Load a model from an XML file.
+    pub fn from_file(path: &Path, frame_skip: usize) -> Result<Self> {
+        let model = MjModel::from_xml(path)
+            .map_err(|e| anyhow::anyhow!("MuJoCo could not load {}: {e}", path.display()))?;
+        Ok(Self::from_model(model, frame_skip))
+    }
+
+    /// Load a model from XML text (models without external mesh or texture files).
+    pub fn from_xml_text(xml: &str, frame_skip: usize) -> Result<Self> {
+        let model = MjModel::from_xml_string(xml)
+            .map_err(|e| anyhow::anyhow!("MuJoCo could not compile the generated model: {e}"))?;
+        Ok(Self::from_model(model, frame_skip))
+    }
+
+    fn from_model(model: MjModel, frame_skip: usize) -> Self {
+        let data = MjData::new(Box::new(model));
+        let init_qpos = data.qpos().to_vec();
+        let init_qvel = data.qvel().to_vec();
+        Sim {
+            data,
+            frame_skip,
+            init_qpos,
+            init_qvel,
+        }
+    }
+
+    pub fn model(&self) -> &MjModel {
+        self.data.model()
+    }
+
+    /// The model, for edits made before an episode (e.g. moving a target body).
+    pub fn model_mut(&mut self) -> &mut MjModel {
+        // SAFETY: the data stays attached to this same model; edits touch only parameter
+        // arrays (positions, gains), never sizes.
+        unsafe { self.data.model_mut() }
+    }
+
+    pub fn data(&self) -> &MjData<Box<MjModel>> {
+        &self.data
+    }
+
+    /// Environment time step: physics time step × frame skip.
+    pub fn dt(&self) -> f64 {
+        self.data.model_opt().timestep * self.frame_skip as f64
+    }
+
+    pub fn init_qpos(&self) -> &[f64] {
+        &self.init_qpos
+    }
+
+    pub fn init_qvel(&self) -> &[f64] {
+        &self.init_qvel
+    }
+
+    pub fn qpos(&self) -> &[f64] {
+        self.data.qpos()
+    }
+
+    pub fn qvel(&self) -> &[f64] {
+        self.data.qvel()
+    }
+
+    pub fn nq(&self) -> usize {
+        self.init_qpos.len()
+    }
+
+    pub fn nv(&self) -> usize {
+        self.init_qvel.len()
+    }
+
+    pub fn nu(&self) -> usize {
+        self.data.ctrl().len()
+    }
+
+    /// `mj_resetData`: model defaults, zero time, zero controls.
+    pub fn reset_data(&mut self) {
+        self.data.reset();
+    }
+
+    /// Write positions and velocities, then `mj_forward` (Gymnasium's `set_state`).
+    pub fn set_state(&mut self, qpos: &[f64], qvel: &[f64]) -> Result<()> {
+        if qpos.len() != self.nq() || qvel.len() != self.nv() {
+            bail!(
+                "state has {} positions and {} velocities; the model has {} and {}",
+                qpos.len(),
+                qvel.len(),
+                self.nq(),
+                self.nv()
+            );
+        }
+        self.data.qpos_mut().copy_from_slice(qpos);
+        self.data.qvel_mut().copy_from_slice(qvel);
+        self.data.forward();
+        Ok(())
+    }
+
+    /// Recompute derived quantities (positions of sites and bodies) after model edits.
+    pub fn forward(&mut self) {
+        self.data.forward();
+    }
+
+    /// Set the controls and advance `frame_skip` physics steps.
+    pub fn step(&mut self, ctrl: &[f64]) {
+        self.data.ctrl_mut().copy_from_slice(ctrl);
+        for _ in 0..self.frame_skip {
+            self.data.step();
+        }
+    }
+
+    /// Id of a named body/site/geom/joint; an error names the model's missing part.
+    pub fn id(&self, kind: MjtObjBase, name: &str) -> Result<usize> {
+        self.model()
+            .name_to_id(kind, name)
+            .with_context(|| format!("the MuJoCo model has no {kind:?} named `{name}`"))
+    }
+
+    pub fn body_xpos(&self, body: usize) -> [f64; 3] {
+        self.data.xpos()[body]
+    }
+
+    pub fn body_xquat(&self, body: usize) -> [f64; 4] {
+        self.data.xquat()[body]
+    }
+
+    pub fn site_xpos(&self, site: usize) -> [f64; 3] {
+        self.data.site_xpos()[site]
+    }
+
+    /// Control range (lo, hi) of each actuator.
+    pub fn ctrl_range(&self) -> Vec<(f64, f64)> {
+        self.model()
+            .actuator_ctrlrange()
+            .iter()
+            .map(|r| (r[0], r[1]))
+            .collect()
+    }
+}
+
+/// `init + U(-scale, scale)` per entry (Gymnasium's `np_random.uniform`).
+pub fn uniform_noise(rng: &mut ChaCha8Rng, init: &[f64], scale: f64) -> Vec<f64> {
+    init.iter()
+        .map(|x| x + rng.gen_range(-scale..=scale))
+        .collect()
+}
+
+/// `init + scale · N(0, 1)` per entry.
+pub fn normal_noise(rng: &mut ChaCha8Rng, init: &[f64], scale: f64) -> Vec<f64> {
+    use rand_distr::{Distribution, StandardNormal};
+    init.iter()
+        .map(|x| {
+            let z: f64 = StandardNormal.sample(rng);
+            x + scale * z
+        })
+        .collect()
+}
+
+/// A MuJoCo environment whose full state can be written, for replaying a reference
+/// trajectory (the cross-check against the Python environments) and for benchmarks.
+pub trait SimEnv: Env {
+    fn sim(&self) -> &Sim;
+    fn sim_mut(&mut self) -> &mut Sim;
+    /// Start an episode from an exact state: `qpos`, `qvel` and the task's own values
+    /// (`task_state_names` says which; e.g. the goal), returning the observation.
+    fn set_episode_state(&mut self, qpos: &[f64], qvel: &[f64], task: &[f64]) -> Result<Vec<f32>>;
+    /// Names of the task values `set_episode_state` takes, in order.
+    fn task_state_names(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    /// The physics controls an action maps to (what `step` passes to MuJoCo).
+    fn action_to_ctrl(&self, action: &[f32]) -> Vec<f64>;
+}
+
+/// Every MuJoCo environment id with (obs_dim, act_dim, episode limit). Static facts, so
+/// listing needs no model files.
+pub fn list_envs() -> Vec<(String, usize, usize, usize)> {
+    let mut v: Vec<(String, usize, usize, usize)> = Vec::new();
+    for k in locomotion::Kind::ALL {
+        v.push((k.env_id().into(), k.obs_dim(), k.act_dim(), 1000));
+    }
+    for l in antmaze::Layout::ALL {
+        v.push((l.env_id().into(), 29, 8, l.max_episode_steps()));
+    }
+    for t in adroit::Task::ALL {
+        v.push((
+            t.env_id().into(),
+            t.obs_dim(),
+            t.act_dim(),
+            t.max_episode_steps(),
+        ));
+    }
+    v
+}
+
+/// Build a MuJoCo environment from a D4RL-style id (`hopper-medium-v2`,
+/// `antmaze-large-diverse-v2`, `pen-human-v1`, ...); `None` if the id is not one.
+pub fn make_sim_env(id: &str) -> Option<Result<Box<dyn SimEnv>>> {
+    let lower = id.to_ascii_lowercase();
+    if let Some(k) = locomotion::Kind::from_env_id(&lower) {
+        return Some(locomotion::Locomotion::new(k).map(|e| Box::new(e) as Box<dyn SimEnv>));
+    }
+    if let Some(l) = antmaze::Layout::from_env_id(&lower) {
+        return Some(antmaze::AntMaze::new(l).map(|e| Box::new(e) as Box<dyn SimEnv>));
+    }
+    if let Some(t) = adroit::Task::from_env_id(&lower) {
+        return Some(adroit::Adroit::new(t).map(|e| Box::new(e) as Box<dyn SimEnv>));
+    }
+    None
+}
+
+/// The first `-`-separated token of an id and its last (the version), e.g.
+/// `hopper-medium-replay-v2` → (`hopper`, `v2`).
+pub(crate) fn domain_and_version(id: &str) -> (&str, &str) {
+    let first = id.split('-').next().unwrap_or("");
+    let last = id.rsplit('-').next().unwrap_or("");
+    (first, last)
+}
+
+/// Step counting shared by the MuJoCo environments: the time limit and the
+/// no-step-after-the-end rule.
+#[derive(Clone, Debug)]
+pub(crate) struct Episode {
+    pub steps: usize,
+    pub limit: usize,
+    pub done: bool,
+}
+
+impl Episode {
+    pub fn new(limit: usize) -> Self {
+        Episode {
+            steps: 0,
+            limit,
+            done: true,
+        }
+    }
+
+    pub fn start(&mut self) {
+        self.steps = 0;
+        self.done = false;
+    }
+
+    /// Validate an action before it reaches the simulator; returns it clipped to the box.
+    pub fn check(&self, id: &str, act_dim: usize, action: &[f32]) -> Result<Vec<f32>> {
+        super::check_action(id, act_dim, action)?;
+        if self.done {
+            bail!("environment {id}: step after the episode ended; call reset");
+        }
+        Ok(action.iter().map(|a| a.clamp(-1.0, 1.0)).collect())
+    }
+
+    /// Count a step; returns `truncated` (the limit was hit without termination).
+    pub fn finish_step(&mut self, terminated: bool) -> bool {
+        self.steps += 1;
+        let truncated = !terminated && self.steps >= self.limit;
+        self.done = terminated || truncated;
+        truncated
+    }
+}
+
+/// f64 simulator values as the f32 observation vector.
+pub(crate) fn to_f32(v: impl IntoIterator<Item = f64>) -> Vec<f32> {
+    v.into_iter().map(|x| x as f32).collect()
+}
