@@ -6,7 +6,7 @@ use crate::data::{Batch, RawDataset, Transitions};
 use crate::nn::gemm::{matmul, MatRef};
 use crate::nn::{EnsembleMlp, Tape};
 use crate::policy::Policy;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -35,6 +35,133 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Time the MuJoCo environments instead (comma-separated ids; empty: all): env steps/s
+    /// next to the raw MuJoCo rate on the same states and controls, single thread.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    pub envs: Option<Vec<String>>,
+    /// Environment steps timed per environment (with --envs).
+    #[arg(long, default_value_t = 5000)]
+    pub env_steps: usize,
+}
+
+/// Simulation speed of one environment.
+#[derive(Serialize, Clone, Debug)]
+pub struct EnvBench {
+    pub env: String,
+    /// Our `Env::step` (action check, controls, physics, reward, observation).
+    pub env_steps_per_s: f64,
+    /// The same physics alone: `frame_skip` × `mj_step` per environment step, from the
+    /// same start states with the same controls.
+    pub raw_steps_per_s: f64,
+    /// 1 − env / raw: the share of time spent outside MuJoCo.
+    pub overhead: f64,
+    pub frame_skip: usize,
+}
+
+/// Time `steps` environment steps with uniform random actions, best of `repeats`.
+#[cfg(feature = "mujoco")]
+pub fn bench_env(id: &str, steps: usize, repeats: usize) -> Result<EnvBench> {
+    use crate::envs::mujoco::make_sim_env;
+    let mut env = make_sim_env(id)
+        .with_context(|| format!("'{id}' is not a MuJoCo environment (see `pars envs`)"))??;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let act_dim = env.act_dim();
+    let actions: Vec<Vec<f32>> = (0..steps)
+        .map(|_| (0..act_dim).map(|_| rng.gen_range(-1.0f32..=1.0)).collect())
+        .collect();
+    // Episodes as (start qpos, qvel, task, first step, last step + 1).
+    type Start = (Vec<f64>, Vec<f64>, Vec<f64>, usize, usize);
+    let mut best_env = f64::INFINITY;
+    let mut episodes: Vec<Start> = Vec::new();
+    for _ in 0..repeats {
+        episodes.clear();
+        let mut elapsed = 0.0;
+        let mut seed = 0;
+        let mut t = 0;
+        while t < steps {
+            env.reset(seed);
+            seed += 1;
+            let sim = env.sim();
+            let task = env.task_state();
+            let mut ep = (sim.qpos().to_vec(), sim.qvel().to_vec(), task, t, t);
+            while t < steps {
+                let start = Instant::now();
+                let s = env.step(&actions[t])?;
+                elapsed += start.elapsed().as_secs_f64();
+                t += 1;
+                if s.terminated || s.truncated {
+                    break;
+                }
+            }
+            ep.4 = t;
+            episodes.push(ep);
+        }
+        best_env = best_env.min(elapsed);
+    }
+    let ctrls: Vec<Vec<f64>> = actions.iter().map(|a| env.action_to_ctrl(a)).collect();
+    let mut best_raw = f64::INFINITY;
+    for _ in 0..repeats {
+        let mut elapsed = 0.0;
+        for (qpos, qvel, task, from, to) in &episodes {
+            env.set_episode_state(qpos, qvel, task)?;
+            let sim = env.sim_mut();
+            let start = Instant::now();
+            for c in &ctrls[*from..*to] {
+                sim.step(c);
+            }
+            elapsed += start.elapsed().as_secs_f64();
+        }
+        best_raw = best_raw.min(elapsed);
+    }
+    let (env_rate, raw_rate) = (steps as f64 / best_env, steps as f64 / best_raw);
+    Ok(EnvBench {
+        env: env.id().to_string(),
+        env_steps_per_s: env_rate,
+        raw_steps_per_s: raw_rate,
+        overhead: 1.0 - env_rate / raw_rate,
+        frame_skip: env.sim().frame_skip,
+    })
+}
+
+#[cfg(feature = "mujoco")]
+fn run_env_bench(a: &BenchArgs, ids: &[String]) -> Result<()> {
+    let ids: Vec<String> = if ids.is_empty() {
+        crate::envs::mujoco::list_envs().into_iter().map(|e| e.0).collect()
+    } else {
+        ids.to_vec()
+    };
+    anyhow::ensure!(a.env_steps > 0, "option --env-steps must be positive");
+    let mut rows = Vec::new();
+    for id in &ids {
+        if !a.json {
+            eprintln!("timing {id} ...");
+        }
+        rows.push(bench_env(id, a.env_steps, a.repeats.min(3))?);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:>12} {:>14} {:>10} {:>11}",
+        "environment", "env steps/s", "raw MuJoCo/s", "overhead", "frame_skip"
+    );
+    for r in &rows {
+        println!(
+            "{:<20} {:>12.0} {:>14.0} {:>9.1}% {:>11}",
+            r.env,
+            r.env_steps_per_s,
+            r.raw_steps_per_s,
+            100.0 * r.overhead,
+            r.frame_skip
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "mujoco"))]
+fn run_env_bench(_a: &BenchArgs, _ids: &[String]) -> Result<()> {
+    anyhow::bail!("this build has no MuJoCo environments (built without the `mujoco` feature)")
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -208,6 +335,9 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 pub fn run_bench(a: BenchArgs) -> Result<()> {
+    if let Some(ids) = &a.envs {
+        return run_env_bench(&a, ids);
+    }
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

@@ -84,12 +84,13 @@ pub enum DataCommand {
 
 #[derive(Args, Debug)]
 pub struct CollectArgs {
-    /// Environment, e.g. pointmaze-umaze-v0.
+    /// Environment, e.g. pointmaze-umaze-v0 or hopper-v2 (see `pars envs`).
     #[arg(long, default_value = "pointmaze-umaze-v0")]
     pub env: String,
-    /// diverse (random starts and goals) or play (hand-picked goals).
-    #[arg(long, default_value = "diverse")]
-    pub style: String,
+    /// Mazes: diverse (random starts and goals, the default), play (hand-picked goals) or
+    /// random (uniform random actions). Other environments: random (the default).
+    #[arg(long)]
+    pub style: Option<String>,
     /// Rows to collect.
     #[arg(long, default_value_t = 1_000_000)]
     pub steps: usize,
@@ -262,14 +263,27 @@ fn cmd_collect(a: CollectArgs) -> Result<()> {
     if a.policy.is_some() || a.from_run.is_some() {
         return crate::cli_online::collect_extra(&a);
     }
-    let layout = Layout::from_env_id(&a.env)
-        .or_else(|| Layout::from_name(&a.env))
-        .with_context(|| format!("pars collect: unknown maze environment '{}'", a.env))?;
-    let style: Style = a
-        .style
+    ensure!(a.steps > 0, "option --steps must be positive");
+    let layout = Layout::from_env_id(&a.env).or_else(|| Layout::from_name(&a.env));
+    let style_name = a.style.as_deref().unwrap_or(if layout.is_some() {
+        "diverse"
+    } else {
+        "random"
+    });
+    let Some(layout) = layout else {
+        ensure!(
+            style_name == "random",
+            "option --style {style_name}: environment {} has only --style random (or --policy)",
+            a.env
+        );
+        return collect_random(&a);
+    };
+    if style_name == "random" {
+        return collect_random(&a);
+    }
+    let style: Style = style_name
         .parse()
         .map_err(|e| anyhow::anyhow!("option --style: {e}"))?;
-    ensure!(a.steps > 0, "option --steps must be positive");
     let cfg = CollectConfig {
         action_noise: a.noise,
         ..CollectConfig::new(layout, style, a.steps, a.seed)
@@ -281,6 +295,39 @@ fn cmd_collect(a: CollectArgs) -> Result<()> {
         a.out.display(),
         ds.len(),
         cfg.dataset_id()
+    );
+    Ok(())
+}
+
+/// Uniform random actions in any environment (D4RL's `-random` datasets).
+fn collect_random(a: &CollectArgs) -> Result<()> {
+    let mut env = make_env(&a.env)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed ^ 0x5eed_0f_ac71_0a5);
+    let act_dim = env.act_dim();
+    use rand::{Rng, SeedableRng};
+    let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = crate::algos::train::progress_bar(a.steps as u64, "collect", show);
+    let mut n = 0u64;
+    let ds = crate::envs::collect::rollout_policy(
+        env.as_mut(),
+        |_| {
+            n += 1;
+            if n % 1000 == 0 {
+                bar.set_position(n);
+            }
+            (0..act_dim).map(|_| rng.gen_range(-1.0f32..=1.0)).collect()
+        },
+        a.steps,
+        0.0,
+        a.seed,
+    )?;
+    bar.finish_and_clear();
+    data::write_d4rl(&a.out, &ds)?;
+    println!(
+        "wrote {} ({} rows of uniform random actions in {})",
+        a.out.display(),
+        ds.len(),
+        a.env
     );
     Ok(())
 }
@@ -366,7 +413,15 @@ pub(crate) fn parse_set(kv: &str) -> Result<(String, toml::Value)> {
 
 /// preset → TOML file → flags, validated.
 pub fn resolve_config(a: &TrainArgs) -> Result<TrainConfig> {
-    let preset_name = a.preset.clone().unwrap_or_else(|| "pars".into());
+    // Without --preset, a D4RL dataset id in --env (`hopper-medium-v2`) picks its preset.
+    let preset_name = match (&a.preset, &a.env) {
+        (Some(p), _) => p.clone(),
+        (None, Some(env)) if preset(env).is_ok() => {
+            eprintln!("using preset {env} (from --env; --preset overrides)");
+            env.clone()
+        }
+        _ => "pars".into(),
+    };
     let p = preset(&preset_name)?;
     let base = TrainConfig {
         algo: a.label.clone().unwrap_or_else(|| p.name.clone()),

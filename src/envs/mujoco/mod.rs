@@ -254,6 +254,10 @@ pub trait SimEnv: Env {
     fn task_state_names(&self) -> Vec<&'static str> {
         Vec::new()
     }
+    /// The current task values, in `task_state_names` order.
+    fn task_state(&self) -> Vec<f64> {
+        Vec::new()
+    }
     /// The physics controls an action maps to (what `step` passes to MuJoCo).
     fn action_to_ctrl(&self, action: &[f32]) -> Vec<f64>;
 }
