@@ -6,7 +6,7 @@ use crate::data::{Batch, RawDataset, Transitions};
 use crate::nn::gemm::{matmul, MatRef};
 use crate::nn::{EnsembleMlp, Tape};
 use crate::policy::Policy;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -62,6 +62,7 @@ pub struct EnvBench {
 #[cfg(feature = "mujoco")]
 pub fn bench_env(id: &str, steps: usize, repeats: usize) -> Result<EnvBench> {
     use crate::envs::mujoco::make_sim_env;
+    use anyhow::Context;
     let mut env = make_sim_env(id)
         .with_context(|| format!("'{id}' is not a MuJoCo environment (see `pars envs`)"))??;
     let mut rng = ChaCha8Rng::seed_from_u64(0);

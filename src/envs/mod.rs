@@ -54,6 +54,7 @@ pub fn check_action(env_id: &str, act_dim: usize, action: &[f32]) -> Result<()> 
 
 /// Every environment id `make_env` knows, with (obs_dim, act_dim, episode limit).
 pub fn list_envs() -> Vec<(String, usize, usize, usize)> {
+    #[allow(unused_mut)]
     let mut v: Vec<(String, usize, usize, usize)> = maze::Layout::ALL
         .iter()
         .map(|l| {
