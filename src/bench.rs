@@ -127,7 +127,10 @@ pub fn bench_env(id: &str, steps: usize, repeats: usize) -> Result<EnvBench> {
 #[cfg(feature = "mujoco")]
 fn run_env_bench(a: &BenchArgs, ids: &[String]) -> Result<()> {
     let ids: Vec<String> = if ids.is_empty() {
-        crate::envs::mujoco::list_envs().into_iter().map(|e| e.0).collect()
+        crate::envs::mujoco::list_envs()
+            .into_iter()
+            .map(|e| e.0)
+            .collect()
     } else {
         ids.to_vec()
     };

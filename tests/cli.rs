@@ -1,20 +1,9 @@
 //! The `pars` binary on real files: bad input gets a one-line error, a non-zero exit
 //! and no run directory; good input trains, evaluates and is deterministic.
+mod common;
+use common::{pars, stderr};
 use pars::data::{write_d4rl, RawDataset};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn pars(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pars"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run pars")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
 
 /// A small valid maze-shaped dataset (obs 4, act 2) with a few episodes.
 fn small_dataset(rows: usize) -> RawDataset {

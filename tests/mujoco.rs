@@ -2,22 +2,11 @@
 //! resets, rejected actions, D4RL-style semantics, clear errors for missing model files,
 //! and a collect → train → evaluate run on Hopper.
 #![cfg(feature = "mujoco")]
+mod common;
+use common::{pars, stderr};
 use pars::envs::mujoco::make_sim_env;
 use pars::envs::{list_envs, make_env};
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn pars(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pars"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run pars")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+use std::process::Command;
 
 const LOCOMOTION: [&str; 3] = ["hopper-v2", "halfcheetah-v2", "walker2d-v2"];
 
@@ -123,7 +112,11 @@ fn locomotion_rewards_and_termination_follow_d4rl() {
         let s = env.step(&[1.0, -1.0, 1.0]).unwrap();
         let dt = env.sim().dt();
         let expected = (env.sim().qpos()[0] - x0) / dt + 1.0 - 1e-3 * 3.0;
-        assert!((s.reward as f64 - expected).abs() < 1e-4, "reward {}", s.reward);
+        assert!(
+            (s.reward as f64 - expected).abs() < 1e-4,
+            "reward {}",
+            s.reward
+        );
         if s.terminated || s.truncated {
             last = Some(s);
             break;
@@ -132,14 +125,25 @@ fn locomotion_rewards_and_termination_follow_d4rl() {
     let last = last.unwrap();
     assert!(last.terminated && !last.truncated);
     let q = env.sim().qpos();
-    assert!(q[1] <= 0.7 || q[2].abs() >= 0.2, "terminated while healthy: {q:?}");
+    assert!(
+        q[1] <= 0.7 || q[2].abs() >= 0.2,
+        "terminated while healthy: {q:?}"
+    );
 }
 
 #[test]
 fn missing_model_files_say_what_to_install() {
     let tmp = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_pars"))
-        .args(["collect", "--env", "hopper-v2", "--steps", "10", "--out", "x.hdf5"])
+        .args([
+            "collect",
+            "--env",
+            "hopper-v2",
+            "--steps",
+            "10",
+            "--out",
+            "x.hdf5",
+        ])
         .env("PARS_MUJOCO_PACKAGES", tmp.path().join("nowhere"))
         .current_dir(tmp.path())
         .output()
@@ -147,7 +151,10 @@ fn missing_model_files_say_what_to_install() {
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(e.contains("hopper.xml") && e.contains("not found"), "{e}");
-    assert!(e.contains("scripts/setup.sh") && e.contains("PARS_MUJOCO_PACKAGES"), "{e}");
+    assert!(
+        e.contains("scripts/setup.sh") && e.contains("PARS_MUJOCO_PACKAGES"),
+        "{e}"
+    );
     assert!(!tmp.path().join("x.hdf5").exists());
 }
 
@@ -156,7 +163,17 @@ fn hopper_collect_train_evaluate() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let o = pars(
-        &["collect", "--env", "hopper-v2", "--steps", "3000", "--seed", "1", "--out", "hop.hdf5"],
+        &[
+            "collect",
+            "--env",
+            "hopper-v2",
+            "--steps",
+            "3000",
+            "--seed",
+            "1",
+            "--out",
+            "hop.hdf5",
+        ],
         d,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -192,7 +209,11 @@ fn hopper_collect_train_evaluate() {
     };
     let o = train("run_a");
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("using preset hopper-random-v2"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("using preset hopper-random-v2"),
+        "{}",
+        stderr(&o)
+    );
     let metrics = std::fs::read_to_string(d.join("run_a/metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 3, "{metrics}");
     let eval: serde_json::Value =
@@ -202,7 +223,10 @@ fn hopper_collect_train_evaluate() {
     let score = eval["mean_score"].as_f64().unwrap();
     // D4RL's Hopper reference returns: random −20.272305, expert 3234.3
     let expected = 100.0 * (ret + 20.272305) / (3234.3 + 20.272305);
-    assert!((score - expected).abs() < 1e-6, "score {score} vs {expected}");
+    assert!(
+        (score - expected).abs() < 1e-6,
+        "score {score} vs {expected}"
+    );
     assert!(ret.is_finite() && eval["mean_length"].as_f64().unwrap() >= 1.0);
     // deterministic: a second run gives the same numbers
     assert!(train("run_b").status.success());
@@ -213,8 +237,17 @@ fn hopper_collect_train_evaluate() {
     // the saved policy rolls out with noise into a dataset that loads again
     let o = pars(
         &[
-            "collect", "--env", "hopper-v2", "--policy", "run_a", "--policy-noise", "0.1",
-            "--steps", "500", "--out", "hop2.hdf5",
+            "collect",
+            "--env",
+            "hopper-v2",
+            "--policy",
+            "run_a",
+            "--policy-noise",
+            "0.1",
+            "--steps",
+            "500",
+            "--out",
+            "hop2.hdf5",
         ],
         d,
     );

@@ -2,27 +2,11 @@
 //! in fast mode (small networks, short runs): fine-tuning raises the success rate,
 //! online learning from scratch solves the smallest maze and its replay buffer
 //! trains offline PARS, and a killed fine-tune resumes to the same numbers.
+mod common;
+use common::{ok, pars};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn pars(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pars"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run pars")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "pars failed:\n{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
 
 /// Bad input: exit code 1 and exactly one `error:` line on stderr.
 fn fails(o: &Output, needle: &str) {
