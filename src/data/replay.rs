@@ -38,6 +38,48 @@ impl Batch {
     }
 }
 
+/// The sampling methods of a transition store with fields obs, actions, rewards,
+/// next_obs, dones, obs_dim, act_dim; shared by `Transitions` and `ReplayBuffer`.
+macro_rules! store_sampling {
+    () => {
+        fn columns(&self) -> Columns<'_> {
+            Columns {
+                obs: &self.obs,
+                actions: &self.actions,
+                rewards: &self.rewards,
+                next_obs: &self.next_obs,
+                dones: &self.dones,
+                obs_dim: self.obs_dim,
+                act_dim: self.act_dim,
+            }
+        }
+
+        /// Fills the whole batch uniformly with replacement.
+        pub fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, batch: &mut Batch) {
+            let size = batch.size;
+            self.sample_rows_into(rng, batch, 0, size);
+        }
+
+        /// Fills batch rows `row_offset..row_offset + count` uniformly with
+        /// replacement, so one batch can mix several sources.
+        pub fn sample_rows_into<R: Rng + ?Sized>(
+            &self,
+            rng: &mut R,
+            batch: &mut Batch,
+            row_offset: usize,
+            count: usize,
+        ) {
+            self.columns()
+                .sample_rows(self.len(), rng, batch, row_offset, count);
+        }
+
+        /// Copies rows `indices` into batch rows starting at `row_offset`.
+        pub fn copy_rows_into(&self, indices: &[usize], batch: &mut Batch, row_offset: usize) {
+            self.columns().copy_rows(indices, batch, row_offset);
+        }
+    };
+}
+
 /// Borrowed columns of a transition store; shared by `Transitions` and
 /// `ReplayBuffer` so the copy code exists once.
 struct Columns<'a> {
@@ -210,41 +252,7 @@ impl Transitions {
             .fold(f32::NEG_INFINITY, f32::max)
     }
 
-    fn columns(&self) -> Columns<'_> {
-        Columns {
-            obs: &self.obs,
-            actions: &self.actions,
-            rewards: &self.rewards,
-            next_obs: &self.next_obs,
-            dones: &self.dones,
-            obs_dim: self.obs_dim,
-            act_dim: self.act_dim,
-        }
-    }
-
-    /// Fills the whole batch uniformly with replacement.
-    pub fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, batch: &mut Batch) {
-        let size = batch.size;
-        self.sample_rows_into(rng, batch, 0, size);
-    }
-
-    /// Fills batch rows `row_offset..row_offset + count` uniformly with
-    /// replacement, so one batch can mix several sources.
-    pub fn sample_rows_into<R: Rng + ?Sized>(
-        &self,
-        rng: &mut R,
-        batch: &mut Batch,
-        row_offset: usize,
-        count: usize,
-    ) {
-        self.columns()
-            .sample_rows(self.len(), rng, batch, row_offset, count);
-    }
-
-    /// Copies rows `indices` into batch rows starting at `row_offset`.
-    pub fn copy_rows_into(&self, indices: &[usize], batch: &mut Batch, row_offset: usize) {
-        self.columns().copy_rows(indices, batch, row_offset);
-    }
+    store_sampling!();
 }
 
 /// Fixed-capacity ring buffer for online transitions; once full, each push
@@ -324,37 +332,7 @@ impl ReplayBuffer {
         self.head = 0;
     }
 
-    fn columns(&self) -> Columns<'_> {
-        Columns {
-            obs: &self.obs,
-            actions: &self.actions,
-            rewards: &self.rewards,
-            next_obs: &self.next_obs,
-            dones: &self.dones,
-            obs_dim: self.obs_dim,
-            act_dim: self.act_dim,
-        }
-    }
-
-    pub fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, batch: &mut Batch) {
-        let size = batch.size;
-        self.sample_rows_into(rng, batch, 0, size);
-    }
-
-    pub fn sample_rows_into<R: Rng + ?Sized>(
-        &self,
-        rng: &mut R,
-        batch: &mut Batch,
-        row_offset: usize,
-        count: usize,
-    ) {
-        self.columns()
-            .sample_rows(self.len(), rng, batch, row_offset, count);
-    }
-
-    pub fn copy_rows_into(&self, indices: &[usize], batch: &mut Batch, row_offset: usize) {
-        self.columns().copy_rows(indices, batch, row_offset);
-    }
+    store_sampling!();
 }
 
 #[cfg(test)]
