@@ -76,6 +76,26 @@ pub fn asset(rel: &str) -> Result<PathBuf> {
     )
 }
 
+/// Send MuJoCo's messages to `tracing` instead of stdout and a MUJOCO_LOG.TXT file in the
+/// working directory. Deprecation notes about the packaged model files are not the user's
+/// to fix, so they are debug-level; simulation warnings stay warnings.
+fn route_mujoco_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    fn handler(m: &MjLogMessage) {
+        let text = m.subject();
+        if m.level() == MjtLogLevel::mjLOG_WARNING && !text.contains("deprecated") {
+            tracing::warn!("MuJoCo: {text}");
+        } else if m.level() == MjtLogLevel::mjLOG_ERROR {
+            tracing::error!("MuJoCo: {text}");
+        } else {
+            tracing::debug!("MuJoCo: {text}");
+        }
+    }
+    // SAFETY: every model is loaded through `Sim`, which calls this first, so the handler is
+    // set before any of our MuJoCo calls; `Once` makes concurrent first loads wait for it.
+    ONCE.call_once(|| unsafe { set_log_handler(handler) });
+}
+
 /// A MuJoCo model and its simulation state, stepped `frame_skip` physics steps per
 /// environment step (Gymnasium's `MujocoEnv`).
 pub struct Sim {
@@ -88,6 +108,7 @@ pub struct Sim {
 impl Sim {
     /// Load a model from an XML file.
     pub fn from_file(path: &Path, frame_skip: usize) -> Result<Self> {
+        route_mujoco_log();
         let model = MjModel::from_xml(path)
             .map_err(|e| anyhow::anyhow!("MuJoCo could not load {}: {e}", path.display()))?;
         Ok(Self::from_model(model, frame_skip))
@@ -95,6 +116,7 @@ impl Sim {
 
     /// Load a model from XML text (models without external mesh or texture files).
     pub fn from_xml_text(xml: &str, frame_skip: usize) -> Result<Self> {
+        route_mujoco_log();
         let model = MjModel::from_xml_string(xml)
             .map_err(|e| anyhow::anyhow!("MuJoCo could not compile the generated model: {e}"))?;
         Ok(Self::from_model(model, frame_skip))
