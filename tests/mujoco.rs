@@ -254,3 +254,18 @@ fn hopper_collect_train_evaluate() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(pars(&["data", "info", "hop2.hdf5"], d).status.success());
 }
+
+#[test]
+fn minari_dataset_ids_pick_the_simulator_or_explain_why_not() {
+    assert_eq!(
+        make_env("mujoco/hopper/medium-v0").unwrap().id(),
+        "hopper-v2"
+    );
+    assert_eq!(
+        make_env("mujoco/walker2d/expert-v0").unwrap().id(),
+        "walker2d-v2"
+    );
+    assert_eq!(make_env("D4RL/door/cloned-v2").unwrap().id(), "door-v1");
+    let e = make_env("D4RL/antmaze/umaze-v1").err().unwrap().to_string();
+    assert!(e.contains("gymnasium-robotics"), "{e}");
+}

@@ -308,7 +308,11 @@ pub fn list_envs() -> Vec<(String, usize, usize, usize)> {
 /// Build a MuJoCo environment from a D4RL-style id (`hopper-medium-v2`,
 /// `antmaze-large-diverse-v2`, `pen-human-v1`, ...); `None` if the id is not one.
 pub fn make_sim_env(id: &str) -> Option<Result<Box<dyn SimEnv>>> {
-    let lower = id.to_ascii_lowercase();
+    let lower = match minari_to_d4rl(&id.to_ascii_lowercase()) {
+        Ok(Some(d4rl)) => d4rl,
+        Ok(None) => id.to_ascii_lowercase(),
+        Err(e) => return Some(Err(e)),
+    };
     if let Some(k) = locomotion::Kind::from_env_id(&lower) {
         return Some(locomotion::Locomotion::new(k).map(|e| Box::new(e) as Box<dyn SimEnv>));
     }
@@ -319,6 +323,25 @@ pub fn make_sim_env(id: &str) -> Option<Result<Box<dyn SimEnv>>> {
         return Some(adroit::Adroit::new(t).map(|e| Box::new(e) as Box<dyn SimEnv>));
     }
     None
+}
+
+/// Minari dataset ids (`mujoco/hopper/medium-v0`, `D4RL/pen/human-v2`) as the D4RL-style
+/// id of the same simulator; `None` for ids without a namespace.
+fn minari_to_d4rl(id: &str) -> Result<Option<String>> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let [ns, name, rest] = parts[..] else {
+        return Ok(None);
+    };
+    match (ns, name) {
+        ("mujoco", "hopper" | "halfcheetah" | "walker2d") => Ok(Some(format!("{name}-{rest}"))),
+        ("d4rl", "pen" | "door" | "hammer" | "relocate") => Ok(Some(format!("{name}-{rest}"))),
+        ("d4rl", "antmaze") => bail!(
+            "Minari's {id} was recorded in gymnasium-robotics' AntMaze (centred maze, \
+             Gymnasium's ant physics, goal in the observation), not in D4RL's AntMaze that \
+             antmaze-* simulates; its observations do not fit this environment"
+        ),
+        _ => Ok(None),
+    }
 }
 
 /// The first `-`-separated token of an id and its last (the version), e.g.
