@@ -2,7 +2,7 @@
 //! between parameter gradients k(p, x) / sqrt(k(p, p)·k(x, x)), k(p, x) = ⟨∇θ f(p), ∇θ f(x)⟩,
 //! between the data-boundary point p = (0.32, −0.38) and every cell of [−1,1]².
 use super::plots::{heatmap_grid, HeatPanel, Overlay};
-use super::toy::{fit, grid_points, FitSettings, Shape, Variant};
+use super::toy::{fit, grid_points, FitArgs, Shape, Variant};
 use super::{check_out, ensure_positive, finish, progress};
 use crate::nn::{EnsembleMlp, Tape};
 use crate::run::RunDir;
@@ -53,33 +53,14 @@ pub fn ntk_similarity(net: &EnsembleMlp, p: [f32; 2], points: &[f32]) -> Vec<f64
 pub struct NtkArgs {
     #[arg(long, default_value = "runs/analysis-ntk")]
     pub out: PathBuf,
-    /// Small networks, few steps, coarse grid (for tests).
-    #[arg(long)]
-    pub fast: bool,
+    #[command(flatten)]
+    pub fit: FitArgs,
     /// Reward scales c of the LN networks (comma-separated).
     #[arg(long = "c", value_delimiter = ',', default_value = "1,100")]
     pub c_values: Vec<f32>,
-    /// Hidden width (default 256, 64 with --fast).
-    #[arg(long)]
-    pub hidden: Option<usize>,
-    #[arg(long, default_value_t = 3)]
-    pub depth: usize,
-    /// Adam steps per fit (default 3000, 1500 with --fast).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Batch size (default 256, 128 with --fast).
-    #[arg(long)]
-    pub batch: Option<usize>,
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f32,
-    /// Training points (default 2000, 500 with --fast).
-    #[arg(long)]
-    pub n_data: Option<usize>,
     /// Grid cells per side (default 101, 31 with --fast).
     #[arg(long)]
     pub grid: Option<usize>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -101,24 +82,9 @@ pub struct NtkStats {
 
 pub fn run(a: NtkArgs) -> Result<PathBuf> {
     ensure_positive("--c", &a.c_values)?;
-    let base = if a.fast {
-        FitSettings::fast()
-    } else {
-        FitSettings::paper()
-    };
     // same settings as `toy`, so the networks are the toy's LN fits
-    let s = FitSettings {
-        hidden: a.hidden.unwrap_or(base.hidden),
-        depth: a.depth,
-        steps: a.steps.unwrap_or(base.steps),
-        batch: a.batch.unwrap_or(base.batch),
-        lr: a.lr,
-        n_data: a.n_data.unwrap_or(base.n_data),
-        seed: a.seed,
-        ..base
-    };
-    s.validate()?;
-    let grid = a.grid.unwrap_or(if a.fast { 31 } else { 101 });
+    let s = a.fit.settings(None, None)?;
+    let grid = a.grid.unwrap_or(if a.fit.fast { 31 } else { 101 });
     ensure!(grid >= 2, "option --grid must be at least 2");
     check_out(&a.out)?;
     let t0 = std::time::Instant::now();
@@ -214,7 +180,7 @@ pub fn run(a: NtkArgs) -> Result<PathBuf> {
         "numbers.json",
         &serde_json::json!({
             "analysis": "ntk",
-            "fast": a.fast,
+            "fast": a.fit.fast,
             "p": P,
             "settings": s,
             "grid": grid,

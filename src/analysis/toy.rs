@@ -424,12 +424,41 @@ pub struct ToyArgs {
     /// Output directory.
     #[arg(long, default_value = "runs/analysis-toy")]
     pub out: PathBuf,
-    /// Small networks, few steps, coarse grids (for tests).
-    #[arg(long)]
-    pub fast: bool,
+    #[command(flatten)]
+    pub fit: FitArgs,
     /// Reward scales c (comma-separated).
     #[arg(long = "c", value_delimiter = ',', default_value = "1,10,100")]
     pub c_values: Vec<f32>,
+    /// Weight of the penalty on infeasible inputs (Q_min = 0).
+    #[arg(long, default_value_t = 0.1)]
+    pub alpha: f32,
+    /// L of the penalty region [−2L, −L] ∪ [L, 2L] per coordinate.
+    #[arg(long, default_value_t = 100.0)]
+    pub infeasible_distance: f32,
+    /// Heatmap cells per side (default 101, 41 with --fast).
+    #[arg(long)]
+    pub grid: Option<usize>,
+    /// c of the activation-function comparison (Fig. 15).
+    #[arg(long, default_value_t = 100.0)]
+    pub activation_c: f32,
+    /// Skip the split-data fits (App. D, Fig. 14).
+    #[arg(long)]
+    pub no_split: bool,
+    /// Skip the activation-function fits (App. D, Fig. 15).
+    #[arg(long)]
+    pub no_activations: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The network and fit options shared by `analyze toy` and `analyze ntk` (the NTK maps use
+/// the toy's LN fits).
+#[derive(Args, Debug, Clone)]
+pub struct FitArgs {
+    /// Small networks, few steps, coarse grids (for tests).
+    #[arg(long)]
+    pub fast: bool,
     /// Hidden width (default 256, 64 with --fast).
     #[arg(long)]
     pub hidden: Option<usize>,
@@ -447,33 +476,18 @@ pub struct ToyArgs {
     /// Training points (default 2000, 500 with --fast).
     #[arg(long)]
     pub n_data: Option<usize>,
-    /// Weight of the penalty on infeasible inputs (Q_min = 0).
-    #[arg(long, default_value_t = 0.1)]
-    pub alpha: f32,
-    /// L of the penalty region [−2L, −L] ∪ [L, 2L] per coordinate.
-    #[arg(long, default_value_t = 100.0)]
-    pub infeasible_distance: f32,
-    /// Heatmap cells per side (default 101, 41 with --fast).
-    #[arg(long)]
-    pub grid: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// c of the activation-function comparison (Fig. 15).
-    #[arg(long, default_value_t = 100.0)]
-    pub activation_c: f32,
-    /// Skip the split-data fits (App. D, Fig. 14).
-    #[arg(long)]
-    pub no_split: bool,
-    /// Skip the activation-function fits (App. D, Fig. 15).
-    #[arg(long)]
-    pub no_activations: bool,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
 }
 
-impl ToyArgs {
-    pub fn settings(&self) -> Result<FitSettings> {
+impl FitArgs {
+    /// The paper's (or the fast) settings with these options applied; the penalty's α and
+    /// L stay at the preset's values unless given.
+    pub fn settings(
+        &self,
+        alpha: Option<f32>,
+        infeasible_distance: Option<f32>,
+    ) -> Result<FitSettings> {
         let base = if self.fast {
             FitSettings::fast()
         } else {
@@ -486,16 +500,23 @@ impl ToyArgs {
             batch: self.batch.unwrap_or(base.batch),
             lr: self.lr,
             n_data: self.n_data.unwrap_or(base.n_data),
-            alpha: self.alpha,
-            infeasible_distance: self.infeasible_distance,
+            alpha: alpha.unwrap_or(base.alpha),
+            infeasible_distance: infeasible_distance.unwrap_or(base.infeasible_distance),
             seed: self.seed,
         };
         s.validate()?;
         Ok(s)
     }
+}
+
+impl ToyArgs {
+    pub fn settings(&self) -> Result<FitSettings> {
+        self.fit
+            .settings(Some(self.alpha), Some(self.infeasible_distance))
+    }
 
     pub fn grid(&self) -> Result<usize> {
-        let g = self.grid.unwrap_or(if self.fast { 41 } else { 101 });
+        let g = self.grid.unwrap_or(if self.fit.fast { 41 } else { 101 });
         ensure!(g >= 2, "option --grid must be at least 2");
         Ok(g)
     }
@@ -689,7 +710,7 @@ pub fn run(a: ToyArgs) -> Result<PathBuf> {
         "numbers.json",
         &serde_json::json!({
             "analysis": "toy",
-            "fast": a.fast,
+            "fast": a.fit.fast,
             "settings": s,
             "c_values": a.c_values,
             "activation_c": a.activation_c,
