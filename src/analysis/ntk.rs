@@ -214,7 +214,7 @@ pub fn run(a: NtkArgs) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::toy::spec;
+    use crate::analysis::toy::{spec, FitSettings};
     use rand::SeedableRng;
 
     #[test]
