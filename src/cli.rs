@@ -270,17 +270,15 @@ fn cmd_collect(a: CollectArgs) -> Result<()> {
     } else {
         "random"
     });
-    let Some(layout) = layout else {
-        ensure!(
-            style_name == "random",
-            "option --style {style_name}: environment {} has only --style random (or --policy)",
-            a.env
-        );
-        return collect_random(&a);
-    };
     if style_name == "random" {
         return collect_random(&a);
     }
+    let Some(layout) = layout else {
+        anyhow::bail!(
+            "option --style {style_name}: environment {} has only --style random (or --policy)",
+            a.env
+        );
+    };
     let style: Style = style_name
         .parse()
         .map_err(|e| anyhow::anyhow!("option --style: {e}"))?;
@@ -301,10 +299,10 @@ fn cmd_collect(a: CollectArgs) -> Result<()> {
 
 /// Uniform random actions in any environment (D4RL's `-random` datasets).
 fn collect_random(a: &CollectArgs) -> Result<()> {
+    use rand::{Rng, SeedableRng};
     let mut env = make_env(&a.env)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed ^ 0x5eed_0f_ac71_0a5);
     let act_dim = env.act_dim();
-    use rand::{Rng, SeedableRng};
     let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = crate::algos::train::progress_bar(a.steps as u64, "collect", show);
     let mut n = 0u64;

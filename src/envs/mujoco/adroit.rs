@@ -491,10 +491,9 @@ impl Env for Adroit {
     }
 
     fn step(&mut self, action: &[f32]) -> Result<Step> {
-        let a = self
-            .episode
+        self.episode
             .check(self.task.env_id(), self.task.act_dim(), action)?;
-        let ctrl = self.action_to_ctrl(&a);
+        let ctrl = self.action_to_ctrl(action);
         self.sim.step(&ctrl);
         // No forward pass here: positions are those of the last substep, as in D4RL.
         let (reward, achieved, terminated) = self.reward();

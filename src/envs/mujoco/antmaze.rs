@@ -333,8 +333,8 @@ impl Env for AntMaze {
     }
 
     fn step(&mut self, action: &[f32]) -> Result<Step> {
-        let a = self.episode.check(self.layout.env_id(), ACT_DIM, action)?;
-        let ctrl = self.action_to_ctrl(&a);
+        self.episode.check(self.layout.env_id(), ACT_DIM, action)?;
+        let ctrl = self.action_to_ctrl(action);
         self.sim.step(&ctrl);
         let terminated = self.distance_to_goal() <= GOAL_RADIUS;
         self.reached |= terminated;

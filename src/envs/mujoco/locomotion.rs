@@ -174,10 +174,9 @@ impl Env for Locomotion {
     }
 
     fn step(&mut self, action: &[f32]) -> Result<Step> {
-        let a = self
-            .episode
+        self.episode
             .check(self.kind.env_id(), self.kind.act_dim(), action)?;
-        let ctrl: Vec<f64> = a.iter().map(|&x| x as f64).collect();
+        let ctrl = self.action_to_ctrl(action);
         let x_before = self.sim.qpos()[0];
         self.sim.step(&ctrl);
         let x_velocity = (self.sim.qpos()[0] - x_before) / self.sim.dt();

@@ -375,13 +375,14 @@ impl Episode {
         self.done = false;
     }
 
-    /// Validate an action before it reaches the simulator; returns it clipped to the box.
-    pub fn check(&self, id: &str, act_dim: usize, action: &[f32]) -> Result<Vec<f32>> {
+    /// Validate an action before it reaches the simulator (`SimEnv::action_to_ctrl` then
+    /// clips it to the box).
+    pub fn check(&self, id: &str, act_dim: usize, action: &[f32]) -> Result<()> {
         super::check_action(id, act_dim, action)?;
         if self.done {
             bail!("environment {id}: step after the episode ended; call reset");
         }
-        Ok(action.iter().map(|a| a.clamp(-1.0, 1.0)).collect())
+        Ok(())
     }
 
     /// Count a step; returns `truncated` (the limit was hit without termination).
