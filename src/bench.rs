@@ -129,7 +129,7 @@ fn run_env_bench(a: &BenchArgs, ids: &[String]) -> Result<()> {
     let ids: Vec<String> = if ids.is_empty() {
         crate::envs::mujoco::list_envs()
             .into_iter()
-            .map(|e| e.0)
+            .map(|e| e.id)
             .collect()
     } else {
         ids.to_vec()

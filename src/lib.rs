@@ -4,7 +4,6 @@ pub mod algos;
 pub mod analysis;
 pub mod bench;
 pub mod cli;
-pub mod cli_online;
 pub mod data;
 pub mod envs;
 pub mod eval;

@@ -1,6 +1,6 @@
 //! Configuration of the agent (networks + PARS/TD3+BC switches) and of a training run.
 use crate::nn::Activation;
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// Everything that defines one PARS / TD3+BC agent. The paper's ablations are fields:
@@ -215,4 +215,66 @@ impl TrainConfig {
         );
         Ok(())
     }
+}
+
+/// Merge `over` into `base` (tables recursively).
+pub fn merge_toml(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(bv) => merge_toml(bv, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Set a dotted key (`agent.tau`) in a config tree.
+pub fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) -> Result<()> {
+    let mut cur = root;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, p) in parts.iter().enumerate() {
+        let table = cur
+            .as_table_mut()
+            .with_context(|| format!("option --set {key}: '{p}' is not a table"))?;
+        if i + 1 == parts.len() {
+            table.insert(p.to_string(), value);
+            return Ok(());
+        }
+        cur = table
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    Ok(())
+}
+
+/// Parse one `--set KEY=VALUE` (the value as TOML, else as a string).
+pub fn parse_set(kv: &str) -> Result<(String, toml::Value)> {
+    let (k, v) = kv
+        .split_once('=')
+        .with_context(|| format!("option --set expects KEY=VALUE, got '{kv}'"))?;
+    let doc: toml::Table =
+        toml::from_str(&format!("v = {v}")).or_else(|_| toml::from_str(&format!("v = \"{v}\"")))?;
+    Ok((k.trim().to_string(), doc["v"].clone()))
+}
+
+/// Apply flag values, then the `--set KEY=VALUE` strings, to a config tree.
+pub fn apply_overrides(
+    v: &mut toml::Value,
+    flags: Vec<(String, toml::Value)>,
+    sets: &[String],
+) -> Result<()> {
+    for (k, val) in flags {
+        set_path(v, &k, val)?;
+    }
+    for s in sets {
+        let (k, val) = parse_set(s)?;
+        set_path(v, &k, val)?;
+    }
+    Ok(())
 }

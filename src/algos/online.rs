@@ -13,13 +13,17 @@
 use super::checkpoint::{self, bits, Section, StateFile};
 use super::config::{AgentConfig, TrainConfig};
 use super::pars::{Agent, UpdateStats};
-use super::train::{eval_agent, progress_bar};
+use super::train::{eval_agent, StatsAccum};
 use crate::data::{Batch, RawDataset, ReplayBuffer, Transitions};
 use crate::envs::Env;
 use crate::eval::EvalResult;
 use crate::nn::{polyak, LrSchedule, Tape};
 use crate::policy::{load_net, save_net};
-use crate::run::{write_atomic, MetricsRow, METRICS_HEADER};
+use crate::run::metrics::write_lines;
+use crate::run::{
+    parse_metrics_line, progress_bar, staging_path, write_atomic, MetricsRow, RunDir,
+    METRICS_HEADER,
+};
 use anyhow::{bail, ensure, Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -27,7 +31,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Name of the state file inside `<run>/checkpoints/`.
@@ -133,61 +137,6 @@ impl OnlineConfig {
     }
 }
 
-/// Sums of update statistics over a logging interval.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Accum {
-    n: u64,
-    #[serde(with = "bits")]
-    td: f64,
-    #[serde(with = "bits")]
-    pa: f64,
-    #[serde(with = "bits")]
-    qd: f64,
-    #[serde(with = "bits")]
-    qi: f64,
-    na: u64,
-    #[serde(with = "bits")]
-    actor: f64,
-    #[serde(with = "bits")]
-    bc: f64,
-    #[serde(with = "bits")]
-    lambda: f64,
-}
-
-impl Accum {
-    fn add_critic(&mut self, s: &UpdateStats) {
-        self.n += 1;
-        self.td += s.td_loss as f64;
-        self.pa += s.pa_loss as f64;
-        self.qd += s.q_data as f64;
-        self.qi += s.q_infeasible as f64;
-    }
-    fn add_actor(&mut self, s: &UpdateStats) {
-        if let (Some(a), Some(b), Some(l)) = (s.actor_loss, s.bc_loss, s.lambda) {
-            self.na += 1;
-            self.actor += a as f64;
-            self.bc += b as f64;
-            self.lambda += l as f64;
-        }
-    }
-    fn row(&self, step: u64) -> MetricsRow {
-        // NaN where the interval had no updates (before learning starts)
-        let mean = |v: f64, n: u64| if n > 0 { v / n as f64 } else { f64::NAN };
-        let some = |v: f64| (self.na > 0).then(|| v / self.na as f64);
-        MetricsRow {
-            step,
-            td_loss: mean(self.td, self.n),
-            pa_loss: mean(self.pa, self.n),
-            q_data: mean(self.qd, self.n),
-            q_infeasible: mean(self.qi, self.n),
-            actor_loss: some(self.actor),
-            bc_loss: some(self.bc),
-            lambda: some(self.lambda),
-            ..Default::default()
-        }
-    }
-}
-
 /// The running training episode.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Episode {
@@ -207,7 +156,7 @@ struct LoopState {
     sample_rng: ChaCha8Rng,
     act_rng: ChaCha8Rng,
     episode: Option<Episode>,
-    acc: Accum,
+    acc: StatsAccum,
     metrics_lines: Vec<String>,
     episode_lines: Vec<String>,
     /// Push indices of rows cut by a time limit still in the buffer (for export).
@@ -326,43 +275,6 @@ pub fn load_offline_run(dir: &Path) -> Result<(TrainConfig, Agent)> {
     Ok((cfg, agent))
 }
 
-fn csv_opt(s: &str) -> Result<Option<f64>> {
-    Ok(if s.is_empty() { None } else { Some(s.parse()?) })
-}
-
-/// Parse a `metrics.csv` line back into a row (for plots after a resume).
-pub fn parse_metrics_line(line: &str) -> Result<MetricsRow> {
-    let f: Vec<&str> = line.split(',').collect();
-    ensure!(f.len() == 13, "metrics line has {} fields: {line}", f.len());
-    Ok(MetricsRow {
-        step: f[0].parse()?,
-        td_loss: f[1].parse()?,
-        pa_loss: f[2].parse()?,
-        q_data: f[3].parse()?,
-        q_infeasible: f[4].parse()?,
-        actor_loss: csv_opt(f[5])?,
-        bc_loss: csv_opt(f[6])?,
-        lambda: csv_opt(f[7])?,
-        dormant_ratio: csv_opt(f[8])?,
-        eval_return: csv_opt(f[9])?,
-        eval_score: csv_opt(f[10])?,
-        eval_score_std: csv_opt(f[11])?,
-        eval_success: csv_opt(f[12])?,
-    })
-}
-
-fn write_lines(path: &Path, header: &str, lines: &[String]) -> Result<std::fs::File> {
-    let mut text = String::with_capacity(64 * (lines.len() + 1));
-    text.push_str(header);
-    text.push('\n');
-    for l in lines {
-        text.push_str(l);
-        text.push('\n');
-    }
-    write_atomic(path, text.as_bytes())?;
-    Ok(std::fs::OpenOptions::new().append(true).open(path)?)
-}
-
 impl<'d> OnlineRun<'d> {
     /// A fresh run. `agent` is either trained offline (already through
     /// `apply_online_config`) or newly initialised.
@@ -392,7 +304,7 @@ impl<'d> OnlineRun<'d> {
             sample_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x05A3_71E5),
             act_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xAC7_10E5),
             episode: None,
-            acc: Accum::default(),
+            acc: StatsAccum::default(),
             metrics_lines: Vec::new(),
             episode_lines: Vec::new(),
             truncations: VecDeque::new(),
@@ -574,9 +486,9 @@ impl<'d> OnlineRun<'d> {
         // score of the starting policy
         if self.st.env_steps == 0 && self.st.metrics_lines.is_empty() {
             if let Some(e) = eval_env.as_deref_mut() {
-                let mut row = Accum::default().row(0);
+                let mut row = StatsAccum::default().row(0);
                 let ev = eval_agent(&self.agent, e, cfg.eval_episodes)?;
-                fill_eval(&mut row, &ev);
+                row.set_eval(&ev);
                 self.push_metrics(row, metrics_file.as_mut())?;
             }
         }
@@ -691,11 +603,11 @@ impl<'d> OnlineRun<'d> {
                 if self.st.acc.n > 0 {
                     row.dormant_ratio = self.agent.dormant_ratio();
                 }
-                self.st.acc = Accum::default();
+                self.st.acc = StatsAccum::default();
                 if eval_now {
                     if let Some(e) = eval_env.as_deref_mut() {
                         let ev = eval_agent(&self.agent, e, cfg.eval_episodes)?;
-                        fill_eval(&mut row, &ev);
+                        row.set_eval(&ev);
                         pb.set_message(format!("score {:.1}", ev.mean_score));
                         self.st.final_eval = Some(ev);
                     }
@@ -742,7 +654,13 @@ impl<'d> OnlineRun<'d> {
             ) {
                 tracing::warn!("could not draw the learning-curve plot: {e}");
             }
-            if let Err(e) = self.plot_success(&d.join("success.png"), &metrics) {
+            if let Err(e) = crate::run::plot_success(
+                &d.join("success.png"),
+                &format!("{} on {}", self.cfg.algo, self.cfg.env),
+                self.cfg.steps as f64,
+                &metrics,
+                &self.st.episode_lines,
+            ) {
                 tracing::warn!("could not draw the success-rate plot: {e}");
             }
         }
@@ -757,36 +675,6 @@ impl<'d> OnlineRun<'d> {
         })
     }
 
-    /// Goal tasks: evaluation success rate and the success rate of the last 10
-    /// training episodes, against environment steps.
-    fn plot_success(&self, path: &Path, metrics: &[MetricsRow]) -> Result<()> {
-        let eval: Vec<(f64, f64)> = metrics
-            .iter()
-            .filter_map(|r| r.eval_success.map(|s| (r.step as f64, 100.0 * s)))
-            .collect();
-        if eval.is_empty() {
-            return Ok(());
-        }
-        let episodes: Vec<(f64, f64)> = self
-            .st
-            .episode_lines
-            .iter()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(',').collect();
-                Some((f[0].parse().ok()?, f.get(3)?.parse::<f64>().ok()?))
-            })
-            .collect();
-        let rolling: Vec<(f64, f64)> = (0..episodes.len())
-            .map(|i| {
-                let w = &episodes[i.saturating_sub(9)..=i];
-                let mean = w.iter().map(|e| e.1).sum::<f64>() / w.len() as f64;
-                (episodes[i].0, 100.0 * mean)
-            })
-            .collect();
-        let title = format!("{} on {}", self.cfg.algo, self.cfg.env);
-        plot_success_rate(path, &title, self.cfg.steps as f64, &eval, &rolling)
-    }
-
     fn push_metrics(&mut self, row: MetricsRow, file: Option<&mut std::fs::File>) -> Result<()> {
         let line = row.csv_line();
         if let Some(f) = file {
@@ -797,65 +685,137 @@ impl<'d> OnlineRun<'d> {
     }
 }
 
-fn fill_eval(row: &mut MetricsRow, ev: &EvalResult) {
-    row.eval_return = Some(ev.mean_return);
-    row.eval_score = Some(ev.mean_score);
-    row.eval_score_std = Some(ev.std_score);
-    row.eval_success = ev.success_rate;
+fn load_offline_data(cfg: &OnlineConfig) -> Result<Option<Transitions>> {
+    match &cfg.dataset {
+        Some(p) => {
+            let p = Path::new(p);
+            ensure!(p.exists(), "dataset file {} does not exist", p.display());
+            Ok(Some(crate::data::load_transitions(p)?.1))
+        }
+        None => Ok(None),
+    }
 }
 
-/// Success rate (%) against environment steps on a fixed 0–100 axis.
-fn plot_success_rate(
-    path: &Path,
-    title: &str,
-    x_max: f64,
-    eval: &[(f64, f64)],
-    training: &[(f64, f64)],
-) -> Result<()> {
-    use plotters::prelude::*;
-    let root = BitMapBackend::new(path, (640, 400)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(48)
-        // headroom above 100 % holds the legend clear of the curves
-        .build_cartesian_2d(0.0..x_max.max(1.0), -2.0..128.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("environment steps")
-        .y_desc("success rate (%)")
-        .x_labels(6)
-        .y_labels(14)
-        .y_label_formatter(&|y| {
-            if *y <= 100.0 && (*y as i64) % 20 == 0 {
-                format!("{y:.0}")
-            } else {
-                String::new()
-            }
-        })
-        .draw()?;
-    if !training.is_empty() {
-        let c = RGBColor(230, 120, 40);
-        chart
-            .draw_series(LineSeries::new(training.iter().copied(), c.stroke_width(1)))?
-            .label("training episodes (mean of last 10, with exploration noise)")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+/// Start a fresh online run in `out` (refusing to clobber an interrupted one) and
+/// run it to the end; returns the final config, the result and the run directory.
+pub fn start_run(
+    cfg: OnlineConfig,
+    agent: Agent,
+    out: &Path,
+    show_progress: bool,
+) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
+    let staging = staging_path(out)?;
+    ensure!(
+        !staging.exists(),
+        "an interrupted run exists for {}; continue it with --resume {} or delete {}",
+        out.display(),
+        out.display(),
+        staging.display()
+    );
+    let offline = load_offline_data(&cfg)?;
+    let mut env = crate::envs::make_env(&cfg.env)?;
+    let mut eval_env = crate::envs::make_env(&cfg.env)?;
+    if let Some(d) = &offline {
+        ensure!(
+            (d.obs_dim, d.act_dim) == (env.obs_dim(), env.act_dim()),
+            "dataset has obs/action dimensions {}/{} but environment {} has {}/{}",
+            d.obs_dim,
+            d.act_dim,
+            cfg.env,
+            env.obs_dim(),
+            env.act_dim()
+        );
     }
-    chart
-        .draw_series(LineSeries::new(eval.iter().copied(), BLUE.stroke_width(2)))?
-        .label("evaluation (deterministic policy)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
-    chart.draw_series(eval.iter().map(|p| Circle::new(*p, 3, BLUE.filled())))?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    let run = RunDir::create(out)?;
+    run.write_text("online.toml", &crate::run::config_toml(&cfg)?)?;
+    let mut online = OnlineRun::new(cfg, agent, offline.as_ref())?;
+    let res = online.run(
+        env.as_mut(),
+        Some(eval_env.as_mut()),
+        Some(run.path()),
+        u64::MAX,
+        show_progress,
+    )?;
+    let path = run.finish()?;
+    Ok((online.cfg, res, path))
+}
+
+/// Continue the interrupted online run of `out` from its last checkpoint.
+pub fn resume_run(
+    out: &Path,
+    show_progress: bool,
+) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
+    let is_staging = out
+        .file_name()
+        .map(|n| {
+            let n = n.to_string_lossy();
+            n.starts_with('.') && n.ends_with(".partial")
+        })
+        .unwrap_or(false);
+    let (staging, final_path) = if is_staging {
+        let name = out.file_name().unwrap().to_string_lossy();
+        let bare = &name[1..name.len() - ".partial".len()];
+        (out.to_path_buf(), out.with_file_name(bare))
+    } else {
+        (staging_path(out)?, out.to_path_buf())
+    };
+    let state = staging.join("checkpoints").join(STATE_FILE);
+    if !state.is_file() {
+        if final_path.join("online.toml").is_file() {
+            bail!("run {} has already finished", final_path.display());
+        }
+        if staging.exists() {
+            bail!(
+                "run {} was interrupted before its first checkpoint; start it again (delete {})",
+                final_path.display(),
+                staging.display()
+            );
+        }
+        bail!("no interrupted online run at {}", out.display());
+    }
+    ensure!(
+        !final_path.exists(),
+        "{} already exists; cannot finish the resumed run there",
+        final_path.display()
+    );
+    let text = std::fs::read_to_string(staging.join("online.toml"))
+        .with_context(|| format!("{}: no online.toml", staging.display()))?;
+    let cfg: OnlineConfig = toml::from_str(&text)
+        .with_context(|| format!("{}: invalid online.toml", staging.display()))?;
+    let offline = load_offline_data(&cfg)?;
+    let mut env = crate::envs::make_env(&cfg.env)?;
+    let mut eval_env = crate::envs::make_env(&cfg.env)?;
+    let mut online = OnlineRun::load(&state, cfg, offline.as_ref())?;
+    if show_progress {
+        println!(
+            "resuming {} at environment step {}",
+            final_path.display(),
+            online.env_steps()
+        );
+    }
+    let res = online.run(
+        env.as_mut(),
+        Some(eval_env.as_mut()),
+        Some(&staging),
+        u64::MAX,
+        show_progress,
+    )?;
+    std::fs::rename(&staging, &final_path)
+        .with_context(|| format!("cannot move the run to {}", final_path.display()))?;
+    Ok((online.cfg, res, final_path))
+}
+
+/// base → flags → `--set`, through TOML (so a resumed run reads identical values).
+pub fn resolve_online_config(
+    base: OnlineConfig,
+    flags: Vec<(String, toml::Value)>,
+    sets: &[String],
+) -> Result<OnlineConfig> {
+    let mut v = toml::Value::try_from(&base)?;
+    super::config::apply_overrides(&mut v, flags, sets)?;
+    let cfg: OnlineConfig = v.try_into().context("invalid configuration")?;
+    cfg.validate()?;
+    Ok(cfg)
 }
 
 /// The replay buffer of an online run's state file as a D4RL dataset, oldest row
@@ -1048,23 +1008,15 @@ mod tests {
 
     /// Episodes alternate: cut by a 4-step time limit, then terminated at step 2.
     struct Toy {
+        spec: crate::envs::EnvSpec,
         t: usize,
         episode: u64,
         done: bool,
     }
 
     impl Env for Toy {
-        fn id(&self) -> &str {
-            "toy"
-        }
-        fn obs_dim(&self) -> usize {
-            4
-        }
-        fn act_dim(&self) -> usize {
-            2
-        }
-        fn max_episode_steps(&self) -> usize {
-            4
+        fn spec(&self) -> &crate::envs::EnvSpec {
+            &self.spec
         }
         fn reset(&mut self, _seed: u64) -> Vec<f32> {
             self.t = 0;
@@ -1093,6 +1045,7 @@ mod tests {
         cfg.env = "toy".into();
         let mut run = fresh(&cfg);
         let mut env = Toy {
+            spec: crate::envs::EnvSpec::new("toy", 4, 2, 4),
             t: 0,
             episode: 0,
             done: true,

@@ -1,7 +1,7 @@
 //! Named hyperparameter presets: paper Tables 9–11 (and the single AntMaze setting of
 //! Table 13), TD3+BC, and settings for the native point-maze tasks.
-use super::config::AgentConfig;
-use anyhow::{bail, Result};
+use super::config::{apply_overrides, merge_toml, AgentConfig, TrainConfig};
+use anyhow::{bail, Context, Result};
 
 /// Online fine-tuning hyperparameters that go with an offline preset (Tables 10/11).
 #[derive(Clone, Debug, PartialEq)]
@@ -292,6 +292,56 @@ pub fn preset(name: &str) -> Result<Preset> {
         "unknown preset '{name}'; known presets: {}",
         preset_names().join(", ")
     )
+}
+
+/// Where a training run's settings come from, lowest layer first.
+#[derive(Clone, Debug, Default)]
+pub struct TrainSources {
+    /// Named preset; `None` = the preset named by `env` if there is one, else "pars".
+    pub preset: Option<String>,
+    /// Evaluation environment.
+    pub env: Option<String>,
+    /// Label for tables and plots (default: the preset name).
+    pub label: Option<String>,
+    /// TOML file with run fields and `[agent]`.
+    pub config_file: Option<std::path::PathBuf>,
+    /// Dotted keys from dedicated flags, applied before `sets`.
+    pub flags: Vec<(String, toml::Value)>,
+    /// `--set KEY=VALUE` strings.
+    pub sets: Vec<String>,
+}
+
+/// The name of the preset `src` resolves to, and whether it was taken from `env`.
+pub fn preset_for(src: &TrainSources) -> (String, bool) {
+    match (&src.preset, &src.env) {
+        (Some(p), _) => (p.clone(), false),
+        (None, Some(env)) if preset(env).is_ok() => (env.clone(), true),
+        _ => ("pars".into(), false),
+    }
+}
+
+/// preset → TOML file → flags → `--set`, validated.
+pub fn resolve_train_config(src: &TrainSources) -> Result<TrainConfig> {
+    let (preset_name, _) = preset_for(src);
+    let p = preset(&preset_name)?;
+    let base = TrainConfig {
+        algo: src.label.clone().unwrap_or_else(|| p.name.clone()),
+        agent: p.agent,
+        env: src.env.clone(),
+        ..TrainConfig::default()
+    };
+    let mut v = toml::Value::try_from(&base)?;
+    if let Some(path) = &src.config_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let over: toml::Value = toml::from_str(&text)
+            .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+        merge_toml(&mut v, over);
+    }
+    apply_overrides(&mut v, src.flags.clone(), &src.sets)?;
+    let cfg: TrainConfig = v.try_into().context("invalid configuration")?;
+    cfg.validate()?;
+    Ok(cfg)
 }
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
 //! The offline training loop: sample → update → log → evaluate → checkpoint.
 use super::config::TrainConfig;
-use super::pars::Agent;
+use super::pars::{Agent, UpdateStats};
 use crate::data::{Batch, Transitions};
 use crate::envs::Env;
 use crate::eval::{evaluate, EvalResult};
 use crate::policy::{save_net, Policy};
-use crate::run::{MetricsRow, RunDir, METRICS_HEADER};
+use crate::run::{progress_bar, MetricsRow, RunDir, METRICS_HEADER};
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::time::Instant;
 
@@ -25,47 +25,48 @@ pub struct TrainResult {
     pub steps_per_s: f64,
 }
 
-pub fn progress_bar(len: u64, label: &str, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec:>12} eta {eta} {msg}",
-        )
-        .unwrap()
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(label.to_string());
-    pb
-}
-
 pub fn eval_agent(agent: &Agent, env: &mut dyn Env, episodes: usize) -> Result<EvalResult> {
     let mut policy = Policy::new(agent.actor.clone());
     evaluate(env, |o| policy.act(o).to_vec(), episodes, EVAL_SEED)
 }
 
-#[derive(Default)]
-struct Accum {
-    n: u64,
+/// Sums of update statistics over a logging interval (offline and online alike;
+/// serialised bit-exactly into online checkpoints).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct StatsAccum {
+    pub n: u64,
+    #[serde(with = "super::checkpoint::bits")]
     td: f64,
+    #[serde(with = "super::checkpoint::bits")]
     pa: f64,
+    #[serde(with = "super::checkpoint::bits")]
     qd: f64,
+    #[serde(with = "super::checkpoint::bits")]
     qi: f64,
     na: u64,
+    #[serde(with = "super::checkpoint::bits")]
     actor: f64,
+    #[serde(with = "super::checkpoint::bits")]
     bc: f64,
+    #[serde(with = "super::checkpoint::bits")]
     lambda: f64,
 }
 
-impl Accum {
-    fn add(&mut self, s: &super::UpdateStats) {
+impl StatsAccum {
+    /// A whole offline step: its critic and (if any) actor statistics.
+    pub fn add(&mut self, s: &UpdateStats) {
+        self.add_critic(s);
+        self.add_actor(s);
+    }
+
+    pub fn add_critic(&mut self, s: &UpdateStats) {
         self.n += 1;
         self.td += s.td_loss as f64;
         self.pa += s.pa_loss as f64;
         self.qd += s.q_data as f64;
         self.qi += s.q_infeasible as f64;
+    }
+    pub fn add_actor(&mut self, s: &UpdateStats) {
         if let (Some(a), Some(b), Some(l)) = (s.actor_loss, s.bc_loss, s.lambda) {
             self.na += 1;
             self.actor += a as f64;
@@ -73,16 +74,16 @@ impl Accum {
             self.lambda += l as f64;
         }
     }
-    fn row(&self, step: u64) -> MetricsRow {
-        let n = self.n.max(1) as f64;
-        let na = self.na as f64;
-        let some = |v: f64| if self.na > 0 { Some(v / na) } else { None };
+    pub fn row(&self, step: u64) -> MetricsRow {
+        // NaN where the interval had no updates (before learning starts)
+        let mean = |v: f64, n: u64| if n > 0 { v / n as f64 } else { f64::NAN };
+        let some = |v: f64| (self.na > 0).then(|| v / self.na as f64);
         MetricsRow {
             step,
-            td_loss: self.td / n,
-            pa_loss: self.pa / n,
-            q_data: self.qd / n,
-            q_infeasible: self.qi / n,
+            td_loss: mean(self.td, self.n),
+            pa_loss: mean(self.pa, self.n),
+            q_data: mean(self.qd, self.n),
+            q_infeasible: mean(self.qi, self.n),
             actor_loss: some(self.actor),
             bc_loss: some(self.bc),
             lambda: some(self.lambda),
@@ -114,7 +115,7 @@ pub fn train_offline<'e>(
     let mut sample_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_DA7A);
     let mut batch = Batch::new(cfg.agent.batch_size, data.obs_dim, data.act_dim);
     let mut metrics = Vec::new();
-    let mut acc = Accum::default();
+    let mut acc = StatsAccum::default();
     let pb = progress_bar(cfg.steps, &cfg.algo, show_progress);
     let start = Instant::now();
     let mut final_eval = None;
@@ -143,15 +144,12 @@ pub fn train_offline<'e>(
         if step % cfg.log_every == 0 || eval_now {
             let mut row = acc.row(step);
             row.dormant_ratio = agent.dormant_ratio();
-            acc = Accum::default();
+            acc = StatsAccum::default();
             if eval_now {
                 let eval_start = Instant::now();
                 if let Some(env) = env.as_deref_mut() {
                     let ev = eval_agent(&agent, env, cfg.eval_episodes)?;
-                    row.eval_return = Some(ev.mean_return);
-                    row.eval_score = Some(ev.mean_score);
-                    row.eval_score_std = Some(ev.std_score);
-                    row.eval_success = ev.success_rate;
+                    row.set_eval(&ev);
                     pb.set_message(format!("score {:.1}", ev.mean_score));
                     final_eval = Some(ev);
                 }
@@ -208,4 +206,68 @@ pub fn train_offline<'e>(
         final_eval,
         steps_per_s: cfg.steps as f64 / elapsed.max(1e-9),
     })
+}
+
+/// A finished offline run: the result and where its directory ended up.
+pub struct FinishedRun {
+    pub result: TrainResult,
+    pub dir: std::path::PathBuf,
+}
+
+/// The whole of `pars train` below the command line: load the dataset (clipping
+/// out-of-box actions), check it against the evaluation environment, create the run
+/// directory `out`, train, and write config, dataset record, metrics, policy and
+/// final evaluation.
+pub fn train_run(
+    cfg: &TrainConfig,
+    dataset: &std::path::Path,
+    out: &std::path::Path,
+    show_progress: bool,
+) -> Result<FinishedRun> {
+    anyhow::ensure!(
+        dataset.exists(),
+        "dataset file {} does not exist",
+        dataset.display()
+    );
+    let (_, tr) = crate::data::load_transitions(dataset)?;
+    let mut env = match &cfg.env {
+        Some(id) => {
+            let env = crate::envs::make_env(id)?;
+            anyhow::ensure!(
+                env.obs_dim() == tr.obs_dim && env.act_dim() == tr.act_dim,
+                "dataset {} has obs/action dimensions {}/{} but environment {id} has {}/{}",
+                dataset.display(),
+                tr.obs_dim,
+                tr.act_dim,
+                env.obs_dim(),
+                env.act_dim()
+            );
+            Some(env)
+        }
+        None => None,
+    };
+    let run = RunDir::create(out)?;
+    run.write_text("config.toml", &crate::run::config_toml(cfg)?)?;
+    run.write_json(
+        "dataset.json",
+        &serde_json::json!({ "path": dataset.display().to_string(), "transitions": tr.len() }),
+    )?;
+    let result = train_offline(cfg, &tr, env.as_deref_mut(), Some(&run), show_progress)?;
+    if let Some(ev) = &result.final_eval {
+        run.write_json("final_eval.json", ev)?;
+    }
+    let dir = run.finish()?;
+    Ok(FinishedRun { result, dir })
+}
+
+/// The default run directory `runs/<label>-<dataset stem>-s<seed>` (made unique).
+pub fn default_run_dir(cfg: &TrainConfig, dataset: &std::path::Path) -> std::path::PathBuf {
+    let stem = dataset
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "data".into());
+    let label = crate::run::sanitize_label(&cfg.algo);
+    crate::run::unique_run_dir(
+        std::path::PathBuf::from("runs").join(format!("{label}-{stem}-s{}", cfg.seed)),
+    )
 }

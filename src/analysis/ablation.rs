@@ -2,7 +2,7 @@
 //! and the |L_I| sweep (LN+PA), several seeds each, scored by evaluation in the
 //! environment; bar charts with std error bars.
 use super::plots::{bar_charts, BarSeries};
-use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, DataArgs};
+use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, RunArgs};
 use crate::algos::presets::preset;
 use crate::algos::train::train_offline;
 use crate::algos::TrainConfig;
@@ -17,11 +17,8 @@ use std::path::PathBuf;
 pub struct AblationArgs {
     #[arg(long, default_value = "runs/analysis-ablation")]
     pub out: PathBuf,
-    /// Short runs with small networks (for tests).
-    #[arg(long)]
-    pub fast: bool,
     #[command(flatten)]
-    pub data: DataArgs,
+    pub runs: RunArgs,
     /// Base preset (PARS settings for the dataset).
     #[arg(long, default_value = "pointmaze")]
     pub preset: String,
@@ -34,25 +31,12 @@ pub struct AblationArgs {
     /// c_reward of the distance sweep (default: the preset's).
     #[arg(long)]
     pub sweep_c: Option<f32>,
-    /// Seeds per cell (seed, seed+1, ...; default 3, 1 with --fast).
-    #[arg(long)]
-    pub seeds: Option<usize>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Gradient steps per run (default 20000, 200 with --fast).
-    #[arg(long)]
-    pub steps: Option<u64>,
     /// Evaluation episodes at the end of each run (default 10, 2 with --fast).
     #[arg(long)]
     pub eval_episodes: Option<usize>,
-    /// Hidden width (default: the preset's, 16 with --fast).
-    #[arg(long)]
-    pub hidden: Option<usize>,
     /// Skip the distance sweep.
     #[arg(long)]
     pub no_distance: bool,
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -100,14 +84,17 @@ pub fn run(a: AblationArgs) -> Result<PathBuf> {
             );
         }
     }
-    let seeds = a.seeds.unwrap_or(if a.fast { 1 } else { 3 });
+    let seeds = a.runs.seeds.unwrap_or(if a.runs.fast { 1 } else { 3 });
     ensure!(seeds > 0, "option --seeds must be positive");
-    let steps = a.steps.unwrap_or(if a.fast { 200 } else { 20_000 });
+    let steps = a
+        .runs
+        .steps
+        .unwrap_or(if a.runs.fast { 200 } else { 20_000 });
     ensure!(steps > 0, "option --steps must be positive");
-    let episodes = a.eval_episodes.unwrap_or(if a.fast { 2 } else { 10 });
+    let episodes = a.eval_episodes.unwrap_or(if a.runs.fast { 2 } else { 10 });
     ensure!(episodes > 0, "option --eval-episodes must be positive");
     let mut base = preset(&a.preset)?.agent;
-    if let Some(h) = a.hidden.or(if a.fast { Some(16) } else { None }) {
+    if let Some(h) = a.runs.hidden.or(if a.runs.fast { Some(16) } else { None }) {
         ensure!(h > 0, "option --hidden must be positive");
         base.hidden = h;
     }
@@ -115,7 +102,7 @@ pub fn run(a: AblationArgs) -> Result<PathBuf> {
     ensure_positive("--sweep-c", &[sweep_c])?;
     base.validate()?;
     check_out(&a.out)?;
-    let data = a.data.load(a.fast)?;
+    let data = a.runs.data.load(a.runs.fast)?;
     let env_id = data
         .env
         .clone()
@@ -145,12 +132,12 @@ pub fn run(a: AblationArgs) -> Result<PathBuf> {
         }
     }
     let total = jobs.len() * seeds;
-    let pb = progress(total as u64 * steps, "ablation", !a.quiet);
+    let pb = progress(total as u64 * steps, "ablation", !a.runs.quiet);
     let t0 = std::time::Instant::now();
     let mut runs = Vec::new();
     for &(part, name, ln, pa, c, l) in &jobs {
         for s in 0..seeds as u64 {
-            let seed = a.seed + s;
+            let seed = a.runs.seed + s;
             pb.set_message(format!("{part}: {name} c={c} L={l} seed={seed}"));
             let mut agent = base.clone();
             agent.critic_layer_norm = ln;
@@ -284,7 +271,7 @@ pub fn run(a: AblationArgs) -> Result<PathBuf> {
         "numbers.json",
         &serde_json::json!({
             "analysis": "ablation",
-            "fast": a.fast,
+            "fast": a.runs.fast,
             "dataset": data.info(),
             "env": env_id,
             "preset": a.preset,
@@ -305,7 +292,7 @@ pub fn run(a: AblationArgs) -> Result<PathBuf> {
         }),
     )?;
     let path = finish(run)?;
-    if !a.quiet {
+    if !a.runs.quiet {
         println!(
             "{:<9} {:<6} {:>9} {:>7} {:>16}",
             "part", "variant", "c_reward", "L", "score"

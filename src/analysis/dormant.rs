@@ -9,7 +9,7 @@
 //!   the last training batch (threshold τ = 0);
 //! - `inactive_fraction`: fraction of (unit, sample) pairs with activation ≤ 0 on a
 //!   fixed probe set of dataset (s, a) pairs.
-use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, DataArgs};
+use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, RunArgs};
 use crate::algos::pars::Agent;
 use crate::algos::presets::preset;
 use crate::algos::train::eval_agent;
@@ -29,28 +29,14 @@ use std::path::PathBuf;
 pub struct DormantArgs {
     #[arg(long, default_value = "runs/analysis-dormant")]
     pub out: PathBuf,
-    /// Short runs with small networks (for tests).
-    #[arg(long)]
-    pub fast: bool,
     #[command(flatten)]
-    pub data: DataArgs,
+    pub runs: RunArgs,
     /// Base preset (TD3+BC as in the paper's Fig. 7).
     #[arg(long, default_value = "pointmaze-td3bc")]
     pub preset: String,
     /// c_reward values (comma-separated).
     #[arg(long = "c", value_delimiter = ',', default_value = "1,10,100")]
     pub c_values: Vec<f32>,
-    /// Gradient steps per run (default 20000, 300 with --fast).
-    #[arg(long)]
-    pub steps: Option<u64>,
-    /// Seeds per setting (seed, seed+1, ...).
-    #[arg(long, default_value_t = 1)]
-    pub seeds: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Hidden width of actor and critic (default: the preset's, 32 with --fast).
-    #[arg(long)]
-    pub hidden: Option<usize>,
     /// Probe rows for the inactive fraction (default 2048, 256 with --fast).
     #[arg(long)]
     pub probe_rows: Option<usize>,
@@ -60,9 +46,6 @@ pub struct DormantArgs {
     /// Evaluation episodes at the end of each run (0 = no evaluation; default 10, 2 with --fast).
     #[arg(long)]
     pub eval_episodes: Option<usize>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -129,16 +112,20 @@ pub fn inactive_fraction(agent: &Agent, probe: &[f32], tape: &mut Tape) -> f64 {
 
 pub fn run(a: DormantArgs) -> Result<PathBuf> {
     ensure_positive("--c", &a.c_values)?;
-    ensure!(a.seeds > 0, "option --seeds must be positive");
+    let seeds = a.runs.seeds.unwrap_or(1);
+    ensure!(seeds > 0, "option --seeds must be positive");
     ensure!(a.points > 0, "option --points must be positive");
-    let steps = a.steps.unwrap_or(if a.fast { 300 } else { 20_000 });
+    let steps = a
+        .runs
+        .steps
+        .unwrap_or(if a.runs.fast { 300 } else { 20_000 });
     ensure!(steps > 0, "option --steps must be positive");
-    let probe_rows = a.probe_rows.unwrap_or(if a.fast { 256 } else { 2048 });
+    let probe_rows = a.probe_rows.unwrap_or(if a.runs.fast { 256 } else { 2048 });
     ensure!(probe_rows > 0, "option --probe-rows must be positive");
-    let episodes = a.eval_episodes.unwrap_or(if a.fast { 2 } else { 10 });
+    let episodes = a.eval_episodes.unwrap_or(if a.runs.fast { 2 } else { 10 });
     let base: AgentConfig = {
         let mut cfg = preset(&a.preset)?.agent;
-        if let Some(h) = a.hidden.or(if a.fast { Some(32) } else { None }) {
+        if let Some(h) = a.runs.hidden.or(if a.runs.fast { Some(32) } else { None }) {
             ensure!(h > 0, "option --hidden must be positive");
             cfg.hidden = h;
         }
@@ -146,7 +133,7 @@ pub fn run(a: DormantArgs) -> Result<PathBuf> {
     };
     base.validate()?;
     check_out(&a.out)?;
-    let data = a.data.load(a.fast)?;
+    let data = a.runs.data.load(a.runs.fast)?;
     let tr = &data.transitions;
     let mut env = match (&data.env, episodes > 0) {
         (Some(id), true) => {
@@ -164,15 +151,15 @@ pub fn run(a: DormantArgs) -> Result<PathBuf> {
         }
         _ => None,
     };
-    let probe = probe_inputs(tr, probe_rows, a.seed);
+    let probe = probe_inputs(tr, probe_rows, a.runs.seed);
     let every = (steps / a.points).max(1);
     let settings: Vec<(f32, bool, u64)> = a
         .c_values
         .iter()
         .flat_map(|&c| [false, true].map(|ln| (c, ln)))
-        .flat_map(|(c, ln)| (0..a.seeds as u64).map(move |s| (c, ln, a.seed + s)))
+        .flat_map(|(c, ln)| (0..seeds as u64).map(move |s| (c, ln, a.runs.seed + s)))
         .collect();
-    let pb = progress(settings.len() as u64 * steps, "dormant", !a.quiet);
+    let pb = progress(settings.len() as u64 * steps, "dormant", !a.runs.quiet);
     let t0 = std::time::Instant::now();
     let mut runs = Vec::new();
     for &(c, ln, seed) in &settings {
@@ -342,7 +329,7 @@ pub fn run(a: DormantArgs) -> Result<PathBuf> {
         "numbers.json",
         &serde_json::json!({
             "analysis": "dormant",
-            "fast": a.fast,
+            "fast": a.runs.fast,
             "dataset": data.info(),
             "preset": a.preset,
             "agent": base,
@@ -360,7 +347,7 @@ pub fn run(a: DormantArgs) -> Result<PathBuf> {
         }),
     )?;
     let path = finish(run)?;
-    if !a.quiet {
+    if !a.runs.quiet {
         println!(
             "{:>8} {:>4} {:>16} {:>16} {:>12} {:>8}",
             "c", "LN", "dormant %", "inactive %", "Q(s,a)", "score"

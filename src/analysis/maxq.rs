@@ -3,7 +3,7 @@
 //! action box by projected gradient ascent from several starts, and compare
 //! ‖a‖ / √act_dim of those actions with the dataset's.
 use super::plots::{bar_charts, BarSeries};
-use super::{check_out, finish, mean_std, progress, write_csv, DataArgs};
+use super::{check_out, finish, mean_std, progress, write_csv, RunArgs};
 use crate::algos::pars::{critic_spec, infeasible_coordinate};
 use crate::algos::presets::preset;
 use crate::algos::AgentConfig;
@@ -21,11 +21,8 @@ use std::path::PathBuf;
 pub struct MaxqArgs {
     #[arg(long, default_value = "runs/analysis-maxq")]
     pub out: PathBuf,
-    /// Short runs with small networks (for tests).
-    #[arg(long)]
-    pub fast: bool,
     #[command(flatten)]
-    pub data: DataArgs,
+    pub runs: RunArgs,
     /// Preset giving the critic's shape, γ, α and L.
     #[arg(long, default_value = "pointmaze")]
     pub preset: String,
@@ -38,12 +35,6 @@ pub struct MaxqArgs {
     /// Critic ensemble size (Q = mean over members).
     #[arg(long, default_value_t = 2)]
     pub n_critics: usize,
-    /// SARSA gradient steps (default 20000, 300 with --fast).
-    #[arg(long)]
-    pub steps: Option<u64>,
-    /// Hidden width (default: the preset's, 32 with --fast).
-    #[arg(long)]
-    pub hidden: Option<usize>,
     /// Dataset states searched (default 1000, 64 with --fast).
     #[arg(long)]
     pub states: Option<usize>,
@@ -55,13 +46,6 @@ pub struct MaxqArgs {
     pub ascent_steps: Option<usize>,
     #[arg(long, default_value_t = 0.05)]
     pub ascent_lr: f32,
-    /// Seeds per variant (seed, seed+1, ...).
-    #[arg(long, default_value_t = 1)]
-    pub seeds: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 /// (s, a, r, s', a', done) rows; a' = the dataset's next action (0 after a terminal).
@@ -369,33 +353,37 @@ pub fn run(a: MaxqArgs) -> Result<PathBuf> {
         .map(|s| CriticVariant::parse(s))
         .collect::<Result<_>>()?;
     ensure!(!variants.is_empty(), "option --variants needs a value");
-    ensure!(a.seeds > 0, "option --seeds must be positive");
+    let seeds = a.runs.seeds.unwrap_or(1);
+    ensure!(seeds > 0, "option --seeds must be positive");
     ensure!(a.starts > 0, "option --starts must be positive");
     ensure!(a.n_critics > 0, "option --n-critics must be positive");
     super::ensure_positive("--reward-scale", &[a.reward_scale])?;
     super::ensure_positive("--ascent-lr", &[a.ascent_lr])?;
-    let steps = a.steps.unwrap_or(if a.fast { 300 } else { 20_000 });
+    let steps = a
+        .runs
+        .steps
+        .unwrap_or(if a.runs.fast { 300 } else { 20_000 });
     ensure!(steps > 0, "option --steps must be positive");
-    let n_states = a.states.unwrap_or(if a.fast { 64 } else { 1000 });
+    let n_states = a.states.unwrap_or(if a.runs.fast { 64 } else { 1000 });
     ensure!(n_states > 0, "option --states must be positive");
-    let iters = a.ascent_steps.unwrap_or(if a.fast { 50 } else { 200 });
+    let iters = a.ascent_steps.unwrap_or(if a.runs.fast { 50 } else { 200 });
     let mut base = preset(&a.preset)?.agent;
     base.reward_scale = a.reward_scale;
     base.n_critics = a.n_critics;
     base.critic_subset = base.critic_subset.min(a.n_critics);
-    if let Some(h) = a.hidden.or(if a.fast { Some(32) } else { None }) {
+    if let Some(h) = a.runs.hidden.or(if a.runs.fast { Some(32) } else { None }) {
         ensure!(h > 0, "option --hidden must be positive");
         base.hidden = h;
     }
     base.validate()?;
     check_out(&a.out)?;
-    let data = a.data.load(a.fast)?;
+    let data = a.runs.data.load(a.runs.fast)?;
     let sarsa = Sarsa::from_raw(&data.raw)?;
     let (od, ad) = (sarsa.od, sarsa.ad);
     let data_norm_all = mean_norm(&sarsa.act, ad);
 
     // the searched states: distinct random rows
-    let mut rng = ChaCha8Rng::seed_from_u64(a.seed ^ 0x57A7E5);
+    let mut rng = ChaCha8Rng::seed_from_u64(a.runs.seed ^ 0x57A7E5);
     let rows: Vec<usize> =
         rand::seq::index::sample(&mut rng, sarsa.len(), n_states.min(sarsa.len())).into_vec();
     let states: Vec<f32> = rows
@@ -416,13 +404,17 @@ pub fn run(a: MaxqArgs) -> Result<PathBuf> {
     }
     let data_norm_states = mean_norm(&data_actions, ad);
 
-    let pb = progress((variants.len() * a.seeds) as u64 * steps, "sarsa", !a.quiet);
+    let pb = progress(
+        (variants.len() * seeds) as u64 * steps,
+        "sarsa",
+        !a.runs.quiet,
+    );
     let t0 = std::time::Instant::now();
     let mut runs = Vec::new();
     let r_min = sarsa.rew.iter().copied().fold(f32::INFINITY, f32::min);
     for &v in &variants {
-        for s in 0..a.seeds as u64 {
-            let seed = a.seed + s;
+        for s in 0..seeds as u64 {
+            let seed = a.runs.seed + s;
             let cfg = AgentConfig {
                 critic_layer_norm: v != CriticVariant::None,
                 penalty: v == CriticVariant::LnPa,
@@ -484,7 +476,7 @@ pub fn run(a: MaxqArgs) -> Result<PathBuf> {
             format!("Mean action norm / max norm ({})", data.name),
             format!(
                 "SARSA critic, c_reward = {}, {} seed(s)",
-                a.reward_scale, a.seeds
+                a.reward_scale, seeds
             ),
             groups,
             vec![BarSeries {
@@ -519,7 +511,7 @@ pub fn run(a: MaxqArgs) -> Result<PathBuf> {
         "numbers.json",
         &serde_json::json!({
             "analysis": "maxq",
-            "fast": a.fast,
+            "fast": a.runs.fast,
             "dataset": data.info(),
             "sarsa_tuples": sarsa.len(),
             "preset": a.preset,
@@ -545,7 +537,7 @@ pub fn run(a: MaxqArgs) -> Result<PathBuf> {
         }),
     )?;
     let path = finish(run)?;
-    if !a.quiet {
+    if !a.runs.quiet {
         println!("{}: data actions {:.3}", data.name, data_norm_all);
         for s in &summary {
             println!(

@@ -2,7 +2,6 @@
 //! Each writes figures plus the numbers behind them (`numbers.json`, CSV) into a run
 //! directory and has a `--fast` mode for tests.
 pub mod ablation;
-pub mod cli;
 pub mod dormant;
 pub mod maxq;
 pub mod ntk;
@@ -85,6 +84,32 @@ pub struct DataArgs {
     pub data_seed: u64,
 }
 
+/// Options every RL analysis shares: its data, how many seeds, how long and how
+/// wide its runs are, and the fast mode the tests use. Defaults differ per analysis.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Short runs with small networks (for tests).
+    #[arg(long)]
+    pub fast: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Seeds per setting (seed, seed+1, ...; default 1, 3 for ablation, 1 with --fast).
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Gradient steps per run (default 20000; fewer with --fast).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Hidden width (default: the preset's; small with --fast).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Set from the global --quiet.
+    #[arg(skip)]
+    pub quiet: bool,
+}
+
 /// A loaded dataset and what it is called.
 pub struct LoadedData {
     pub name: String,
@@ -123,7 +148,7 @@ impl DataArgs {
                 "dataset file {} does not exist",
                 path.display()
             );
-            let (raw, tr) = crate::cli::load_transitions(path)?;
+            let (raw, tr) = crate::data::load_transitions(path)?;
             return Ok(LoadedData {
                 name: path
                     .file_stem()
@@ -162,7 +187,7 @@ pub fn check_out(out: &Path) -> Result<()> {
 
 /// Progress bar used by all analyses (hidden when `show` is false).
 pub fn progress(len: u64, label: &str, show: bool) -> indicatif::ProgressBar {
-    crate::algos::train::progress_bar(len, label, show)
+    crate::run::progress_bar(len, label, show)
 }
 
 #[cfg(test)]

@@ -61,8 +61,8 @@ pub struct NtkArgs {
     /// Grid cells per side (default 101, 31 with --fast).
     #[arg(long)]
     pub grid: Option<usize>,
-    /// No progress bar.
-    #[arg(long)]
+    /// Set from the global --quiet.
+    #[arg(skip)]
     pub quiet: bool,
 }
 

@@ -447,8 +447,8 @@ pub struct ToyArgs {
     /// Skip the activation-function fits (App. D, Fig. 15).
     #[arg(long)]
     pub no_activations: bool,
-    /// No progress bar.
-    #[arg(long)]
+    /// Set from the global --quiet.
+    #[arg(skip)]
     pub quiet: bool,
 }
 

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::d4rl::{read_d4rl, H5Source, RawDataset};
+use super::d4rl::{read_d4rl, H5Source};
+use super::dataset::RawDataset;
 
 /// Reads a Minari file into D4RL rows with `next_observations` filled.
 pub fn read_minari(path: &Path) -> Result<RawDataset> {

@@ -1,42 +1,8 @@
-//! Transitions (s, a, r, s', done) and uniform replay sampling.
+//! Uniform replay sampling from `Transitions` and the online `ReplayBuffer`.
 
-use anyhow::{bail, Result};
 use rand::Rng;
 
-use super::d4rl::RawDataset;
-
-/// A minibatch, row-major, allocated once and refilled each step.
-#[derive(Clone, Debug, Default)]
-pub struct Batch {
-    /// [size, obs_dim]
-    pub obs: Vec<f32>,
-    /// [size, act_dim]
-    pub actions: Vec<f32>,
-    /// [size]
-    pub rewards: Vec<f32>,
-    /// [size, obs_dim]
-    pub next_obs: Vec<f32>,
-    /// [size], 1.0 where the next state is terminal
-    pub dones: Vec<f32>,
-    pub size: usize,
-    pub obs_dim: usize,
-    pub act_dim: usize,
-}
-
-impl Batch {
-    pub fn new(size: usize, obs_dim: usize, act_dim: usize) -> Self {
-        Batch {
-            obs: vec![0.0; size * obs_dim],
-            actions: vec![0.0; size * act_dim],
-            rewards: vec![0.0; size],
-            next_obs: vec![0.0; size * obs_dim],
-            dones: vec![0.0; size],
-            size,
-            obs_dim,
-            act_dim,
-        }
-    }
-}
+use super::dataset::{Batch, Transitions};
 
 /// The sampling methods of a transition store with fields obs, actions, rewards,
 /// next_obs, dones, obs_dim, act_dim; shared by `Transitions` and `ReplayBuffer`.
@@ -143,115 +109,7 @@ impl Columns<'_> {
     }
 }
 
-/// Where the next observation of a dataset row comes from.
-enum Next {
-    /// `next_observations[i]` from the file.
-    Stored,
-    /// `observations[j]`; for terminal rows without stored next states
-    /// j == i, a placeholder that `done = 1` masks out of every TD target.
-    Row(usize),
-}
-
-/// Row `i`'s transition, or None when its next state is unknown.
-fn next_of(ds: &RawDataset, i: usize) -> Option<Next> {
-    if ds.next_observations.is_some() {
-        return Some(Next::Stored);
-    }
-    if ds.terminals[i] {
-        // Never observations[i + 1]: that row starts the next episode.
-        Some(Next::Row(i))
-    } else if ds.timeouts[i] || i + 1 == ds.len() {
-        None
-    } else {
-        Some(Next::Row(i + 1))
-    }
-}
-
-/// Offline transitions in flat row-major arrays.
-#[derive(Clone, Debug, Default)]
-pub struct Transitions {
-    /// [n, obs_dim]
-    pub obs: Vec<f32>,
-    /// [n, act_dim]
-    pub actions: Vec<f32>,
-    /// [n]
-    pub rewards: Vec<f32>,
-    /// [n, obs_dim]
-    pub next_obs: Vec<f32>,
-    /// [n], 1.0 for terminal steps (a timeout is not terminal)
-    pub dones: Vec<f32>,
-    pub obs_dim: usize,
-    pub act_dim: usize,
-}
-
 impl Transitions {
-    /// Builds (s, a, r, s', done) rows like D4RL's `qlearning_dataset`, but
-    /// never pairing a row with the first state of the next episode.
-    ///
-    /// With `next_observations` in the file every row is kept. Without it,
-    /// s' = observations[i + 1]; rows ending in a timeout (and a final row
-    /// that is not terminal) are dropped since their s' is not in the file;
-    /// terminal rows are kept with done = 1 and s' = s as a placeholder.
-    pub fn from_raw(ds: &RawDataset) -> Result<Transitions> {
-        ds.validate()?;
-        let (od, ad) = (ds.obs_dim, ds.act_dim);
-        let n = Self::count(ds);
-        if n == 0 {
-            bail!(
-                "dataset yields no transitions: each of its {} rows ends in a timeout or is the unfinished last row",
-                ds.len()
-            );
-        }
-        let mut t = Transitions {
-            obs: Vec::with_capacity(n * od),
-            actions: Vec::with_capacity(n * ad),
-            rewards: Vec::with_capacity(n),
-            next_obs: Vec::with_capacity(n * od),
-            dones: Vec::with_capacity(n),
-            obs_dim: od,
-            act_dim: ad,
-        };
-        for i in 0..ds.len() {
-            let next = match next_of(ds, i) {
-                Some(Next::Stored) => &ds.next_observations.as_ref().unwrap()[i * od..(i + 1) * od],
-                Some(Next::Row(j)) => &ds.observations[j * od..(j + 1) * od],
-                None => continue,
-            };
-            t.obs
-                .extend_from_slice(&ds.observations[i * od..(i + 1) * od]);
-            t.actions
-                .extend_from_slice(&ds.actions[i * ad..(i + 1) * ad]);
-            t.rewards.push(ds.rewards[i]);
-            t.next_obs.extend_from_slice(next);
-            t.dones.push(if ds.terminals[i] { 1.0 } else { 0.0 });
-        }
-        Ok(t)
-    }
-
-    /// How many transitions `from_raw` would build (for summaries).
-    pub fn count(ds: &RawDataset) -> usize {
-        (0..ds.len()).filter(|&i| next_of(ds, i).is_some()).count()
-    }
-
-    pub fn len(&self) -> usize {
-        self.rewards.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rewards.is_empty()
-    }
-
-    pub fn reward_min(&self) -> f32 {
-        self.rewards.iter().copied().fold(f32::INFINITY, f32::min)
-    }
-
-    pub fn reward_max(&self) -> f32 {
-        self.rewards
-            .iter()
-            .copied()
-            .fold(f32::NEG_INFINITY, f32::max)
-    }
-
     store_sampling!();
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::maze::{Cell, Grid, Layout, PointMaze, WaypointController};
 use super::Env;
-use crate::data::d4rl::RawDataset;
+use crate::data::RawDataset;
 
 /// How starts and commanded goals are chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{check_action, Env, Step};
+use super::{check_action, Env, EnvSpec, Step};
 
 /// A grid cell as `(row, col)`.
 pub type Cell = (usize, usize);
@@ -148,6 +148,11 @@ impl Layout {
             Layout::Large => 800,
             Layout::Ultra => 1200,
         }
+    }
+
+    /// Id, sizes (observation [x, y, vx, vy], 2-D force) and episode limit.
+    pub fn spec(self) -> EnvSpec {
+        EnvSpec::new(self.env_id(), 4, 2, self.max_episode_steps())
     }
 
     pub fn grid(self) -> Grid {
@@ -355,8 +360,7 @@ impl Grid {
 #[derive(Clone, Debug)]
 pub struct PointMaze {
     grid: Grid,
-    id: String,
-    max_steps: usize,
+    spec: EnvSpec,
     pos: [f64; 2],
     vel: [f64; 2],
     steps: usize,
@@ -369,8 +373,7 @@ impl PointMaze {
     pub fn new(layout: Layout) -> PointMaze {
         let mut env = PointMaze {
             grid: Grid::new(layout),
-            id: layout.env_id(),
-            max_steps: layout.max_episode_steps(),
+            spec: layout.spec(),
             pos: [0.0; 2],
             vel: [0.0; 2],
             steps: 0,
@@ -400,7 +403,7 @@ impl PointMaze {
 
     /// Override the episode limit (the data collector uses longer episodes).
     pub fn set_max_episode_steps(&mut self, steps: usize) {
-        self.max_steps = steps.max(1);
+        self.spec.max_episode_steps = steps.max(1);
     }
 
     /// Start an episode at an arbitrary position with zero velocity.
@@ -408,7 +411,7 @@ impl PointMaze {
         if !self.grid.position_is_valid(pos) {
             anyhow::bail!(
                 "environment {}: cannot place the agent at ({}, {}): not clear of walls",
-                self.id,
+                self.spec.id,
                 pos[0],
                 pos[1]
             );
@@ -459,17 +462,8 @@ impl PointMaze {
 }
 
 impl Env for PointMaze {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn obs_dim(&self) -> usize {
-        4
-    }
-    fn act_dim(&self) -> usize {
-        2
-    }
-    fn max_episode_steps(&self) -> usize {
-        self.max_steps
+    fn spec(&self) -> &EnvSpec {
+        &self.spec
     }
 
     /// Evaluation start cell centre plus uniform noise of ±[`RESET_NOISE`].
@@ -485,11 +479,11 @@ impl Env for PointMaze {
 
     /// Errors on a bad action or when called after the episode ended.
     fn step(&mut self, action: &[f32]) -> Result<Step> {
-        check_action(&self.id, 2, action)?;
+        check_action(&self.spec.id, 2, action)?;
         if self.done {
             anyhow::bail!(
                 "environment {}: step after the episode ended; call reset",
-                self.id
+                self.spec.id
             );
         }
         let a = [
@@ -510,15 +504,10 @@ impl Env for PointMaze {
         self.steps += 1;
 
         let terminated = self.grid.reached(self.pos, self.grid.goal);
-        let truncated = self.steps >= self.max_steps;
+        let truncated = self.steps >= self.spec.max_episode_steps;
         self.success |= terminated;
         self.done = terminated || truncated;
-        Ok(Step {
-            obs: self.observation(),
-            reward: if terminated { 1.0 } else { 0.0 },
-            terminated,
-            truncated,
-        })
+        Ok(Step::goal(self.observation(), terminated, truncated))
     }
 
     fn success(&self) -> Option<bool> {

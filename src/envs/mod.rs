@@ -17,14 +17,56 @@ pub struct Step {
     pub truncated: bool,
 }
 
+impl Step {
+    /// A sparse goal task's step: reward 1 exactly when the goal ends the episode.
+    pub fn goal(obs: Vec<f32>, reached: bool, truncated: bool) -> Step {
+        Step {
+            obs,
+            reward: if reached { 1.0 } else { 0.0 },
+            terminated: reached,
+            truncated,
+        }
+    }
+}
+
+/// What identifies an environment to the rest of the crate: id, sizes, time limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvSpec {
+    /// Environment id, e.g. `pointmaze-umaze-v0`.
+    pub id: String,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    /// Episode limit after which `truncated` is set.
+    pub max_episode_steps: usize,
+}
+
+impl EnvSpec {
+    pub fn new(id: impl Into<String>, obs_dim: usize, act_dim: usize, limit: usize) -> Self {
+        EnvSpec {
+            id: id.into(),
+            obs_dim,
+            act_dim,
+            max_episode_steps: limit,
+        }
+    }
+}
+
 /// A continuous-control environment with a box action space of [-1, 1]^act_dim.
 pub trait Env: Send {
-    /// Environment id, e.g. `pointmaze-umaze-v0`.
-    fn id(&self) -> &str;
-    fn obs_dim(&self) -> usize;
-    fn act_dim(&self) -> usize;
-    /// Episode limit after which `truncated` is set.
-    fn max_episode_steps(&self) -> usize;
+    /// Id, sizes and episode limit.
+    fn spec(&self) -> &EnvSpec;
+    fn id(&self) -> &str {
+        &self.spec().id
+    }
+    fn obs_dim(&self) -> usize {
+        self.spec().obs_dim
+    }
+    fn act_dim(&self) -> usize {
+        self.spec().act_dim
+    }
+    fn max_episode_steps(&self) -> usize {
+        self.spec().max_episode_steps
+    }
     /// Start a new episode; the same seed gives the same initial observation.
     fn reset(&mut self, seed: u64) -> Vec<f32>;
     /// Advance one step. Rejects actions of the wrong dimension or with NaN.
@@ -52,21 +94,10 @@ pub fn check_action(env_id: &str, act_dim: usize, action: &[f32]) -> Result<()> 
     Ok(())
 }
 
-/// Every environment id `make_env` knows, with (obs_dim, act_dim, episode limit).
-pub fn list_envs() -> Vec<(String, usize, usize, usize)> {
+/// Every environment `make_env` knows.
+pub fn list_envs() -> Vec<EnvSpec> {
     #[allow(unused_mut)]
-    let mut v: Vec<(String, usize, usize, usize)> = maze::Layout::ALL
-        .iter()
-        .map(|l| {
-            let e = maze::PointMaze::new(*l);
-            (
-                e.id().to_string(),
-                e.obs_dim(),
-                e.act_dim(),
-                e.max_episode_steps(),
-            )
-        })
-        .collect();
+    let mut v: Vec<EnvSpec> = maze::Layout::ALL.iter().map(|l| l.spec()).collect();
     #[cfg(feature = "mujoco")]
     v.extend(mujoco::list_envs());
     v
@@ -88,7 +119,7 @@ pub fn make_env(id: &str) -> Result<Box<dyn Env>> {
             "environment '{id}' runs on MuJoCo, but this build has no MuJoCo: build with the              default `mujoco` feature after `bash scripts/setup.sh`"
         );
     }
-    let known: Vec<String> = list_envs().into_iter().map(|e| e.0).collect();
+    let known: Vec<String> = list_envs().into_iter().map(|e| e.id).collect();
     anyhow::bail!("unknown environment '{id}'; known: {}", known.join(", "))
 }
 

@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{asset, to_f32, Episode, Sim, SimEnv};
-use crate::envs::{Env, Step};
+use crate::envs::{Env, EnvSpec, Step};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
@@ -37,6 +37,16 @@ impl Task {
             Task::Hammer => "hammer-v1",
             Task::Relocate => "relocate-v1",
         }
+    }
+
+    /// Id, sizes and D4RL's episode limit.
+    pub fn spec(self) -> EnvSpec {
+        EnvSpec::new(
+            self.env_id(),
+            self.obs_dim(),
+            self.act_dim(),
+            self.max_episode_steps(),
+        )
     }
 
     pub fn obs_dim(self) -> usize {
@@ -240,7 +250,7 @@ impl Adroit {
         let mut env = Adroit {
             task,
             sim,
-            episode: Episode::new(task.max_episode_steps()),
+            episode: Episode::new(task.spec()),
             parts,
             act_mid,
             act_rng,
@@ -438,20 +448,8 @@ impl Adroit {
 }
 
 impl Env for Adroit {
-    fn id(&self) -> &str {
-        self.task.env_id()
-    }
-
-    fn obs_dim(&self) -> usize {
-        self.task.obs_dim()
-    }
-
-    fn act_dim(&self) -> usize {
-        self.task.act_dim()
-    }
-
-    fn max_episode_steps(&self) -> usize {
-        self.episode.limit
+    fn spec(&self) -> &EnvSpec {
+        &self.episode.spec
     }
 
     /// The hand starts at rest in its model pose; what D4RL randomises is drawn from the
@@ -491,8 +489,7 @@ impl Env for Adroit {
     }
 
     fn step(&mut self, action: &[f32]) -> Result<Step> {
-        self.episode
-            .check(self.task.env_id(), self.task.act_dim(), action)?;
+        self.episode.check(action)?;
         let ctrl = self.action_to_ctrl(action);
         self.sim.step(&ctrl);
         // No forward pass here: positions are those of the last substep, as in D4RL.

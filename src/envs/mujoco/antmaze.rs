@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{asset, normal_noise, to_f32, uniform_noise, Episode, Sim, SimEnv};
-use crate::envs::{Env, Step};
+use crate::envs::{Env, EnvSpec, Step};
 
 /// Side of one maze cell in metres (D4RL's `maze_size_scaling`).
 const CELL: f64 = 4.0;
@@ -99,6 +99,11 @@ impl Layout {
             Layout::Large => "antmaze-large-v2",
             Layout::Ultra => "antmaze-ultra-v0",
         }
+    }
+
+    /// Id, sizes (qpos ++ qvel, 8 motors) and the layout's episode limit.
+    pub fn spec(self) -> EnvSpec {
+        EnvSpec::new(self.env_id(), OBS_DIM, ACT_DIM, self.max_episode_steps())
     }
 
     pub fn max_episode_steps(self) -> usize {
@@ -262,7 +267,7 @@ impl AntMaze {
         Ok(AntMaze {
             layout,
             sim,
-            episode: Episode::new(layout.max_episode_steps()),
+            episode: Episode::new(layout.spec()),
             ctrl_range,
             goal: layout.goal_cell_centre(),
             reached: false,
@@ -305,20 +310,8 @@ impl AntMaze {
 }
 
 impl Env for AntMaze {
-    fn id(&self) -> &str {
-        self.layout.env_id()
-    }
-
-    fn obs_dim(&self) -> usize {
-        OBS_DIM
-    }
-
-    fn act_dim(&self) -> usize {
-        ACT_DIM
-    }
-
-    fn max_episode_steps(&self) -> usize {
-        self.episode.limit
+    fn spec(&self) -> &EnvSpec {
+        &self.episode.spec
     }
 
     /// A new goal in the goal cell, then the ant at the start cell: the model's qpos
@@ -333,18 +326,13 @@ impl Env for AntMaze {
     }
 
     fn step(&mut self, action: &[f32]) -> Result<Step> {
-        self.episode.check(self.layout.env_id(), ACT_DIM, action)?;
+        self.episode.check(action)?;
         let ctrl = self.action_to_ctrl(action);
         self.sim.step(&ctrl);
         let terminated = self.distance_to_goal() <= GOAL_RADIUS;
         self.reached |= terminated;
         let truncated = self.episode.finish_step(terminated);
-        Ok(Step {
-            obs: self.observation(),
-            reward: if terminated { 1.0 } else { 0.0 },
-            terminated,
-            truncated,
-        })
+        Ok(Step::goal(self.observation(), terminated, truncated))
     }
 
     fn success(&self) -> Option<bool> {

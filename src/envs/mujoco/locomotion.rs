@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{asset, normal_noise, to_f32, uniform_noise, Episode, Sim, SimEnv};
-use crate::envs::{Env, Step};
+use crate::envs::{Env, EnvSpec, Step};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -24,6 +24,11 @@ impl Kind {
             Kind::HalfCheetah => "halfcheetah-v2",
             Kind::Walker2d => "walker2d-v2",
         }
+    }
+
+    /// Id, sizes and the 1000-step limit.
+    pub fn spec(self) -> EnvSpec {
+        EnvSpec::new(self.env_id(), self.obs_dim(), self.act_dim(), 1000)
     }
 
     /// `hopper-medium-v2`, `halfcheetah-expert-v2`, `walker2d-v2`, ...
@@ -104,7 +109,7 @@ impl Locomotion {
         Ok(Locomotion {
             kind,
             sim,
-            episode: Episode::new(1000),
+            episode: Episode::new(kind.spec()),
         })
     }
 
@@ -139,20 +144,8 @@ impl Locomotion {
 }
 
 impl Env for Locomotion {
-    fn id(&self) -> &str {
-        self.kind.env_id()
-    }
-
-    fn obs_dim(&self) -> usize {
-        self.kind.obs_dim()
-    }
-
-    fn act_dim(&self) -> usize {
-        self.kind.act_dim()
-    }
-
-    fn max_episode_steps(&self) -> usize {
-        self.episode.limit
+    fn spec(&self) -> &EnvSpec {
+        &self.episode.spec
     }
 
     /// Initial state: the model's qpos/qvel plus uniform noise of ±0.005 (walkers) or
@@ -174,8 +167,7 @@ impl Env for Locomotion {
     }
 
     fn step(&mut self, action: &[f32]) -> Result<Step> {
-        self.episode
-            .check(self.kind.env_id(), self.kind.act_dim(), action)?;
+        self.episode.check(action)?;
         let ctrl = self.action_to_ctrl(action);
         let x_before = self.sim.qpos()[0];
         self.sim.step(&ctrl);

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::Env;
+use super::{Env, EnvSpec};
 
 pub mod adroit;
 pub mod antmaze;
@@ -286,23 +286,11 @@ pub trait SimEnv: Env {
 
 /// Every MuJoCo environment id with (obs_dim, act_dim, episode limit). Static facts, so
 /// listing needs no model files.
-pub fn list_envs() -> Vec<(String, usize, usize, usize)> {
-    let mut v: Vec<(String, usize, usize, usize)> = Vec::new();
-    for k in locomotion::Kind::ALL {
-        v.push((k.env_id().into(), k.obs_dim(), k.act_dim(), 1000));
-    }
-    for l in antmaze::Layout::ALL {
-        v.push((l.env_id().into(), 29, 8, l.max_episode_steps()));
-    }
-    for t in adroit::Task::ALL {
-        v.push((
-            t.env_id().into(),
-            t.obs_dim(),
-            t.act_dim(),
-            t.max_episode_steps(),
-        ));
-    }
-    v
+pub fn list_envs() -> Vec<EnvSpec> {
+    let loco = locomotion::Kind::ALL.iter().map(|k| k.spec());
+    let ant = antmaze::Layout::ALL.iter().map(|l| l.spec());
+    let adroit = adroit::Task::ALL.iter().map(|t| t.spec());
+    loco.chain(ant).chain(adroit).collect()
 }
 
 /// Build a MuJoCo environment from a D4RL-style id (`hopper-medium-v2`,
@@ -356,16 +344,17 @@ pub(crate) fn domain_and_version(id: &str) -> (&str, &str) {
 /// no-step-after-the-end rule.
 #[derive(Clone, Debug)]
 pub(crate) struct Episode {
+    /// Id, sizes and the step limit of the environment.
+    pub spec: EnvSpec,
     pub steps: usize,
-    pub limit: usize,
     pub done: bool,
 }
 
 impl Episode {
-    pub fn new(limit: usize) -> Self {
+    pub fn new(spec: EnvSpec) -> Self {
         Episode {
+            spec,
             steps: 0,
-            limit,
             done: true,
         }
     }
@@ -377,8 +366,9 @@ impl Episode {
 
     /// Validate an action before it reaches the simulator (`SimEnv::action_to_ctrl` then
     /// clips it to the box).
-    pub fn check(&self, id: &str, act_dim: usize, action: &[f32]) -> Result<()> {
-        super::check_action(id, act_dim, action)?;
+    pub fn check(&self, action: &[f32]) -> Result<()> {
+        let id = &self.spec.id;
+        super::check_action(id, self.spec.act_dim, action)?;
         if self.done {
             bail!("environment {id}: step after the episode ended; call reset");
         }
@@ -388,7 +378,7 @@ impl Episode {
     /// Count a step; returns `truncated` (the limit was hit without termination).
     pub fn finish_step(&mut self, terminated: bool) -> bool {
         self.steps += 1;
-        let truncated = !terminated && self.steps >= self.limit;
+        let truncated = !terminated && self.steps >= self.spec.max_episode_steps;
         self.done = terminated || truncated;
         truncated
     }

@@ -1,0 +1,158 @@
+//! `pars collect`: a maze dataset from the scripted controller, uniform random
+//! actions in any environment, a saved policy's rollouts, or an online run's replay.
+use super::common::{policy_and_env, Output};
+use crate::algos::online::{replay_dataset, STATE_FILE};
+use crate::data;
+use crate::envs::collect::{collect, rollout_policy, CollectConfig, Style};
+use crate::envs::make_env;
+use crate::envs::maze::Layout;
+use anyhow::{ensure, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct CollectArgs {
+    /// Environment, e.g. pointmaze-umaze-v0 or hopper-v2 (see `pars envs`).
+    #[arg(long, default_value = "pointmaze-umaze-v0")]
+    pub env: String,
+    /// Mazes: diverse (random starts and goals, the default), play (hand-picked goals) or
+    /// random (uniform random actions). Other environments: random (the default).
+    #[arg(long)]
+    pub style: Option<String>,
+    /// Rows to collect.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Std of the Gaussian noise on the controller's actions.
+    #[arg(long, default_value_t = 0.3)]
+    pub noise: f32,
+    /// Output HDF5 file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Roll out this saved policy (policy.pnet or a run directory) in --env instead.
+    #[arg(long, conflicts_with = "from_run")]
+    pub policy: Option<PathBuf>,
+    /// Std of the Gaussian noise on the policy's actions (with --policy).
+    #[arg(long, default_value_t = 0.0)]
+    pub policy_noise: f32,
+    /// Export the replay buffer of a finished `pars online`/`pars finetune` run instead.
+    #[arg(long)]
+    pub from_run: Option<PathBuf>,
+}
+
+pub fn run(a: CollectArgs, out: &Output) -> Result<()> {
+    if let Some(run) = &a.from_run {
+        return collect_replay(&a, run);
+    }
+    if let Some(policy) = &a.policy {
+        return collect_policy(&a, policy);
+    }
+    ensure!(a.steps > 0, "option --steps must be positive");
+    let layout = Layout::from_env_id(&a.env).or_else(|| Layout::from_name(&a.env));
+    let style_name = a.style.as_deref().unwrap_or(if layout.is_some() {
+        "diverse"
+    } else {
+        "random"
+    });
+    if style_name == "random" {
+        return collect_random(&a, out);
+    }
+    let Some(layout) = layout else {
+        anyhow::bail!(
+            "option --style {style_name}: environment {} has only --style random (or --policy)",
+            a.env
+        );
+    };
+    let style: Style = style_name
+        .parse()
+        .map_err(|e| anyhow::anyhow!("option --style: {e}"))?;
+    let cfg = CollectConfig {
+        action_noise: a.noise,
+        ..CollectConfig::new(layout, style, a.steps, a.seed)
+    };
+    let ds = collect(&cfg)?;
+    data::write_d4rl(&a.out, &ds)?;
+    println!(
+        "wrote {} ({} rows, {})",
+        a.out.display(),
+        ds.len(),
+        cfg.dataset_id()
+    );
+    Ok(())
+}
+
+/// Uniform random actions in any environment.
+fn collect_random(a: &CollectArgs, out: &Output) -> Result<()> {
+    use rand::{Rng, SeedableRng};
+    let mut env = make_env(&a.env)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed ^ 0x0005_eed0_fac7_10a5);
+    let act_dim = env.act_dim();
+    let bar = crate::run::progress_bar(a.steps as u64, "collect", out.progress());
+    let mut n = 0u64;
+    let ds = rollout_policy(
+        env.as_mut(),
+        |_| {
+            n += 1;
+            if n.is_multiple_of(1000) {
+                bar.set_position(n);
+            }
+            (0..act_dim).map(|_| rng.gen_range(-1.0f32..=1.0)).collect()
+        },
+        a.steps,
+        0.0,
+        a.seed,
+    )?;
+    bar.finish_and_clear();
+    data::write_d4rl(&a.out, &ds)?;
+    println!(
+        "wrote {} ({} rows of uniform random actions in {})",
+        a.out.display(),
+        ds.len(),
+        a.env
+    );
+    Ok(())
+}
+
+/// The replay buffer of a finished online run.
+fn collect_replay(a: &CollectArgs, run: &std::path::Path) -> Result<()> {
+    let state = run.join("checkpoints").join(STATE_FILE);
+    ensure!(
+        run.join("online.toml").is_file() && state.is_file(),
+        "{} is not a finished `pars online` / `pars finetune` run",
+        run.display()
+    );
+    write_episodes(a, &replay_dataset(&state)?)
+}
+
+/// Rollouts of a saved policy with Gaussian action noise.
+fn collect_policy(a: &CollectArgs, policy: &std::path::Path) -> Result<()> {
+    let (mut policy, mut env) = policy_and_env(policy, &a.env)?;
+    ensure!(a.steps > 0, "option --steps must be positive");
+    let ds = rollout_policy(
+        env.as_mut(),
+        |o| policy.act(o).to_vec(),
+        a.steps,
+        a.policy_noise,
+        a.seed,
+    )?;
+    write_episodes(a, &ds)
+}
+
+fn write_episodes(a: &CollectArgs, ds: &data::RawDataset) -> Result<()> {
+    data::write_d4rl(&a.out, ds)?;
+    let ends = ds
+        .terminals
+        .iter()
+        .zip(&ds.timeouts)
+        .filter(|(t, o)| **t || **o)
+        .count();
+    println!(
+        "wrote {} ({} rows, {} episodes, {} reached a terminal)",
+        a.out.display(),
+        ds.len(),
+        ends,
+        ds.terminals.iter().filter(|&&t| t).count()
+    );
+    Ok(())
+}

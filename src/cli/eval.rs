@@ -1,0 +1,27 @@
+//! `pars eval`: evaluate a saved policy in an environment.
+use super::common::policy_and_env;
+use crate::eval::evaluate;
+use anyhow::{ensure, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A policy file (policy.pnet) or a run directory.
+    #[arg(long)]
+    pub policy: PathBuf,
+    #[arg(long)]
+    pub env: String,
+    #[arg(long, default_value_t = 10)]
+    pub episodes: usize,
+    #[arg(long, default_value_t = crate::algos::train::EVAL_SEED)]
+    pub seed: u64,
+}
+
+pub fn run(a: EvalArgs) -> Result<()> {
+    let (mut policy, mut env) = policy_and_env(&a.policy, &a.env)?;
+    ensure!(a.episodes > 0, "option --episodes must be positive");
+    let ev = evaluate(env.as_mut(), |o| policy.act(o).to_vec(), a.episodes, a.seed)?;
+    println!("{}", serde_json::to_string_pretty(&ev)?);
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! `pars train`: offline training on a dataset.
+use super::common::{print_train_summary, Output, Overrides, RunFlags};
+use crate::algos::presets::{preset_for, resolve_train_config, TrainSources};
+use crate::algos::train::{default_run_dir, train_run};
+use crate::nn::Activation;
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct TrainArgs {
+    /// D4RL or Minari HDF5 dataset.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Named preset (see `pars presets`); default "pars", or the preset named by --env.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// TOML file with fields of the run config (top level) and `[agent]`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunFlags,
+    /// c_reward.
+    #[arg(long)]
+    pub reward_scale: Option<f32>,
+    /// L, distance of the infeasible region.
+    #[arg(long)]
+    pub infeasible_distance: Option<f32>,
+    /// LayerNorm in the critic (true/false).
+    #[arg(long)]
+    pub layer_norm: Option<bool>,
+    /// Ensemble size N.
+    #[arg(long)]
+    pub n_critics: Option<usize>,
+    /// S_critic, members in the min of the TD target.
+    #[arg(long)]
+    pub critic_subset: Option<usize>,
+    #[arg(long, value_enum)]
+    pub activation: Option<Activation>,
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    #[arg(long)]
+    pub critic_depth: Option<usize>,
+    #[arg(long)]
+    pub actor_depth: Option<usize>,
+    #[arg(long)]
+    pub gamma: Option<f32>,
+    #[arg(long)]
+    pub policy_noise: Option<f32>,
+    /// Minimum reward of the task (default: the dataset's).
+    #[arg(long)]
+    pub r_min: Option<f32>,
+}
+
+impl TrainArgs {
+    fn sources(&self) -> Result<TrainSources> {
+        let mut o = Overrides::default();
+        self.run.overrides(&mut o)?;
+        o.add("agent.reward_scale", &self.reward_scale)?;
+        o.add("agent.infeasible_distance", &self.infeasible_distance)?;
+        o.add("agent.critic_layer_norm", &self.layer_norm)?;
+        o.add("agent.n_critics", &self.n_critics)?;
+        o.add("agent.critic_subset", &self.critic_subset)?;
+        o.add("agent.activation", &self.activation)?;
+        o.add("agent.hidden", &self.hidden)?;
+        o.add("agent.critic_depth", &self.critic_depth)?;
+        o.add("agent.actor_depth", &self.actor_depth)?;
+        o.add("agent.gamma", &self.gamma)?;
+        o.add("agent.policy_noise", &self.policy_noise)?;
+        o.add("agent.r_min", &self.r_min)?;
+        Ok(TrainSources {
+            preset: self.preset.clone(),
+            env: self.run.env.clone(),
+            label: self.run.label.clone(),
+            config_file: self.config.clone(),
+            flags: o.0,
+            sets: self.run.set.clone(),
+        })
+    }
+}
+
+pub fn run(a: TrainArgs, out: &Output) -> Result<()> {
+    let src = a.sources()?;
+    let (name, from_env) = preset_for(&src);
+    if from_env {
+        eprintln!("using preset {name} (from --env; --preset overrides)");
+    }
+    let cfg = resolve_train_config(&src)?;
+    let dir = a
+        .run
+        .out
+        .clone()
+        .unwrap_or_else(|| default_run_dir(&cfg, &a.dataset));
+    let done = train_run(&cfg, &a.dataset, &dir, out.progress())?;
+    if !out.quiet {
+        print_train_summary(&cfg.algo, &done.result);
+        println!("run directory: {}", done.dir.display());
+    }
+    Ok(())
+}

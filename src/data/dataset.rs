@@ -1,0 +1,348 @@
+//! The dataset types every other part shares: the raw arrays of a logged dataset
+//! (`RawDataset`), the (s, a, r, s', done) rows built from them (`Transitions`), and a
+//! training minibatch (`Batch`). File formats live in `d4rl`/`minari`, sampling in `replay`.
+
+use std::fmt;
+
+use anyhow::{bail, Result};
+
+/// The arrays of a D4RL-format file, row-major, one row per logged step.
+#[derive(Clone, Debug, Default)]
+pub struct RawDataset {
+    /// [n, obs_dim]
+    pub observations: Vec<f32>,
+    /// [n, act_dim]
+    pub actions: Vec<f32>,
+    /// [n]
+    pub rewards: Vec<f32>,
+    /// [n] the task ended after this step (no bootstrapping)
+    pub terminals: Vec<bool>,
+    /// [n] the episode was cut by a time limit after this step
+    pub timeouts: Vec<bool>,
+    /// [n, obs_dim], optional in the file
+    pub next_observations: Option<Vec<f32>>,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+}
+
+impl RawDataset {
+    pub fn len(&self) -> usize {
+        self.rewards.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rewards.is_empty()
+    }
+
+    /// Checks that all arrays agree on the row count and are finite.
+    /// The message is one line without a file name; callers prefix it.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.rewards.len();
+        if n == 0 {
+            bail!("dataset has no rows");
+        }
+        if self.obs_dim == 0 || self.act_dim == 0 {
+            bail!(
+                "obs_dim and act_dim must be positive (got {} and {})",
+                self.obs_dim,
+                self.act_dim
+            );
+        }
+        let check_rows = |key: &str, len: usize, width: usize| -> Result<()> {
+            if len != n * width {
+                bail!(
+                    "'{key}' has {} values, expected {n} rows x {width} = {}",
+                    len,
+                    n * width
+                );
+            }
+            Ok(())
+        };
+        check_rows("observations", self.observations.len(), self.obs_dim)?;
+        check_rows("actions", self.actions.len(), self.act_dim)?;
+        check_rows("terminals", self.terminals.len(), 1)?;
+        check_rows("timeouts", self.timeouts.len(), 1)?;
+        if let Some(next) = &self.next_observations {
+            check_rows("next_observations", next.len(), self.obs_dim)?;
+        }
+        check_finite("observations", &self.observations, self.obs_dim)?;
+        check_finite("actions", &self.actions, self.act_dim)?;
+        check_finite("rewards", &self.rewards, 1)?;
+        if let Some(next) = &self.next_observations {
+            check_finite("next_observations", next, self.obs_dim)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn check_finite(key: &str, data: &[f32], width: usize) -> Result<()> {
+    if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "'{key}' has a non-finite value ({}) at row {}",
+            data[pos],
+            pos / width.max(1)
+        );
+    }
+    Ok(())
+}
+
+/// Clips actions to [-1, 1] in place; returns how many values were outside.
+pub fn clip_actions(ds: &mut RawDataset) -> usize {
+    let mut outside = 0;
+    for a in &mut ds.actions {
+        if *a < -1.0 || *a > 1.0 {
+            outside += 1;
+            *a = a.clamp(-1.0, 1.0);
+        }
+    }
+    outside
+}
+
+/// Statistics for `pars data info`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetSummary {
+    pub rows: usize,
+    /// Segments ended by a terminal or timeout, plus a trailing unfinished one.
+    pub episodes: usize,
+    /// Rows usable as (s, a, r, s', done) after `Transitions::from_raw`.
+    pub transitions: usize,
+    pub terminals: usize,
+    pub timeouts: usize,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    pub has_next_observations: bool,
+    pub reward_min: f32,
+    pub reward_max: f32,
+    pub reward_mean: f64,
+    pub return_min: f64,
+    pub return_max: f64,
+    pub return_mean: f64,
+    pub action_min: f32,
+    pub action_max: f32,
+    pub actions_out_of_range: usize,
+}
+
+pub fn summarize(ds: &RawDataset) -> DatasetSummary {
+    let n = ds.len();
+    let mut returns = Vec::new();
+    let mut acc = 0.0f64;
+    for i in 0..n {
+        acc += ds.rewards[i] as f64;
+        if ds.terminals[i] || ds.timeouts[i] || i + 1 == n {
+            returns.push(acc);
+            acc = 0.0;
+        }
+    }
+    let fmin = |it: &mut dyn Iterator<Item = f32>| it.fold(f32::INFINITY, f32::min);
+    let fmax = |it: &mut dyn Iterator<Item = f32>| it.fold(f32::NEG_INFINITY, f32::max);
+    let (return_min, return_max, return_mean) = if returns.is_empty() {
+        (0.0, 0.0, 0.0)
+    } else {
+        (
+            returns.iter().copied().fold(f64::INFINITY, f64::min),
+            returns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            returns.iter().sum::<f64>() / returns.len() as f64,
+        )
+    };
+    DatasetSummary {
+        rows: n,
+        episodes: returns.len(),
+        transitions: Transitions::count(ds),
+        terminals: ds.terminals.iter().filter(|&&t| t).count(),
+        timeouts: ds.timeouts.iter().filter(|&&t| t).count(),
+        obs_dim: ds.obs_dim,
+        act_dim: ds.act_dim,
+        has_next_observations: ds.next_observations.is_some(),
+        reward_min: fmin(&mut ds.rewards.iter().copied()),
+        reward_max: fmax(&mut ds.rewards.iter().copied()),
+        reward_mean: if n == 0 {
+            0.0
+        } else {
+            ds.rewards.iter().map(|&r| r as f64).sum::<f64>() / n as f64
+        },
+        return_min,
+        return_max,
+        return_mean,
+        action_min: fmin(&mut ds.actions.iter().copied()),
+        action_max: fmax(&mut ds.actions.iter().copied()),
+        actions_out_of_range: ds.actions.iter().filter(|a| a.abs() > 1.0).count(),
+    }
+}
+
+impl fmt::Display for DatasetSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "rows               {}", self.rows)?;
+        writeln!(f, "episodes           {}", self.episodes)?;
+        writeln!(f, "transitions        {}", self.transitions)?;
+        writeln!(f, "terminals          {}", self.terminals)?;
+        writeln!(f, "timeouts           {}", self.timeouts)?;
+        writeln!(f, "obs_dim            {}", self.obs_dim)?;
+        writeln!(f, "act_dim            {}", self.act_dim)?;
+        writeln!(
+            f,
+            "next_observations  {}",
+            if self.has_next_observations {
+                "stored"
+            } else {
+                "absent (taken from the following row)"
+            }
+        )?;
+        writeln!(
+            f,
+            "reward             min {:.4}  max {:.4}  mean {:.4}",
+            self.reward_min, self.reward_max, self.reward_mean
+        )?;
+        writeln!(
+            f,
+            "episode return     min {:.2}  max {:.2}  mean {:.2}",
+            self.return_min, self.return_max, self.return_mean
+        )?;
+        write!(
+            f,
+            "actions            min {:.4}  max {:.4}  ({} values outside [-1, 1])",
+            self.action_min, self.action_max, self.actions_out_of_range
+        )
+    }
+}
+
+/// A minibatch, row-major, allocated once and refilled each step.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// [size, obs_dim]
+    pub obs: Vec<f32>,
+    /// [size, act_dim]
+    pub actions: Vec<f32>,
+    /// [size]
+    pub rewards: Vec<f32>,
+    /// [size, obs_dim]
+    pub next_obs: Vec<f32>,
+    /// [size], 1.0 where the next state is terminal
+    pub dones: Vec<f32>,
+    pub size: usize,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+}
+
+impl Batch {
+    pub fn new(size: usize, obs_dim: usize, act_dim: usize) -> Self {
+        Batch {
+            obs: vec![0.0; size * obs_dim],
+            actions: vec![0.0; size * act_dim],
+            rewards: vec![0.0; size],
+            next_obs: vec![0.0; size * obs_dim],
+            dones: vec![0.0; size],
+            size,
+            obs_dim,
+            act_dim,
+        }
+    }
+}
+
+/// Where the next observation of a dataset row comes from.
+enum Next {
+    /// `next_observations[i]` from the file.
+    Stored,
+    /// `observations[j]`; for terminal rows without stored next states
+    /// j == i, a placeholder that `done = 1` masks out of every TD target.
+    Row(usize),
+}
+
+/// Row `i`'s transition, or None when its next state is unknown.
+fn next_of(ds: &RawDataset, i: usize) -> Option<Next> {
+    if ds.next_observations.is_some() {
+        return Some(Next::Stored);
+    }
+    if ds.terminals[i] {
+        // Never observations[i + 1]: that row starts the next episode.
+        Some(Next::Row(i))
+    } else if ds.timeouts[i] || i + 1 == ds.len() {
+        None
+    } else {
+        Some(Next::Row(i + 1))
+    }
+}
+
+/// Offline transitions in flat row-major arrays.
+#[derive(Clone, Debug, Default)]
+pub struct Transitions {
+    /// [n, obs_dim]
+    pub obs: Vec<f32>,
+    /// [n, act_dim]
+    pub actions: Vec<f32>,
+    /// [n]
+    pub rewards: Vec<f32>,
+    /// [n, obs_dim]
+    pub next_obs: Vec<f32>,
+    /// [n], 1.0 for terminal steps (a timeout is not terminal)
+    pub dones: Vec<f32>,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+}
+
+impl Transitions {
+    /// Builds (s, a, r, s', done) rows like D4RL's `qlearning_dataset`, but
+    /// never pairing a row with the first state of the next episode.
+    ///
+    /// With `next_observations` in the file every row is kept. Without it,
+    /// s' = observations[i + 1]; rows ending in a timeout (and a final row
+    /// that is not terminal) are dropped since their s' is not in the file;
+    /// terminal rows are kept with done = 1 and s' = s as a placeholder.
+    pub fn from_raw(ds: &RawDataset) -> Result<Transitions> {
+        ds.validate()?;
+        let (od, ad) = (ds.obs_dim, ds.act_dim);
+        let n = Self::count(ds);
+        if n == 0 {
+            bail!(
+                "dataset yields no transitions: each of its {} rows ends in a timeout or is the unfinished last row",
+                ds.len()
+            );
+        }
+        let mut t = Transitions {
+            obs: Vec::with_capacity(n * od),
+            actions: Vec::with_capacity(n * ad),
+            rewards: Vec::with_capacity(n),
+            next_obs: Vec::with_capacity(n * od),
+            dones: Vec::with_capacity(n),
+            obs_dim: od,
+            act_dim: ad,
+        };
+        for i in 0..ds.len() {
+            let next = match next_of(ds, i) {
+                Some(Next::Stored) => &ds.next_observations.as_ref().unwrap()[i * od..(i + 1) * od],
+                Some(Next::Row(j)) => &ds.observations[j * od..(j + 1) * od],
+                None => continue,
+            };
+            t.obs
+                .extend_from_slice(&ds.observations[i * od..(i + 1) * od]);
+            t.actions
+                .extend_from_slice(&ds.actions[i * ad..(i + 1) * ad]);
+            t.rewards.push(ds.rewards[i]);
+            t.next_obs.extend_from_slice(next);
+            t.dones.push(if ds.terminals[i] { 1.0 } else { 0.0 });
+        }
+        Ok(t)
+    }
+
+    /// How many transitions `from_raw` would build (for summaries).
+    pub fn count(ds: &RawDataset) -> usize {
+        (0..ds.len()).filter(|&i| next_of(ds, i).is_some()).count()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rewards.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rewards.is_empty()
+    }
+
+    pub fn reward_min(&self) -> f32 {
+        self.rewards.iter().copied().fold(f32::INFINITY, f32::min)
+    }
+
+    pub fn reward_max(&self) -> f32 {
+        self.rewards
+            .iter()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
+}

@@ -1,0 +1,218 @@
+//! Run directories and what goes in them, for offline, fine-tune and online runs
+//! alike: the directory itself (`RunDir`, atomic writes), the resolved config, the
+//! metrics CSV (`metrics`), the figures (`plots`) and the progress bar.
+//!
+//! A run directory is built under a hidden staging name and renamed into place only
+//! when the run finishes, so a failed run never leaves a half-written directory.
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+pub mod metrics;
+pub mod plots;
+
+pub use metrics::{parse_metrics_line, MetricsRow, METRICS_HEADER};
+pub use plots::{plot_learning_curves, plot_panels, plot_success, Series};
+
+/// The hidden temporary sibling a file is written to before its atomic rename.
+pub fn temp_sibling(path: &Path) -> Result<PathBuf> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .context("output path has no file name")?
+        .to_string_lossy();
+    Ok(dir.join(format!(".{name}.tmp{}", std::process::id())))
+}
+
+/// Write a file atomically: a temporary sibling, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_sibling(path)?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The hidden staging name a run directory is written under: `<parent>/.<name>.partial`.
+pub fn staging_path(path: &Path) -> Result<PathBuf> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .context("run directory has no name")?
+        .to_string_lossy();
+    Ok(parent.join(format!(".{name}.partial")))
+}
+
+/// `base`, or `base-1`, `base-2`, ... : the first name with neither a finished nor a
+/// staging run directory.
+pub fn unique_run_dir(base: PathBuf) -> PathBuf {
+    let mut p = base.clone();
+    let mut i = 1;
+    while p.exists() || staging_path(&p).map(|s| s.exists()).unwrap_or(false) {
+        p = PathBuf::from(format!("{}-{i}", base.display()));
+        i += 1;
+    }
+    p
+}
+
+/// A label made safe for a directory name.
+pub fn sanitize_label(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A run directory being written. Dropped without `finish`, it is removed.
+pub struct RunDir {
+    staging: PathBuf,
+    final_path: PathBuf,
+    finished: bool,
+}
+
+impl RunDir {
+    /// Fails if `path` already exists (runs are never overwritten).
+    pub fn create(path: &Path) -> Result<Self> {
+        anyhow::ensure!(
+            !path.exists(),
+            "run directory {} already exists; choose another --out",
+            path.display()
+        );
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let staging = staging_path(path)?;
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)?;
+        }
+        std::fs::create_dir_all(staging.join("checkpoints"))
+            .with_context(|| format!("cannot create {}", staging.display()))?;
+        Ok(Self {
+            staging,
+            final_path: path.to_path_buf(),
+            finished: false,
+        })
+    }
+
+    /// Where files go while the run is in progress.
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        write_atomic(
+            &self.staging.join(name),
+            serde_json::to_string_pretty(value)?.as_bytes(),
+        )
+    }
+
+    pub fn write_text(&self, name: &str, text: &str) -> Result<()> {
+        write_atomic(&self.staging.join(name), text.as_bytes())
+    }
+
+    pub fn finish(mut self) -> Result<PathBuf> {
+        std::fs::rename(&self.staging, &self.final_path)
+            .with_context(|| format!("cannot move the run to {}", self.final_path.display()))?;
+        self.finished = true;
+        Ok(self.final_path.clone())
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// A progress bar on stderr (hidden when `show` is false).
+pub fn progress_bar(len: u64, label: &str, show: bool) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressStyle};
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec:>12} eta {eta} {msg}",
+        )
+        .unwrap()
+        .progress_chars("=> "),
+    );
+    pb.set_prefix(label.to_string());
+    pb
+}
+
+/// A config as TOML with its f32 fields written as the user gave them (`0.995`, not
+/// `0.9950000047683716`): every float that is exactly an f32 is printed through
+/// f32's shortest round-trip form, which reads back to the same f32.
+pub fn config_toml<T: Serialize>(cfg: &T) -> Result<String> {
+    let mut v = toml::Value::try_from(cfg)?;
+    tidy_floats(&mut v);
+    Ok(toml::to_string_pretty(&v)?)
+}
+
+fn tidy_floats(v: &mut toml::Value) {
+    match v {
+        toml::Value::Float(f) => {
+            let g = *f as f32;
+            if g.is_finite() && g as f64 == *f {
+                if let Ok(x) = g.to_string().parse::<f64>() {
+                    *f = x;
+                }
+            }
+        }
+        toml::Value::Array(a) => a.iter_mut().for_each(tidy_floats),
+        toml::Value::Table(t) => t.iter_mut().for_each(|(_, v)| tidy_floats(v)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn config_toml_writes_f32_values_as_given() {
+        #[derive(serde::Serialize)]
+        struct C {
+            gamma: f32,
+            tau: f32,
+            big: f64,
+            n: u64,
+        }
+        let s = super::config_toml(&C {
+            gamma: 0.995,
+            tau: 0.005,
+            big: 0.1,
+            n: 3,
+        })
+        .unwrap();
+        assert!(s.contains("gamma = 0.995\n"), "{s}");
+        assert!(s.contains("tau = 0.005\n"), "{s}");
+        assert!(s.contains("big = 0.1\n"), "{s}");
+        #[derive(serde::Deserialize)]
+        struct D {
+            gamma: f32,
+            tau: f32,
+        }
+        let d: D = toml::from_str(&s).unwrap();
+        assert_eq!((d.gamma, d.tau), (0.995f32, 0.005f32));
+    }
+}
