@@ -1,6 +1,6 @@
-//! Use a trained policy from plain Rust: load `policy.pnet`, act in an environment.
+//! Use a trained policy from plain Rust: load `policy.safetensors`, act in an environment.
 //!
-//!     cargo run --release --example deploy_policy -- runs/demo/PARS-s0/policy.pnet pointmaze-medium-v0
+//!     cargo run --release --example deploy_policy -- runs/demo/PARS-s0/policy.safetensors pointmaze-medium-v0
 use anyhow::{Context, Result};
 use pars::policy::Policy;
 
@@ -8,10 +8,10 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .context("usage: deploy_policy POLICY.pnet ENV_ID")?;
+        .context("usage: deploy_policy POLICY.safetensors ENV_ID")?;
     let env_id = args
         .next()
-        .context("usage: deploy_policy POLICY.pnet ENV_ID")?;
+        .context("usage: deploy_policy POLICY.safetensors ENV_ID")?;
     let mut policy = Policy::load(path.as_ref())?;
     let mut env = pars::envs::make_env(&env_id)?;
     let mut obs = env.reset(0);

@@ -9,4 +9,6 @@ pub mod envs;
 pub mod eval;
 pub mod nn;
 pub mod policy;
+pub mod report;
 pub mod run;
+pub mod sweep;

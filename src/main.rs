@@ -1,7 +1,16 @@
 //! `pars` command-line interface: a thin layer over the library in `pars::cli`.
 use clap::Parser;
 
+/// Exit statuses (documented in the README): 0 success, 1 error, 2 usage error (from
+/// clap), 130 interrupted; a closed output pipe ends the process quietly by SIGPIPE,
+/// as it does for other Unix tools.
 fn main() {
+    // Rust ignores SIGPIPE and turns a closed pipe into a panic in println!; restore
+    // the default so `pars envs | head` simply stops.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = pars::cli::Cli::parse();
     // PARS_LOG (a tracing filter) wins; else -v / -vv raise the level. Warnings
     // stay on with --quiet, which only drops progress bars and summaries.
@@ -19,6 +28,12 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = pars::cli::run(cli) {
+        if e.downcast_ref::<pars::algos::train::Interrupted>()
+            .is_some()
+        {
+            // the run already said where its checkpoint is and how to resume
+            std::process::exit(pars::run::signals::INTERRUPTED_EXIT);
+        }
         // one line per cause, outermost first
         eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
         std::process::exit(1);

@@ -1,7 +1,7 @@
 //! The `pars` binary on real files: bad input gets a one-line error, a non-zero exit
 //! and no run directory; good input trains, evaluates and is deterministic.
 mod common;
-use common::{pars, stderr};
+use common::{ok, pars, stderr};
 use pars::data::{write_d4rl, RawDataset};
 use std::path::{Path, PathBuf};
 
@@ -224,10 +224,11 @@ fn same_seed_same_metrics_and_a_complete_run_directory() {
     for f in [
         "config.toml",
         "metrics.csv",
-        "policy.pnet",
+        "policy.safetensors",
         "learning_curves.png",
         "final_eval.json",
-        "checkpoints/critic.pnet",
+        "checkpoints/agent.safetensors",
+        "checkpoints/actor_20.safetensors",
     ] {
         assert!(d.join("run_a").join(f).exists(), "run directory lacks {f}");
     }
@@ -252,8 +253,31 @@ fn same_seed_same_metrics_and_a_complete_run_directory() {
         ],
         d,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("mean_score"));
+    let line = ok(&o);
+    assert!(
+        line.starts_with("pointmaze-umaze-v0: 2 episodes, return ") && line.contains("success"),
+        "{line}"
+    );
+    // --json: the whole result as one object
+    let o = pars(
+        &[
+            "eval",
+            "--policy",
+            "run_a",
+            "--env",
+            "pointmaze-umaze-v0",
+            "--episodes",
+            "2",
+            "--json",
+        ],
+        d,
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(v["episodes"], 2);
+    assert!(
+        v["mean_score"].is_f64() && v["success_rate"].is_f64(),
+        "{v}"
+    );
     // an existing run directory is never overwritten
     assert!(!pars(&train_args(p, "run_a"), d).status.success());
 }

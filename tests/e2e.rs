@@ -42,8 +42,9 @@ fn short_pars_run_beats_a_random_policy_on_umaze() {
         eval_episodes: 10,
         log_every: 1000,
         env: None,
+        ..TrainConfig::default()
     };
-    let res = train_offline(&cfg, &data, Some(env.as_mut()), None, false).unwrap();
+    let res = train_offline(&cfg, &data, Some(env.as_mut()), false).unwrap();
     let pars = res.final_eval.unwrap();
     let (r, p) = (random.success_rate.unwrap(), pars.success_rate.unwrap());
     eprintln!(

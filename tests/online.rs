@@ -109,7 +109,7 @@ fn finetune_raises_the_success_rate_of_a_weak_offline_policy() {
     short_offline_run(d, "offline");
     let offline = successes(&d.join("offline"));
     assert_eq!(offline.last().unwrap().1, 0.0, "offline run: {offline:?}");
-    assert!(d.join("offline/checkpoints/agent_state.bin").is_file());
+    assert!(d.join("offline/checkpoints/agent.safetensors").is_file());
 
     let out = ok(&pars(&finetune_args("offline", "ft", "3000", "1000"), d));
     assert!(out.is_empty(), "--quiet prints nothing: {out}");
@@ -118,7 +118,7 @@ fn finetune_raises_the_success_rate_of_a_weak_offline_policy() {
         "online.toml",
         "metrics.csv",
         "episodes.csv",
-        "policy.pnet",
+        "policy.safetensors",
         "final_eval.json",
         "learning_curves.png",
         "checkpoints/online_state.bin",
@@ -213,7 +213,7 @@ fn finetune_raises_the_success_rate_of_a_weak_offline_policy() {
     );
     fails(
         &pars(&["finetune", "--from", "offline", "--out", "ft"], d),
-        "already exists",
+        "holds another run (finished)",
     );
     fails(
         &pars(&["finetune", "--resume", "ft"], d),
@@ -221,13 +221,13 @@ fn finetune_raises_the_success_rate_of_a_weak_offline_policy() {
     );
     fails(
         &pars(&["finetune", "--resume", "nothing"], d),
-        "no interrupted online run",
+        "not an online run directory",
     );
     fails(
         &pars(&["finetune", "--resume", "ft", "--steps", "5"], d),
         "cannot be combined",
     );
-    assert!(!d.join("x").exists() && !d.join(".x.partial").exists());
+    assert!(!d.join("x").exists());
 }
 
 #[test]
@@ -345,10 +345,16 @@ fn online_from_scratch_solves_umaze_and_its_replay_trains_offline_pars() {
     );
     fails(
         &pars(
-            &["collect", "--policy", "nowhere.pnet", "--out", "z.hdf5"],
+            &[
+                "collect",
+                "--policy",
+                "nowhere.safetensors",
+                "--out",
+                "z.hdf5",
+            ],
             d,
         ),
-        "nowhere.pnet",
+        "nowhere.safetensors",
     );
     assert!(!d.join("y").exists() && !d.join("z.hdf5").exists());
 }
@@ -370,7 +376,7 @@ fn killed_finetune_resumes_to_the_same_numbers() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let state = d.join(".cut.partial/checkpoints/online_state.bin");
+    let state = d.join("cut/checkpoints/online_state.bin");
     let t = Instant::now();
     while !state.exists() {
         assert!(
@@ -390,10 +396,12 @@ fn killed_finetune_resumes_to_the_same_numbers() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        !d.join("cut").exists(),
-        "an interrupted run is not finished"
-    );
+    // the directory says the run did not finish; its process is gone
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("cut/status.json")).unwrap()).unwrap();
+    assert_eq!(status["state"], "running", "{status}");
+    assert_eq!(status["command"], "finetune", "{status}");
+    assert!(status["last_checkpoint"].as_u64().unwrap() > 0, "{status}");
 
     // a new run into the same place is refused: the checkpoint is kept
     fails(
@@ -420,7 +428,7 @@ fn killed_finetune_resumes_to_the_same_numbers() {
     for f in [
         "metrics.csv",
         "episodes.csv",
-        "policy.pnet",
+        "policy.safetensors",
         "final_eval.json",
     ] {
         let a = std::fs::read(d.join("whole").join(f)).unwrap();

@@ -1,14 +1,22 @@
-//! Binary state files: a whole agent (networks, targets, Adam moments, RNG) and,
-//! for online runs, the replay buffer and loop state, so a run resumes exactly.
+//! Saved agents and resumable state.
 //!
-//! Layout: the 8 bytes `PARSCKP1`, a little-endian u64 header length, a JSON header,
-//! then raw little-endian f32 sections in the order the header lists them. Every
-//! float that must survive bit for bit is kept in a section or as its bit pattern
-//! in the header (JSON number parsing is not guaranteed to round-trip).
+//! A whole agent (networks, targets, Adam moments and step counts, learning-rate
+//! schedule, Q_min, β, step count, RNG) is a safetensors file, `agent.safetensors`
+//! (format `pars-agent`): the tensors are named as in every pars network file (see
+//! `crate::policy::net_tensors`), the scalar state is exact JSON metadata. It holds the
+//! actor under the policy's names, so it also loads as a policy.
+//!
+//! Online runs keep one state file (`online_state.bin`): the 8 bytes `PARSCKP1`, a
+//! little-endian u64 header length, a JSON header, then raw sections in the order the
+//! header lists them: the agent (the bytes of an `agent.safetensors` file), the replay
+//! buffer streamed in chunks as little-endian f32, and the running episode. Every float
+//! that must survive bit for bit is kept in a section, a tensor, or as its bit pattern
+//! in JSON (JSON number parsing is not guaranteed to round-trip).
 use super::config::AgentConfig;
 use super::pars::Agent;
 use crate::data::{Batch, ReplayBuffer};
-use crate::nn::{Adam, EnsembleMlp, LrSchedule, MlpSpec};
+use crate::nn::{Adam, LrSchedule, MlpSpec};
+use crate::policy::{TensorReader, TensorWriter, AGENT_FORMAT, FORMAT_VERSION as NET_VERSION};
 use anyhow::{bail, ensure, Context, Result};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -19,7 +27,10 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"PARSCKP1";
-const FORMAT_VERSION: u32 = 1;
+/// Version 2: the agent is one byte section holding an `agent.safetensors` file.
+const FORMAT_VERSION: u32 = 2;
+/// File name of the whole agent in a training run's `checkpoints/`.
+pub const AGENT_FILE: &str = "agent.safetensors";
 /// Rows per chunk when streaming a replay buffer (keeps the extra memory small).
 const CHUNK_ROWS: usize = 4096;
 
@@ -47,6 +58,8 @@ pub mod bits32 {
 /// One block of raw data in a state file.
 pub enum Section<'a> {
     F32(&'a str, &'a [f32]),
+    /// Raw bytes (e.g. an embedded safetensors file).
+    Bytes(&'a str, &'a [u8]),
     /// Replay rows in slot order, each `[obs, action, reward, next_obs, done]`;
     /// then the buffer's obs_dim and act_dim.
     Replay(&'a str, &'a ReplayBuffer, usize, usize),
@@ -55,8 +68,20 @@ pub enum Section<'a> {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct SectionInfo {
     name: String,
-    /// Number of f32 values.
+    /// Number of values: f32, or bytes when `bytes`.
     len: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    bytes: bool,
+}
+
+impl SectionInfo {
+    fn byte_len(&self) -> u64 {
+        if self.bytes {
+            self.len
+        } else {
+            4 * self.len
+        }
+    }
 }
 
 fn replay_row_len(od: usize, ad: usize) -> usize {
@@ -69,10 +94,17 @@ impl Section<'_> {
             Section::F32(name, v) => SectionInfo {
                 name: name.to_string(),
                 len: v.len() as u64,
+                bytes: false,
+            },
+            Section::Bytes(name, v) => SectionInfo {
+                name: name.to_string(),
+                len: v.len() as u64,
+                bytes: true,
             },
             Section::Replay(name, buf, od, ad) => SectionInfo {
                 name: name.to_string(),
                 len: (buf.len() * replay_row_len(*od, *ad)) as u64,
+                bytes: false,
             },
         }
     }
@@ -84,6 +116,7 @@ impl Section<'_> {
                     write_f32s(w, chunk, bytes)?;
                 }
             }
+            Section::Bytes(_, v) => w.write_all(v)?,
             Section::Replay(_, buf, od, ad) => {
                 let (od, ad) = (*od, *ad);
                 let row = replay_row_len(od, ad);
@@ -194,7 +227,7 @@ impl StateFile {
         );
         let sections: VecDeque<SectionInfo> = serde_json::from_value(header["sections"].clone())
             .with_context(|| format!("{}: malformed section list", path.display()))?;
-        let data: u64 = sections.iter().map(|s| s.len * 4).sum();
+        let data: u64 = sections.iter().map(|s| s.byte_len()).sum();
         ensure!(
             16 + hlen + data == file_len,
             "{} is truncated or corrupt ({} bytes, expected {})",
@@ -239,12 +272,30 @@ impl StateFile {
     /// Skip the next section without reading it.
     pub fn skip(&mut self, name: &str) -> Result<()> {
         let s = self.next(name)?;
-        self.reader.seek_relative(4 * s.len as i64)?;
+        self.reader.seek_relative(s.byte_len() as i64)?;
         Ok(())
+    }
+
+    /// The next section, a byte section.
+    pub fn read_bytes(&mut self, name: &str) -> Result<Vec<u8>> {
+        let s = self.next(name)?;
+        ensure!(
+            s.bytes,
+            "{}: section '{name}' is not a byte section",
+            self.path.display()
+        );
+        let mut v = vec![0u8; s.len as usize];
+        self.reader.read_exact(&mut v)?;
+        Ok(v)
     }
 
     pub fn read_f32(&mut self, name: &str) -> Result<Vec<f32>> {
         let s = self.next(name)?;
+        ensure!(
+            !s.bytes,
+            "{}: section '{name}' is not a float section",
+            self.path.display()
+        );
         let mut v = Vec::new();
         self.read_raw(s.len as usize, &mut v, &mut Vec::new())?;
         Ok(v)
@@ -310,7 +361,7 @@ impl StateFile {
     }
 }
 
-/// Adam's scalar state (its moments go into sections).
+/// Adam's scalar state (its moments and step count are tensors).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct AdamMeta {
     #[serde(with = "bits32")]
@@ -322,7 +373,6 @@ struct AdamMeta {
     #[serde(with = "bits32")]
     eps: f32,
     schedule: LrSchedule,
-    step: u64,
 }
 
 impl AdamMeta {
@@ -333,23 +383,23 @@ impl AdamMeta {
             beta2: a.beta2,
             eps: a.eps,
             schedule: a.schedule,
-            step: a.step,
         }
     }
-    fn into_adam(self, m: Vec<f32>, v: Vec<f32>) -> Adam {
+    fn into_adam(self, step: u64, m: Vec<f32>, v: Vec<f32>) -> Adam {
         Adam {
             lr: self.lr,
             beta1: self.beta1,
             beta2: self.beta2,
             eps: self.eps,
             schedule: self.schedule,
-            step: self.step,
+            step,
             m,
             v,
         }
     }
 }
 
+/// The agent's scalar state, exactly (metadata `state` of an agent file).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct AgentMeta {
     /// The agent config as TOML (exact float round trip).
@@ -374,8 +424,60 @@ struct CfgWrap {
     agent: AgentConfig,
 }
 
-/// Header entry describing `agent` (goes under the key "agent").
-pub fn agent_header(agent: &Agent) -> Result<Value> {
+/// Every state tensor of `agent` under `prefix`: the networks `actor`, `actor_target`,
+/// `critic`, `critic_target` (names from `crate::policy::net_tensors`), the Adam
+/// moments `actor_adam.m.<actor tensor>`, `actor_adam.v.…`, `critic_adam.m.<critic
+/// tensor>`, `critic_adam.v.…`, and the step counts `actor_adam.step`,
+/// `critic_adam.step` (int64, shape []). Agent files and update traces share them.
+pub fn write_agent_tensors(w: &mut TensorWriter, prefix: &str, agent: &Agent) {
+    w.net(prefix, "actor", &agent.actor);
+    w.net(prefix, "actor_target", &agent.actor_target);
+    w.net(prefix, "critic", &agent.critic);
+    w.net(prefix, "critic_target", &agent.critic_target);
+    let (a, c) = (&agent.actor, &agent.critic);
+    for (opt, net, name) in [
+        (&agent.actor_opt, a, "actor"),
+        (&agent.critic_opt, c, "critic"),
+    ] {
+        let p = format!("{prefix}{name}_adam.");
+        w.params(&format!("{p}m."), name, &net.spec, net.members, &opt.m);
+        w.params(&format!("{p}v."), name, &net.spec, net.members, &opt.v);
+        w.i64(format!("{p}step"), &[], &[opt.step as i64]);
+    }
+}
+
+/// Read the state tensors written by `write_agent_tensors` under `prefix` into
+/// `agent`, whose networks give the expected shapes.
+pub fn read_agent_tensors(r: &TensorReader, prefix: &str, agent: &mut Agent) -> Result<()> {
+    let (aspec, cspec) = (agent.actor.spec.clone(), agent.critic.spec.clone());
+    let n = agent.critic.members;
+    agent.actor = r.net(prefix, "actor", &aspec, 1)?;
+    agent.actor_target = r.net(prefix, "actor_target", &aspec, 1)?;
+    agent.critic = r.net(prefix, "critic", &cspec, n)?;
+    agent.critic_target = r.net(prefix, "critic_target", &cspec, n)?;
+    for (name, spec, members) in [("actor", &aspec, 1), ("critic", &cspec, n)] {
+        let p = format!("{prefix}{name}_adam.");
+        let m = r.params(&format!("{p}m."), name, spec, members)?;
+        let v = r.params(&format!("{p}v."), name, spec, members)?;
+        let step = r.i64(&format!("{p}step"), &[])?[0];
+        ensure!(
+            step >= 0,
+            "{}: tensor '{p}step' is negative ({step})",
+            r.path().display()
+        );
+        let opt = if name == "actor" {
+            &mut agent.actor_opt
+        } else {
+            &mut agent.critic_opt
+        };
+        *opt = AdamMeta::of(opt).into_adam(step as u64, m, v);
+    }
+    Ok(())
+}
+
+/// An agent file's tensors and metadata. `config` is the run's resolved configuration
+/// as JSON text (metadata `config`); without it the agent's own config is stored there.
+pub fn agent_writer(agent: &Agent, config: Option<&str>) -> Result<TensorWriter> {
     let meta = AgentMeta {
         cfg_toml: toml::to_string(&CfgWrap {
             agent: agent.cfg.clone(),
@@ -392,82 +494,80 @@ pub fn agent_header(agent: &Agent) -> Result<Value> {
         actor_opt: AdamMeta::of(&agent.actor_opt),
         critic_opt: AdamMeta::of(&agent.critic_opt),
     };
-    Ok(serde_json::to_value(meta)?)
+    let mut w = TensorWriter::new();
+    w.meta("format", AGENT_FORMAT);
+    w.meta("version", NET_VERSION.to_string());
+    // `spec` is the actor's, so the file loads as a policy too
+    w.meta("spec", serde_json::to_string(&agent.actor.spec)?);
+    w.meta("critic_spec", serde_json::to_string(&agent.critic.spec)?);
+    w.meta("critic_members", agent.critic.members.to_string());
+    let config = match config {
+        Some(c) => c.to_string(),
+        None => serde_json::to_string(&CfgWrap {
+            agent: agent.cfg.clone(),
+        })?,
+    };
+    w.meta("config", config);
+    w.meta("obs_dim", agent.obs_dim.to_string());
+    w.meta("act_dim", agent.act_dim.to_string());
+    // readable copies; `state` is the exact record that loading uses
+    w.meta("q_min", agent.q_min.to_string());
+    w.meta("beta", agent.beta.to_string());
+    w.meta("steps", agent.steps.to_string());
+    w.meta("state", serde_json::to_string(&meta)?);
+    write_agent_tensors(&mut w, "", agent);
+    Ok(w)
 }
 
-/// The agent's sections, in the order `read_agent` expects them.
-pub fn agent_sections(agent: &Agent) -> Vec<Section<'_>> {
-    vec![
-        Section::F32("actor", &agent.actor.params),
-        Section::F32("actor_target", &agent.actor_target.params),
-        Section::F32("critic", &agent.critic.params),
-        Section::F32("critic_target", &agent.critic_target.params),
-        Section::F32("actor_adam_m", &agent.actor_opt.m),
-        Section::F32("actor_adam_v", &agent.actor_opt.v),
-        Section::F32("critic_adam_m", &agent.critic_opt.m),
-        Section::F32("critic_adam_v", &agent.critic_opt.v),
-    ]
+/// Save a whole agent (e.g. at the end of offline training, for fine-tuning).
+pub fn save_agent(path: &Path, agent: &Agent, config: Option<&str>) -> Result<()> {
+    agent_writer(agent, config)?.write(path)
 }
 
-/// Rebuild the agent described by `header` from the next sections of `file`.
-pub fn read_agent(file: &mut StateFile, header: &Value) -> Result<Agent> {
-    let path = file.path.display().to_string();
-    let meta: AgentMeta = serde_json::from_value(header.clone())
-        .with_context(|| format!("{path}: malformed agent header"))?;
+pub fn load_agent(path: &Path) -> Result<Agent> {
+    read_agent(&TensorReader::open(path)?)
+}
+
+/// Rebuild an agent from an agent file read into `r`.
+pub fn read_agent(r: &TensorReader) -> Result<Agent> {
+    let path = r.path().display().to_string();
+    r.check_format(&[AGENT_FORMAT], "an agent checkpoint")?;
+    let meta: AgentMeta = r.meta_json("state")?;
     let cfg = toml::from_str::<CfgWrap>(&meta.cfg_toml)
         .with_context(|| format!("{path}: malformed agent config"))?
         .agent;
-    let mut agent = Agent::new(cfg, meta.obs_dim, meta.act_dim, meta.q_min, 1, 0);
-    let mut net = |name: &str, spec: &MlpSpec, members: usize| -> Result<EnsembleMlp> {
-        let p = file.read_f32(name)?;
-        ensure!(
-            p.iter().all(|x| x.is_finite()),
-            "{path}: network '{name}' contains NaN or infinity"
-        );
-        EnsembleMlp::from_params(spec.clone(), members, p)
-            .with_context(|| format!("{path}: network '{name}' does not fit its shape"))
-    };
-    agent.actor = net("actor", &meta.actor_spec, 1)?;
-    agent.actor_target = net("actor_target", &meta.actor_spec, 1)?;
-    agent.critic = net("critic", &meta.critic_spec, meta.critic_members)?;
-    agent.critic_target = net("critic_target", &meta.critic_spec, meta.critic_members)?;
     ensure!(
-        meta.critic_members == agent.cfg.n_critics,
+        meta.critic_members == cfg.n_critics,
         "{path}: {} critics saved but the config says {}",
         meta.critic_members,
-        agent.cfg.n_critics
+        cfg.n_critics
     );
-    let mut moments = |name: &str, n: usize| -> Result<Vec<f32>> {
-        let v = file.read_f32(name)?;
-        ensure!(
-            v.len() == n,
-            "{path}: '{name}' has {} values, expected {n}",
-            v.len()
-        );
-        Ok(v)
+    let mut agent = Agent::new(cfg, meta.obs_dim, meta.act_dim, meta.q_min, 1, 0);
+    // the init-only fields (bias init, output scale) need not survive JSON exactly
+    let shape = |s: &MlpSpec| {
+        (
+            s.input,
+            s.hidden,
+            s.depth,
+            s.output,
+            s.layer_norm,
+            s.activation,
+            s.tanh_output,
+        )
     };
-    let (na, nc) = (agent.actor.params.len(), agent.critic.params.len());
-    let (am, av) = (moments("actor_adam_m", na)?, moments("actor_adam_v", na)?);
-    let (cm, cv) = (moments("critic_adam_m", nc)?, moments("critic_adam_v", nc)?);
-    agent.actor_opt = meta.actor_opt.into_adam(am, av);
-    agent.critic_opt = meta.critic_opt.into_adam(cm, cv);
+    ensure!(
+        shape(&agent.actor.spec) == shape(&meta.actor_spec)
+            && shape(&agent.critic.spec) == shape(&meta.critic_spec),
+        "{path}: the saved network shapes do not match the saved config"
+    );
+    agent.actor_opt = meta.actor_opt.into_adam(0, vec![], vec![]);
+    agent.critic_opt = meta.critic_opt.into_adam(0, vec![], vec![]);
+    read_agent_tensors(r, "", &mut agent)?;
     agent.beta = meta.beta;
     agent.steps = meta.steps;
     agent.rng = meta.rng;
     agent.reset_workspace();
     Ok(agent)
-}
-
-/// Save a whole agent (e.g. at the end of offline training, for fine-tuning).
-pub fn save_agent(path: &Path, agent: &Agent) -> Result<()> {
-    let header = serde_json::json!({ "kind": "agent", "agent": agent_header(agent)? });
-    write_state(path, header, &agent_sections(agent))
-}
-
-pub fn load_agent(path: &Path) -> Result<Agent> {
-    let mut f = StateFile::open(path)?;
-    let h = f.header["agent"].clone();
-    read_agent(&mut f, &h)
 }
 
 #[cfg(test)]
@@ -503,22 +603,136 @@ mod tests {
     #[test]
     fn agent_round_trips_bit_for_bit_and_continues_identically() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.bin");
-        let a = tiny_agent();
-        save_agent(&p, &a).unwrap();
+        let p = dir.path().join("agent.safetensors");
+        let mut a = tiny_agent();
+        a.actor_opt.schedule = LrSchedule::Cosine { total_steps: 7 };
+        save_agent(&p, &a, None).unwrap();
         let b = load_agent(&p).unwrap();
         assert_eq!(a.cfg, b.cfg);
-        assert_eq!(a.actor.params, b.actor.params);
-        assert_eq!(a.critic_target.params, b.critic_target.params);
-        assert_eq!(a.critic_opt.v, b.critic_opt.v);
-        assert_eq!(a.actor_opt.step, b.actor_opt.step);
-        assert_eq!((a.q_min, a.beta, a.steps), (b.q_min, b.beta, b.steps));
+        for (x, y) in [
+            (&a.actor.params, &b.actor.params),
+            (&a.actor_target.params, &b.actor_target.params),
+            (&a.critic.params, &b.critic.params),
+            (&a.critic_target.params, &b.critic_target.params),
+            (&a.actor_opt.m, &b.actor_opt.m),
+            (&a.actor_opt.v, &b.actor_opt.v),
+            (&a.critic_opt.m, &b.critic_opt.m),
+            (&a.critic_opt.v, &b.critic_opt.v),
+        ] {
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(x), bits(y));
+        }
+        assert_eq!(
+            (a.actor_opt.step, a.critic_opt.step, a.actor_opt.schedule),
+            (b.actor_opt.step, b.critic_opt.step, b.actor_opt.schedule)
+        );
+        assert_eq!(
+            (a.q_min.to_bits(), a.beta.to_bits(), a.steps),
+            (b.q_min.to_bits(), b.beta.to_bits(), b.steps)
+        );
+        // the same file again: identical bytes
+        let p2 = dir.path().join("again.safetensors");
+        save_agent(&p2, &b, None).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(&p2).unwrap());
         let batch = Batch::new(4, 3, 2);
         let (mut a, mut b) = (a, b);
         for _ in 0..3 {
             assert_eq!(a.update(&batch).td_loss, b.update(&batch).td_loss);
         }
         assert_eq!(a.critic.params, b.critic.params);
+        assert_eq!(a.actor.params, b.actor.params);
+    }
+
+    #[test]
+    fn agent_file_is_named_like_a_policy_and_loads_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("agent.safetensors");
+        let a = tiny_agent();
+        save_agent(&p, &a, Some("{\"algo\":\"x\"}")).unwrap();
+        let r = TensorReader::open(&p).unwrap();
+        assert_eq!(r.get_meta("format"), Some("pars-agent"));
+        assert_eq!(r.get_meta("config"), Some("{\"algo\":\"x\"}"));
+        for n in [
+            "actor.0.layer0.weight",
+            "actor_target.0.layer2.bias",
+            "critic.2.layer1.ln_scale",
+            "critic_target.0.layer1.ln_bias",
+            "actor_adam.m.actor.0.layer1.weight",
+            "actor_adam.v.actor.0.layer2.bias",
+            "critic_adam.m.critic.1.layer0.weight",
+            "critic_adam.v.critic.2.layer2.weight",
+        ] {
+            assert!(r.contains(n), "{n}");
+        }
+        assert_eq!(r.shape("critic.1.layer0.weight"), Some(&[5usize, 8][..]));
+        assert_eq!(r.i64("critic_adam.step", &[]).unwrap(), vec![5]);
+        let pol = crate::policy::Policy::load(&p).unwrap();
+        assert_eq!(pol.net.params, a.actor.params);
+        // a policy file is not an agent
+        let pp = dir.path().join("policy.safetensors");
+        crate::policy::save_policy(&pp, &a.actor, None, &[]).unwrap();
+        let e = format!("{:#}", load_agent(&pp).err().unwrap());
+        assert!(
+            e.contains("policy.safetensors: format is 'pars-policy', expected an agent checkpoint"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_agent_files_name_the_file_and_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("agent.safetensors");
+        let a = tiny_agent();
+        // drop one Adam tensor
+        let w = agent_writer(&a, None).unwrap();
+        let bytes = w.to_bytes().unwrap();
+        let r = TensorReader::from_bytes(&p, bytes).unwrap();
+        let mut w2 = TensorWriter::new();
+        for (k, v) in r.metadata() {
+            w2.meta(k, v.clone());
+        }
+        for n in r.names() {
+            let shape = r.shape(&n).unwrap().to_vec();
+            if n.ends_with("_adam.step") {
+                w2.i64(n.clone(), &shape, &r.i64(&n, &shape).unwrap());
+            } else if n != "critic_adam.v.critic.1.layer1.bias" {
+                let mut v = r.f32(&n, &shape).unwrap();
+                if n == "critic_target.2.layer0.weight" {
+                    v[0] = f32::NAN;
+                }
+                w2.f32(n.clone(), &shape, &v);
+            }
+        }
+        w2.write(&p).unwrap();
+        let e = format!("{:#}", load_agent(&p).err().unwrap());
+        assert!(
+            e.contains("agent.safetensors: tensor 'critic_target.2.layer0.weight' contains NaN"),
+            "{e}"
+        );
+        w2 = TensorWriter::new();
+        for (k, v) in r.metadata() {
+            w2.meta(k, v.clone());
+        }
+        for n in r.names() {
+            let shape = r.shape(&n).unwrap().to_vec();
+            if n.ends_with("_adam.step") {
+                w2.i64(n.clone(), &shape, &r.i64(&n, &shape).unwrap());
+            } else if n != "critic_adam.v.critic.1.layer1.bias" {
+                w2.f32(n.clone(), &shape, &r.f32(&n, &shape).unwrap());
+            }
+        }
+        w2.write(&p).unwrap();
+        let e = format!("{:#}", load_agent(&p).err().unwrap());
+        assert!(
+            e.contains("missing tensor 'critic_adam.v.critic.1.layer1.bias'"),
+            "{e}"
+        );
+        std::fs::write(&p, b"hello world, not an agent").unwrap();
+        let e = format!("{:#}", load_agent(&p).err().unwrap());
+        assert!(
+            e.contains("agent.safetensors is not a safetensors file"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -565,16 +779,34 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_files_are_rejected() {
+    fn corrupt_state_files_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.bin");
-        save_agent(&p, &tiny_agent()).unwrap();
+        let p = dir.path().join("s.bin");
+        let a = tiny_agent();
+        let agent = agent_writer(&a, None).unwrap().to_bytes().unwrap();
+        let floats = [1.0f32, 2.0, 3.0];
+        write_state(
+            &p,
+            serde_json::json!({}),
+            &[Section::Bytes("agent", &agent), Section::F32("x", &floats)],
+        )
+        .unwrap();
+        let mut f = StateFile::open(&p).unwrap();
+        let back = f.read_bytes("agent").unwrap();
+        assert_eq!(back, agent);
+        assert_eq!(f.read_f32("x").unwrap(), floats);
+        let b = read_agent(&TensorReader::from_bytes(&p, back).unwrap()).unwrap();
+        assert_eq!(a.critic.params, b.critic.params);
+        let mut f = StateFile::open(&p).unwrap();
+        f.skip("agent").unwrap();
+        assert_eq!(f.read_f32("x").unwrap(), floats);
+
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() - 4]).unwrap();
-        let e = load_agent(&p).err().unwrap().to_string();
+        let e = StateFile::open(&p).err().unwrap().to_string();
         assert!(e.contains("truncated"), "{e}");
         std::fs::write(&p, b"hello world, not a state").unwrap();
-        let e = load_agent(&p).err().unwrap().to_string();
+        let e = StateFile::open(&p).err().unwrap().to_string();
         assert!(e.contains("not a pars state file"), "{e}");
     }
 }

@@ -49,6 +49,34 @@ pub struct AgentConfig {
     pub policy_delay: usize,
     pub hidden_bias_init: f32,
     pub output_init_scale: f32,
+    /// The value the actor maximises: the ensemble's (min over all N, or the mean of
+    /// S_actor members online) or the first critic's alone (textbook TD3).
+    #[serde(default)]
+    pub actor_value: ActorValue,
+    /// When targets move: after every critic update (SPEC §1) or only with the
+    /// delayed actor update (textbook TD3).
+    #[serde(default)]
+    pub target_update: TargetUpdate,
+    /// Weight initialisation: PARS's (He-uniform, biases `hidden_bias_init`, small
+    /// output layer) or PyTorch's `nn.Linear` default (textbook TD3).
+    #[serde(default)]
+    pub init: crate::nn::Init,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorValue {
+    #[default]
+    Ensemble,
+    FirstCritic,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetUpdate {
+    #[default]
+    EveryCritic,
+    WithActor,
 }
 
 impl Default for AgentConfig {
@@ -81,6 +109,9 @@ impl Default for AgentConfig {
             policy_delay: 2,
             hidden_bias_init: 0.1,
             output_init_scale: 3e-3,
+            actor_value: ActorValue::Ensemble,
+            target_update: TargetUpdate::EveryCritic,
+            init: crate::nn::Init::Pars,
         }
     }
 }
@@ -187,6 +218,20 @@ pub struct TrainConfig {
     pub log_every: u64,
     /// Environment id used for evaluation (None = no evaluation).
     pub env: Option<String>,
+    /// Resumable checkpoint every this many steps (0 = none by count).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// ... or when this many minutes passed since the last one (0 = none by time).
+    #[serde(default = "default_checkpoint_minutes")]
+    pub checkpoint_minutes: f32,
+}
+
+fn default_checkpoint_every() -> u64 {
+    50_000
+}
+
+fn default_checkpoint_minutes() -> f32 {
+    10.0
 }
 
 impl Default for TrainConfig {
@@ -200,6 +245,8 @@ impl Default for TrainConfig {
             eval_episodes: 10,
             log_every: 1000,
             env: None,
+            checkpoint_every: default_checkpoint_every(),
+            checkpoint_minutes: default_checkpoint_minutes(),
         }
     }
 }
@@ -212,6 +259,10 @@ impl TrainConfig {
         ensure!(
             self.eval_episodes > 0,
             "option eval_episodes must be positive"
+        );
+        ensure!(
+            self.checkpoint_minutes.is_finite() && self.checkpoint_minutes >= 0.0,
+            "option checkpoint_minutes must be a non-negative number"
         );
         Ok(())
     }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod online;
 pub mod pars;
 pub mod presets;
+pub mod trace;
 pub mod train;
 
 pub use config::{AgentConfig, TrainConfig};

@@ -18,11 +18,10 @@ use crate::data::{Batch, RawDataset, ReplayBuffer, Transitions};
 use crate::envs::Env;
 use crate::eval::EvalResult;
 use crate::nn::{polyak, LrSchedule, Tape};
-use crate::policy::{load_net, save_net};
+use crate::policy::{save_policy, TensorReader, POLICY_FILE};
 use crate::run::metrics::write_lines;
 use crate::run::{
-    parse_metrics_line, progress_bar, staging_path, write_atomic, MetricsRow, RunDir,
-    METRICS_HEADER,
+    parse_metrics_line, progress_bar, write_atomic, LiveRunDir, MetricsRow, METRICS_HEADER,
 };
 use anyhow::{bail, ensure, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -166,17 +165,6 @@ struct LoopState {
     offline_hash: Option<u64>,
 }
 
-/// Order-sensitive hash of every value of the offline transitions.
-fn fingerprint(d: &Transitions) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ d.len() as u64;
-    for col in [&d.obs, &d.actions, &d.rewards, &d.next_obs, &d.dones] {
-        for x in col.iter() {
-            h = (h ^ x.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
 pub struct OnlineResult {
     pub metrics: Vec<MetricsRow>,
     pub final_eval: Option<EvalResult>,
@@ -185,6 +173,8 @@ pub struct OnlineResult {
     /// Environment steps per second over the whole run (evaluation included).
     pub env_steps_per_s: f64,
     pub episodes: u64,
+    /// A signal stopped the run (after a checkpoint) before its last step.
+    pub interrupted: bool,
     /// Fraction of finished training episodes that succeeded (goal tasks).
     pub train_success_rate: Option<f64>,
 }
@@ -223,16 +213,26 @@ pub fn apply_online_config(agent: &mut Agent, cfg: &AgentConfig) -> Result<()> {
     Ok(())
 }
 
-/// The offline run in `dir`: its config and its agent (with Adam state when the run
-/// saved `checkpoints/agent_state.bin`, else fresh optimisers).
+/// The offline run in `dir`: its config and its whole agent (networks, targets, Adam
+/// state and RNG from `checkpoints/agent.safetensors`).
 pub fn load_offline_run(dir: &Path) -> Result<(TrainConfig, Agent)> {
     let cfg_path = dir.join("config.toml");
-    let policy = dir.join("policy.pnet");
+    let state = dir.join("checkpoints").join(checkpoint::AGENT_FILE);
     ensure!(
-        dir.is_dir() && cfg_path.is_file() && policy.is_file(),
-        "{} is not a finished pars training run (needs config.toml and policy.pnet)",
-        dir.display()
+        dir.is_dir() && cfg_path.is_file() && state.is_file(),
+        "{} is not a finished pars training run (needs config.toml and checkpoints/{})",
+        dir.display(),
+        checkpoint::AGENT_FILE
     );
+    if let Some(s) = crate::run::Status::read(dir)? {
+        ensure!(
+            s.state == crate::run::RunState::Finished,
+            "{} has not finished (its status is {:?}); resume it with pars train --resume {} first",
+            dir.display(),
+            s.state,
+            dir.display()
+        );
+    }
     let text = std::fs::read_to_string(&cfg_path)?;
     let cfg: TrainConfig = toml::from_str(&text).with_context(|| {
         format!(
@@ -240,38 +240,7 @@ pub fn load_offline_run(dir: &Path) -> Result<(TrainConfig, Agent)> {
             cfg_path.display()
         )
     })?;
-    let state = dir.join("checkpoints/agent_state.bin");
-    if state.is_file() {
-        let agent = checkpoint::load_agent(&state)?;
-        return Ok((cfg, agent));
-    }
-    // older runs: networks only
-    tracing::warn!(
-        "{}: no agent_state.bin; fine-tuning starts with fresh Adam moments",
-        dir.display()
-    );
-    let ck = dir.join("checkpoints");
-    let (actor, meta) = load_net(&policy)?;
-    let (actor_target, _) = load_net(&ck.join("actor_target.pnet"))?;
-    let (critic, _) = load_net(&ck.join("critic.pnet"))?;
-    let (critic_target, _) = load_net(&ck.join("critic_target.pnet"))?;
-    let q_min = meta["q_min"]
-        .as_f64()
-        .with_context(|| format!("{}: no q_min in its metadata", policy.display()))?
-        as f32;
-    let (od, ad) = (actor.spec.input, actor.spec.output);
-    let mut agent = Agent::new(cfg.agent.clone(), od, ad, q_min, cfg.steps, cfg.seed);
-    ensure!(
-        actor.params.len() == agent.actor.params.len()
-            && critic.params.len() == agent.critic.params.len(),
-        "{}: saved networks do not match config.toml",
-        dir.display()
-    );
-    agent.actor = actor;
-    agent.actor_target = actor_target;
-    agent.critic = critic;
-    agent.critic_target = critic_target;
-    agent.reset_workspace();
+    let agent = checkpoint::load_agent(&state)?;
     Ok((cfg, agent))
 }
 
@@ -309,7 +278,7 @@ impl<'d> OnlineRun<'d> {
             episode_lines: Vec::new(),
             truncations: VecDeque::new(),
             final_eval: None,
-            offline_hash: offline.map(fingerprint),
+            offline_hash: offline.map(Transitions::fingerprint),
         };
         Ok(Self {
             cfg,
@@ -337,20 +306,23 @@ impl<'d> OnlineRun<'d> {
         let header = serde_json::json!({
             "kind": "online",
             "config": toml::to_string(&self.cfg)?,
-            "agent": checkpoint::agent_header(&self.agent)?,
             "loop": serde_json::to_value(&self.st)?,
             "obs_dim": self.agent.obs_dim,
             "act_dim": self.agent.act_dim,
         });
-        let mut sections = checkpoint::agent_sections(&self.agent);
-        sections.push(Section::Replay(
-            "replay",
-            &self.buffer,
-            self.agent.obs_dim,
-            self.agent.act_dim,
-        ));
-        sections.push(Section::F32("episode_actions", &self.episode_actions));
-        sections.push(Section::F32("episode_obs", &self.obs));
+        // the agent as the bytes of an agent.safetensors file
+        let agent = checkpoint::agent_writer(&self.agent, None)?.to_bytes()?;
+        let sections = [
+            Section::Bytes("agent", &agent),
+            Section::Replay(
+                "replay",
+                &self.buffer,
+                self.agent.obs_dim,
+                self.agent.act_dim,
+            ),
+            Section::F32("episode_actions", &self.episode_actions),
+            Section::F32("episode_obs", &self.obs),
+        ];
         checkpoint::write_state(path, header, &sections)
     }
 
@@ -372,8 +344,8 @@ impl<'d> OnlineRun<'d> {
         );
         let st: LoopState = serde_json::from_value(f.header["loop"].clone())
             .with_context(|| format!("{}: malformed loop state", path.display()))?;
-        let agent_header = f.header["agent"].clone();
-        let agent = checkpoint::read_agent(&mut f, &agent_header)?;
+        let agent_bytes = f.read_bytes("agent")?;
+        let agent = checkpoint::read_agent(&TensorReader::from_bytes(path, agent_bytes)?)?;
         let buffer = f.read_replay(
             "replay",
             cfg.buffer_size,
@@ -439,6 +411,8 @@ impl<'d> OnlineRun<'d> {
         show_progress: bool,
     ) -> Result<OnlineResult> {
         let cfg = self.cfg.clone();
+        let critic_targets_every_update =
+            cfg.agent.target_update == super::config::TargetUpdate::EveryCritic;
         ensure!(
             (env.obs_dim(), env.act_dim()) == (self.agent.obs_dim, self.agent.act_dim),
             "environment {} has obs/action dimensions {}/{} but the agent {}/{}",
@@ -450,6 +424,7 @@ impl<'d> OnlineRun<'d> {
         );
         self.restore_env(env)?;
         let until = until.min(cfg.steps);
+        let mut interrupted = false;
         let (od, ad) = (self.agent.obs_dim, self.agent.act_dim);
         let b = cfg.agent.batch_size;
         let n_off = cfg.offline_rows(self.offline.is_some());
@@ -576,15 +551,25 @@ impl<'d> OnlineRun<'d> {
                     }
                     self.agent.steps += 1;
                     self.st.updates += 1;
-                    polyak(
-                        &mut self.agent.critic_target.params,
-                        &self.agent.critic.params,
-                        cfg.agent.tau,
-                    );
+                    if critic_targets_every_update {
+                        polyak(
+                            &mut self.agent.critic_target.params,
+                            &self.agent.critic.params,
+                            cfg.agent.tau,
+                        );
+                    }
                     self.st.acc.add_critic(&stats);
                 }
                 if t.is_multiple_of(cfg.actor_every) {
                     self.agent.update_actor(&batch, &mut stats);
+                    // textbook TD3 moves both targets here, with the delayed actor
+                    if !critic_targets_every_update {
+                        polyak(
+                            &mut self.agent.critic_target.params,
+                            &self.agent.critic.params,
+                            cfg.agent.tau,
+                        );
+                    }
                     polyak(
                         &mut self.agent.actor_target.params,
                         &self.agent.actor.params,
@@ -615,13 +600,17 @@ impl<'d> OnlineRun<'d> {
                 self.push_metrics(row, metrics_file.as_mut())?;
             }
             pb.inc(1);
+            let stop = crate::run::signals::stop_requested();
             if let Some(d) = dir {
-                if cfg.checkpoint_every > 0
-                    && t.is_multiple_of(cfg.checkpoint_every)
-                    && t < cfg.steps
-                {
+                let due = cfg.checkpoint_every > 0 && t.is_multiple_of(cfg.checkpoint_every);
+                if (due || stop) && t < cfg.steps {
                     self.save(&d.join("checkpoints").join(STATE_FILE))?;
+                    crate::run::Status::record_checkpoint(d, t)?;
                 }
+            }
+            if stop && t < cfg.steps {
+                interrupted = true;
+                break;
             }
         }
         pb.finish_and_clear();
@@ -635,12 +624,18 @@ impl<'d> OnlineRun<'d> {
             .collect::<Result<Vec<_>>>()?;
         if let (Some(d), true) = (dir, self.is_finished()) {
             self.save(&d.join("checkpoints").join(STATE_FILE))?;
-            let meta = serde_json::json!({
-                "env_steps": self.st.env_steps,
-                "algo": cfg.algo,
-                "q_min": self.agent.q_min,
-            });
-            save_net(&d.join("policy.pnet"), &self.agent.actor, meta)?;
+            let info = [
+                ("algo", cfg.algo.clone()),
+                ("env_steps", self.st.env_steps.to_string()),
+                ("q_min", self.agent.q_min.to_string()),
+            ];
+            let config = serde_json::to_string(&cfg)?;
+            save_policy(
+                &d.join(POLICY_FILE),
+                &self.agent.actor,
+                Some(config.as_str()),
+                &info,
+            )?;
             if let Some(ev) = &self.st.final_eval {
                 write_atomic(
                     &d.join("final_eval.json"),
@@ -670,7 +665,9 @@ impl<'d> OnlineRun<'d> {
             updates_per_s: updates_timed as f64 / update_secs.max(1e-9),
             env_steps_per_s: (self.st.env_steps - start_steps) as f64 / elapsed.max(1e-9),
             episodes: self.st.episodes,
-            train_success_rate: (self.st.episodes > 0)
+            interrupted,
+            // goal tasks only: an env without a goal reports no success at all
+            train_success_rate: (self.st.episodes > 0 && env.success().is_some())
                 .then(|| self.st.successes as f64 / self.st.episodes as f64),
         })
     }
@@ -696,22 +693,15 @@ fn load_offline_data(cfg: &OnlineConfig) -> Result<Option<Transitions>> {
     }
 }
 
-/// Start a fresh online run in `out` (refusing to clobber an interrupted one) and
-/// run it to the end; returns the final config, the result and the run directory.
+/// Start a fresh online run in `out` (refusing a directory that holds another run:
+/// `--resume` continues that one) and run it to the end; returns the final config,
+/// the result and the run directory.
 pub fn start_run(
     cfg: OnlineConfig,
     agent: Agent,
     out: &Path,
     show_progress: bool,
 ) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
-    let staging = staging_path(out)?;
-    ensure!(
-        !staging.exists(),
-        "an interrupted run exists for {}; continue it with --resume {} or delete {}",
-        out.display(),
-        out.display(),
-        staging.display()
-    );
     let offline = load_offline_data(&cfg)?;
     let mut env = crate::envs::make_env(&cfg.env)?;
     let mut eval_env = crate::envs::make_env(&cfg.env)?;
@@ -726,83 +716,91 @@ pub fn start_run(
             env.act_dim()
         );
     }
-    let run = RunDir::create(out)?;
-    run.write_text("online.toml", &crate::run::config_toml(&cfg)?)?;
-    let mut online = OnlineRun::new(cfg, agent, offline.as_ref())?;
-    let res = online.run(
-        env.as_mut(),
-        Some(eval_env.as_mut()),
-        Some(run.path()),
-        u64::MAX,
-        show_progress,
-    )?;
-    let path = run.finish()?;
-    Ok((online.cfg, res, path))
+    let command = if cfg.from_run.is_some() {
+        "finetune"
+    } else {
+        "online"
+    };
+    let online = OnlineRun::new(cfg, agent, offline.as_ref())?;
+    let dir = LiveRunDir::create(out, command, online.cfg.steps, false)?;
+    dir.write_text("online.toml", &crate::run::config_toml(&online.cfg)?)?;
+    drive(online, env.as_mut(), eval_env.as_mut(), dir, show_progress)
 }
 
-/// Continue the interrupted online run of `out` from its last checkpoint.
+/// Continue the online run in `dir` from its last checkpoint.
 pub fn resume_run(
-    out: &Path,
+    dir: &Path,
     show_progress: bool,
 ) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
-    let is_staging = out
-        .file_name()
-        .map(|n| {
-            let n = n.to_string_lossy();
-            n.starts_with('.') && n.ends_with(".partial")
-        })
-        .unwrap_or(false);
-    let (staging, final_path) = if is_staging {
-        let name = out.file_name().unwrap().to_string_lossy();
-        let bare = &name[1..name.len() - ".partial".len()];
-        (out.to_path_buf(), out.with_file_name(bare))
-    } else {
-        (staging_path(out)?, out.to_path_buf())
-    };
-    let state = staging.join("checkpoints").join(STATE_FILE);
-    if !state.is_file() {
-        if final_path.join("online.toml").is_file() {
-            bail!("run {} has already finished", final_path.display());
-        }
-        if staging.exists() {
-            bail!(
-                "run {} was interrupted before its first checkpoint; start it again (delete {})",
-                final_path.display(),
-                staging.display()
-            );
-        }
-        bail!("no interrupted online run at {}", out.display());
+    let state = dir.join("checkpoints").join(STATE_FILE);
+    let toml_path = dir.join("online.toml");
+    ensure!(
+        toml_path.is_file(),
+        "{} is not an online run directory (no online.toml)",
+        dir.display()
+    );
+    if matches!(crate::run::Status::read(dir)?, Some(s) if s.state == crate::run::RunState::Finished)
+    {
+        bail!("run {} has already finished", dir.display());
     }
     ensure!(
-        !final_path.exists(),
-        "{} already exists; cannot finish the resumed run there",
-        final_path.display()
+        state.is_file(),
+        "run {} stopped before its first checkpoint; start it again with a new --out",
+        dir.display()
     );
-    let text = std::fs::read_to_string(staging.join("online.toml"))
-        .with_context(|| format!("{}: no online.toml", staging.display()))?;
-    let cfg: OnlineConfig = toml::from_str(&text)
-        .with_context(|| format!("{}: invalid online.toml", staging.display()))?;
+    let text = std::fs::read_to_string(&toml_path)
+        .with_context(|| format!("cannot read {}", toml_path.display()))?;
+    let cfg: OnlineConfig =
+        toml::from_str(&text).with_context(|| format!("{}: invalid online.toml", dir.display()))?;
     let offline = load_offline_data(&cfg)?;
     let mut env = crate::envs::make_env(&cfg.env)?;
     let mut eval_env = crate::envs::make_env(&cfg.env)?;
-    let mut online = OnlineRun::load(&state, cfg, offline.as_ref())?;
+    let online = OnlineRun::load(&state, cfg, offline.as_ref())
+        .with_context(|| format!("cannot resume {}", dir.display()))?;
+    let live = LiveRunDir::reopen(dir)?;
     if show_progress {
         println!(
             "resuming {} at environment step {}",
-            final_path.display(),
+            dir.display(),
             online.env_steps()
         );
     }
-    let res = online.run(
-        env.as_mut(),
-        Some(eval_env.as_mut()),
-        Some(&staging),
-        u64::MAX,
-        show_progress,
-    )?;
-    std::fs::rename(&staging, &final_path)
-        .with_context(|| format!("cannot move the run to {}", final_path.display()))?;
-    Ok((online.cfg, res, final_path))
+    drive(online, env.as_mut(), eval_env.as_mut(), live, show_progress)
+}
+
+/// Run to the end, keeping `dir`'s status as the offline runs do: finished, failed
+/// (with the error) or interrupted (with how to resume).
+fn drive(
+    mut online: OnlineRun,
+    env: &mut dyn Env,
+    eval_env: &mut dyn Env,
+    dir: LiveRunDir,
+    show_progress: bool,
+) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
+    crate::run::signals::install();
+    let path = dir.path().to_path_buf();
+    match online.run(env, Some(eval_env), Some(&path), u64::MAX, show_progress) {
+        Ok(res) if res.interrupted => {
+            let step = online.env_steps();
+            let command = dir.status().command.clone();
+            dir.interrupt(step)?;
+            eprintln!(
+                "interrupted at environment step {step}; checkpoint written. Resume with: pars {command} --resume {}",
+                path.display()
+            );
+            Err(super::train::Interrupted { step }.into())
+        }
+        Ok(res) => {
+            let mut dir = dir;
+            dir.progress(online.env_steps(), None)?;
+            let path = dir.finish()?;
+            Ok((online.cfg, res, path))
+        }
+        Err(e) => {
+            dir.fail(&e);
+            Err(e.context(format!("run {} failed", path.display())))
+        }
+    }
 }
 
 /// base → flags → `--set`, through TOML (so a resumed run reads identical values).
@@ -834,18 +832,7 @@ pub fn replay_dataset(state_path: &Path) -> Result<RawDataset> {
         .with_context(|| format!("{}: malformed loop state", state_path.display()))?;
     let od = f.header["obs_dim"].as_u64().context("obs_dim")? as usize;
     let ad = f.header["act_dim"].as_u64().context("act_dim")? as usize;
-    for s in [
-        "actor",
-        "actor_target",
-        "critic",
-        "critic_target",
-        "actor_adam_m",
-        "actor_adam_v",
-        "critic_adam_m",
-        "critic_adam_v",
-    ] {
-        f.skip(s)?;
-    }
+    f.skip("agent")?;
     let buf = f.read_replay("replay", cfg.buffer_size, st.env_steps, od, ad)?;
     let n = buf.len();
     ensure!(
@@ -956,8 +943,8 @@ mod tests {
         for f in ["metrics.csv", "episodes.csv"] {
             assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
         }
-        let pa = std::fs::read(a.join("policy.pnet")).unwrap();
-        assert_eq!(pa, std::fs::read(b.join("policy.pnet")).unwrap());
+        let pa = std::fs::read(a.join(POLICY_FILE)).unwrap();
+        assert_eq!(pa, std::fs::read(b.join(POLICY_FILE)).unwrap());
         // the buffer wrapped (400 pushes into 150 slots) and still exports in order
         let ds = replay_dataset(&a.join("checkpoints").join(STATE_FILE)).unwrap();
         assert_eq!(ds.len(), 150);
@@ -1050,7 +1037,9 @@ mod tests {
             episode: 0,
             done: true,
         };
-        run.run(&mut env, None, None, u64::MAX, false).unwrap();
+        let res = run.run(&mut env, None, None, u64::MAX, false).unwrap();
+        // no goal, so no goal-reaching rate in the summary
+        assert_eq!(res.train_success_rate, None);
         // episodes: 4 steps cut, 2 steps terminal, 4 cut, 2 terminal
         let mut batch = Batch::new(12, 4, 2);
         run.buffer

@@ -3,7 +3,7 @@
 //! critic:  y = c_reward·r + γ(1−done)·min_{i∈S} Q̄_i(s', ā'),   ā' = clip(π̄(s') + clip(σε, −c, c))
 //!          L_Q = mean_i,b (Q_i(s,a) − y)² + α·mean_i,b (Q_i(s, a_inf) − Q_min)²
 //! actor:   L_π = mean_b(−λ·q(s, π(s)) + β·Σ_d (π(s)_d − a_d)²),  λ = 1/mean|q|
-use super::config::AgentConfig;
+use super::config::{ActorValue, AgentConfig, TargetUpdate};
 use crate::data::Batch;
 use crate::nn::{polyak, Adam, EnsembleMlp, LrSchedule, MlpSpec, Tape};
 use rand::{Rng, SeedableRng};
@@ -34,6 +34,20 @@ pub struct UpdateStats {
     pub actor_loss: Option<f32>,
     pub bc_loss: Option<f32>,
     pub lambda: Option<f32>,
+}
+
+/// The random draws of one update, kept when recording is on (`Agent::record_draws`;
+/// for `pars debug trace`). Row-major like the batch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Draws {
+    /// ε ~ N(0, 1) of the target policy noise, [B, act_dim], before σ and clipping.
+    pub target_eps: Vec<f32>,
+    /// Target members whose minimum formed the TD target (sorted).
+    pub target_subset: Vec<usize>,
+    /// u ~ U(−1, 1) mapped to the infeasible actions, [B, act_dim] (empty without PA).
+    pub pa_u: Vec<f32>,
+    /// Members drawn for the last actor update (empty when it drew none).
+    pub actor_subset: Vec<usize>,
 }
 
 /// Preallocated buffers of the update step: nothing is allocated per step.
@@ -76,6 +90,8 @@ pub struct Agent {
     pub steps: u64,
     pub rng: ChaCha8Rng,
     ws: Workspace,
+    /// Where the draws go when recording (None: not recording, no cost but a branch).
+    draws: Option<Box<Draws>>,
 }
 
 pub fn critic_spec(cfg: &AgentConfig, obs_dim: usize, act_dim: usize) -> MlpSpec {
@@ -117,8 +133,14 @@ impl Agent {
         seed: u64,
     ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let actor = EnsembleMlp::new(actor_spec(&cfg, obs_dim, act_dim), 1, &mut rng);
-        let critic = EnsembleMlp::new(critic_spec(&cfg, obs_dim, act_dim), cfg.n_critics, &mut rng);
+        let actor =
+            EnsembleMlp::new_with(actor_spec(&cfg, obs_dim, act_dim), 1, cfg.init, &mut rng);
+        let critic = EnsembleMlp::new_with(
+            critic_spec(&cfg, obs_dim, act_dim),
+            cfg.n_critics,
+            cfg.init,
+            &mut rng,
+        );
         let schedule = if cfg.actor_cosine {
             LrSchedule::Cosine {
                 total_steps: total_steps.div_ceil(cfg.policy_delay as u64),
@@ -142,6 +164,7 @@ impl Agent {
             steps: 0,
             rng,
             ws,
+            draws: None,
             cfg,
             obs_dim,
             act_dim,
@@ -159,23 +182,44 @@ impl Agent {
         );
     }
 
+    /// Record the random draws of each update (read them with `draws`); off by default.
+    pub fn record_draws(&mut self, on: bool) {
+        self.draws = on.then(|| {
+            let (b, ad, n) = (self.cfg.batch_size, self.act_dim, self.cfg.n_critics);
+            Box::new(Draws {
+                target_eps: Vec::with_capacity(b * ad),
+                target_subset: Vec::with_capacity(n),
+                pa_u: Vec::with_capacity(b * ad),
+                actor_subset: Vec::with_capacity(n),
+            })
+        });
+    }
+
+    /// The draws of the last critic update (and the last actor update), if recording.
+    pub fn draws(&self) -> Option<&Draws> {
+        self.draws.as_deref()
+    }
+
     /// One offline gradient step on `batch` (critic every call, actor every `policy_delay`).
     pub fn update(&mut self, batch: &Batch) -> UpdateStats {
         let mut stats = self.update_critic(batch);
         self.steps += 1;
-        if self.steps.is_multiple_of(self.cfg.policy_delay as u64) {
+        let actor_step = self.steps.is_multiple_of(self.cfg.policy_delay as u64);
+        if actor_step {
             self.update_actor(batch, &mut stats);
         }
-        polyak(
-            &mut self.critic_target.params,
-            &self.critic.params,
-            self.cfg.tau,
-        );
-        polyak(
-            &mut self.actor_target.params,
-            &self.actor.params,
-            self.cfg.tau,
-        );
+        if actor_step || self.cfg.target_update == TargetUpdate::EveryCritic {
+            polyak(
+                &mut self.critic_target.params,
+                &self.critic.params,
+                self.cfg.tau,
+            );
+            polyak(
+                &mut self.actor_target.params,
+                &self.actor.params,
+                self.cfg.tau,
+            );
+        }
         stats
     }
 
@@ -205,6 +249,11 @@ impl Agent {
         let ind = od + ad;
         let n = cfg.n_critics;
         let ws = &mut self.ws;
+        let mut rec = self.draws.as_deref_mut();
+        if let Some(d) = rec.as_deref_mut() {
+            d.target_eps.clear();
+            d.pa_u.clear();
+        }
 
         // target action ā' = clip(π̄(s') + clip(σε, −c, c), −1, 1)
         self.actor_target.forward(
@@ -216,6 +265,9 @@ impl Agent {
         let pi_next = ws.actor_target_tape.output(0);
         for (o, p) in ws.next_act[..b * ad].iter_mut().zip(pi_next) {
             let eps: f32 = self.rng.sample(StandardNormal);
+            if let Some(d) = rec.as_deref_mut() {
+                d.target_eps.push(eps);
+            }
             let noise = (cfg.policy_noise * eps).clamp(-cfg.noise_clip, cfg.noise_clip);
             *o = (p + noise).clamp(-1.0, 1.0);
         }
@@ -229,6 +281,10 @@ impl Agent {
 
         // y = c·r + γ(1−d)·min over a random subset of target members
         sample_subset(&mut self.rng, n, cfg.critic_subset, &mut ws.subset);
+        if let Some(d) = rec.as_deref_mut() {
+            d.target_subset.clear();
+            d.target_subset.extend_from_slice(&ws.subset);
+        }
         self.critic_target.forward(
             &ws.next_in[..b * ind],
             b,
@@ -262,7 +318,11 @@ impl Agent {
                 let row = &mut ws.critic_in[(b + r) * ind..(b + r + 1) * ind];
                 row[..od].copy_from_slice(&batch.obs[r * od..(r + 1) * od]);
                 for a in &mut row[od..] {
-                    *a = infeasible_coordinate(self.rng.gen_range(-1.0f32..1.0), l);
+                    let u = self.rng.gen_range(-1.0f32..1.0);
+                    if let Some(d) = rec.as_deref_mut() {
+                        d.pa_u.push(u);
+                    }
+                    *a = infeasible_coordinate(u, l);
                 }
             }
             2 * b
@@ -340,10 +400,19 @@ impl Agent {
         );
 
         ws.subset.clear();
-        match cfg.actor_subset {
-            None => ws.subset.extend(0..n),
-            Some(k) => sample_subset(&mut self.rng, n, k, &mut ws.subset),
+        match (cfg.actor_value, cfg.actor_subset) {
+            // textbook TD3: Q_1 alone (the mean over the one-member subset {0})
+            (ActorValue::FirstCritic, _) => ws.subset.push(0),
+            (ActorValue::Ensemble, None) => ws.subset.extend(0..n),
+            (ActorValue::Ensemble, Some(k)) => sample_subset(&mut self.rng, n, k, &mut ws.subset),
         }
+        if let Some(d) = self.draws.as_deref_mut() {
+            d.actor_subset.clear();
+            if (cfg.actor_value, cfg.actor_subset.is_some()) == (ActorValue::Ensemble, true) {
+                d.actor_subset.extend_from_slice(&ws.subset);
+            }
+        }
+        let use_min = cfg.actor_value == ActorValue::Ensemble && cfg.actor_subset.is_none();
         self.critic.forward(
             &ws.critic_in[..b * ind],
             b,
@@ -356,7 +425,7 @@ impl Agent {
         let mut abs_sum = 0.0f64;
         let mut q_sum = 0.0f64;
         for r in 0..b {
-            let q = if cfg.actor_subset.is_none() {
+            let q = if use_min {
                 let (mut best, mut arg) = (f32::INFINITY, 0);
                 for &m in &ws.subset {
                     let v = ws.critic_actor_tape.output(m)[r];
@@ -549,6 +618,82 @@ mod tests {
         }
         b.dones[3] = 1.0;
         b
+    }
+
+    /// Actor gradient for `cfg` with critic member 1 perturbed by `shift`.
+    fn actor_grad_with_member1_shift(cfg: AgentConfig, shift: f32) -> Vec<f32> {
+        let mut agent = Agent::new(cfg, OD, AD, -1.0, 100, 3);
+        // member 1 scaled and lowered: with shift ≠ 0 it is the minimum on every row
+        let len = agent.critic.params.len() / agent.cfg.n_critics;
+        let member1 = &mut agent.critic.params[len..2 * len];
+        for v in member1.iter_mut() {
+            *v *= 1.0 + shift.abs();
+        }
+        member1[len - 1] -= 10.0 * shift.abs();
+        let mut stats = UpdateStats::default();
+        agent.actor_grads(&tiny_batch(1), &mut stats, Some(1.0));
+        agent.ws.actor_grads.clone()
+    }
+
+    #[test]
+    fn first_critic_actor_value_ignores_the_other_members() {
+        let first = AgentConfig {
+            actor_value: ActorValue::FirstCritic,
+            ..tiny_cfg()
+        };
+        let g0 = actor_grad_with_member1_shift(first.clone(), 0.0);
+        assert!(g0.iter().any(|g| *g != 0.0));
+        assert_eq!(g0, actor_grad_with_member1_shift(first, 0.3));
+        // the ensemble's min does see member 1
+        assert_ne!(
+            actor_grad_with_member1_shift(tiny_cfg(), 0.0),
+            actor_grad_with_member1_shift(tiny_cfg(), 0.3)
+        );
+    }
+
+    #[test]
+    fn targets_move_with_the_actor_only_when_asked() {
+        for (mode, moves_on_critic_only_steps) in [
+            (TargetUpdate::EveryCritic, true),
+            (TargetUpdate::WithActor, false),
+        ] {
+            let cfg = AgentConfig {
+                target_update: mode,
+                policy_delay: 2,
+                ..tiny_cfg()
+            };
+            let mut agent = Agent::new(cfg, OD, AD, -1.0, 100, 3);
+            let c0 = agent.critic_target.params.clone();
+            agent.update(&tiny_batch(1)); // step 1: critic only
+            assert_eq!(
+                agent.critic_target.params != c0,
+                moves_on_critic_only_steps,
+                "{mode:?}"
+            );
+            let (c1, a1) = (
+                agent.critic_target.params.clone(),
+                agent.actor_target.params.clone(),
+            );
+            agent.update(&tiny_batch(2)); // step 2: critic and actor: both targets move
+            assert_ne!(agent.critic_target.params, c1, "{mode:?}");
+            assert_ne!(agent.actor_target.params, a1, "{mode:?}");
+            // step 3: critic only; the actor now differs from its target
+            let (c2, a2) = (
+                agent.critic_target.params.clone(),
+                agent.actor_target.params.clone(),
+            );
+            agent.update(&tiny_batch(3));
+            assert_eq!(
+                agent.critic_target.params != c2,
+                moves_on_critic_only_steps,
+                "{mode:?}"
+            );
+            assert_eq!(
+                agent.actor_target.params != a2,
+                moves_on_critic_only_steps,
+                "{mode:?}"
+            );
+        }
     }
 
     #[test]

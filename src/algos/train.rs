@@ -1,16 +1,20 @@
 //! The offline training loop: sample → update → log → evaluate → checkpoint.
+use super::checkpoint::{self, Section, StateFile};
 use super::config::TrainConfig;
 use super::pars::{Agent, UpdateStats};
 use crate::data::{Batch, Transitions};
 use crate::envs::Env;
 use crate::eval::{evaluate, EvalResult};
-use crate::policy::{save_net, Policy};
-use crate::run::{progress_bar, MetricsRow, RunDir, METRICS_HEADER};
-use anyhow::Result;
+use crate::policy::TensorReader;
+use crate::policy::{save_policy, Policy, POLICY_FILE};
+use crate::run::metrics::write_lines;
+use crate::run::{parse_metrics_line, progress_bar, LiveRunDir, MetricsRow, METRICS_HEADER};
+use anyhow::{bail, ensure, Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Evaluation episodes use these seeds (offset by the episode index), so every
@@ -92,148 +96,415 @@ impl StatsAccum {
     }
 }
 
-/// Train offline on `data`. Evaluates in `env` (if given) every `eval_every` steps and
-/// at the end; writes metrics, checkpoints and plots into `run` (if given).
+/// Name of the resumable offline state inside `<run>/checkpoints/`.
+pub const TRAIN_STATE_FILE: &str = "train_state.bin";
+
+/// Settings that `pars train --resume DIR --set ...` may change: they do not change
+/// the networks, the data or what a step computes on them, only how long the run goes,
+/// what it logs, and the weights, rates and noise of the losses.
+pub const RESUMABLE_KEYS: [&str; 13] = [
+    "steps",
+    "eval_every",
+    "eval_episodes",
+    "log_every",
+    "checkpoint_every",
+    "checkpoint_minutes",
+    "agent.alpha",
+    "agent.beta",
+    "agent.actor_lr",
+    "agent.critic_lr",
+    "agent.tau",
+    "agent.policy_noise",
+    "agent.penalty",
+];
+
+/// Everything of the offline loop besides the agent that a checkpoint must hold.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct LoopState {
+    step: u64,
+    sample_rng: ChaCha8Rng,
+    acc: StatsAccum,
+    metrics_lines: Vec<String>,
+    final_eval: Option<EvalResult>,
+    /// `Transitions::fingerprint` of the dataset the run trains on.
+    data_hash: u64,
+}
+
+/// How a call to `OfflineRun::run` ended.
+pub enum Outcome {
+    Finished(TrainResult),
+    /// A signal asked to stop; a checkpoint was written at this step.
+    Interrupted(u64),
+}
+
+/// An offline run in progress: the agent and the loop state, resumable from a
+/// checkpoint.
+pub struct OfflineRun<'d> {
+    pub cfg: TrainConfig,
+    data: &'d Transitions,
+    pub agent: Agent,
+    st: LoopState,
+}
+
+impl<'d> OfflineRun<'d> {
+    pub fn new(cfg: &TrainConfig, data: &'d Transitions) -> Result<Self> {
+        cfg.validate()?;
+        ensure!(!data.is_empty(), "the dataset has no transitions");
+        let q_min = cfg.agent.resolve_q_min(data.reward_min());
+        let agent = Agent::new(
+            cfg.agent.clone(),
+            data.obs_dim,
+            data.act_dim,
+            q_min,
+            cfg.steps,
+            cfg.seed,
+        );
+        tracing::info!(
+            "{}: {} transitions (obs {}, act {}), {} steps, Q_min {q_min}, seed {}",
+            cfg.algo,
+            data.len(),
+            data.obs_dim,
+            data.act_dim,
+            cfg.steps,
+            cfg.seed
+        );
+        Ok(Self {
+            cfg: cfg.clone(),
+            data,
+            agent,
+            st: LoopState {
+                step: 0,
+                sample_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_DA7A),
+                acc: StatsAccum::default(),
+                metrics_lines: Vec::new(),
+                final_eval: None,
+                data_hash: data.fingerprint(),
+            },
+        })
+    }
+
+    /// Gradient steps done.
+    pub fn step(&self) -> u64 {
+        self.st.step
+    }
+
+    /// Write the whole state (atomically: a kill during the write keeps the previous
+    /// checkpoint). Refuses to store non-finite parameters.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        check_finite_params(&self.agent, self.st.step)?;
+        test_hooks::maybe_abort("checkpoint", Some(path));
+        let header = serde_json::json!({
+            "kind": "offline",
+            "config": toml::to_string(&self.cfg)?,
+            "loop": serde_json::to_value(&self.st)?,
+        });
+        let agent = checkpoint::agent_writer(&self.agent, None)?.to_bytes()?;
+        checkpoint::write_state(path, header, &[Section::Bytes("agent", &agent)])
+    }
+
+    /// Continue from a checkpoint written by `save`. `cfg` may differ from the saved
+    /// config only in `RESUMABLE_KEYS`; the data must be the same.
+    pub fn load(path: &Path, cfg: &TrainConfig, data: &'d Transitions) -> Result<Self> {
+        let mut f = StateFile::open(path)?;
+        ensure!(
+            f.header["kind"] == "offline",
+            "{} is not an offline-run checkpoint",
+            path.display()
+        );
+        let saved: TrainConfig = toml::from_str(f.header["config"].as_str().unwrap_or(""))
+            .with_context(|| format!("{}: malformed config", path.display()))?;
+        check_resumable_change(&saved, cfg)?;
+        let st: LoopState = serde_json::from_value(f.header["loop"].clone())
+            .with_context(|| format!("{}: malformed loop state", path.display()))?;
+        ensure!(
+            st.data_hash == data.fingerprint(),
+            "the dataset differs from the one the run was trained on (its contents changed)"
+        );
+        ensure!(
+            st.step <= cfg.steps,
+            "the run is at step {} already; --steps must be at least that",
+            st.step
+        );
+        let bytes = f.read_bytes("agent")?;
+        let mut agent = checkpoint::read_agent(&TensorReader::from_bytes(path, bytes)?)?;
+        agent.cfg = cfg.agent.clone();
+        agent.beta = cfg.agent.resolve_beta(agent.act_dim);
+        agent.actor_opt.lr = cfg.agent.actor_lr;
+        agent.critic_opt.lr = cfg.agent.critic_lr;
+        agent.reset_workspace();
+        Ok(Self {
+            cfg: cfg.clone(),
+            data,
+            agent,
+            st,
+        })
+    }
+
+    /// Train up to `cfg.steps`. Evaluates in `env` (if given) every `eval_every` steps
+    /// and at the end; with `dir`, writes metrics, checkpoints (every
+    /// `checkpoint_every` steps or `checkpoint_minutes`, whichever comes first),
+    /// policy and plots there and keeps its status file current. A SIGINT/SIGTERM (see
+    /// `run::signals`) ends the current step, writes a checkpoint and returns
+    /// `Interrupted`.
+    pub fn run<'e>(
+        &mut self,
+        mut env: Option<&mut (dyn Env + 'e)>,
+        mut dir: Option<&mut LiveRunDir>,
+        show_progress: bool,
+    ) -> Result<Outcome> {
+        let cfg = self.cfg.clone();
+        let data = self.data;
+        let mut batch = Batch::new(cfg.agent.batch_size, data.obs_dim, data.act_dim);
+        let pb = progress_bar(cfg.steps, &cfg.algo, show_progress);
+        pb.set_position(self.st.step);
+        let start = Instant::now();
+        let start_step = self.st.step;
+        // wall time spent evaluating, excluded from steps/s
+        let mut eval_secs = 0.0;
+        let path = dir.as_ref().map(|d| d.path().to_path_buf());
+        let state_path = path
+            .as_ref()
+            .map(|p| p.join("checkpoints").join(TRAIN_STATE_FILE));
+        // metrics.csv grows row by row so long runs can be watched; a resumed run
+        // rewrites it to the checkpoint's rows first
+        let mut metrics_file = match &path {
+            Some(p) => Some(write_lines(
+                &p.join("metrics.csv"),
+                METRICS_HEADER,
+                &self.st.metrics_lines,
+            )?),
+            None => None,
+        };
+        // the resolved config, stored in every policy and agent file
+        let config_json = serde_json::to_string(&cfg)?;
+        let mut last_checkpoint = Instant::now();
+        while self.st.step < cfg.steps {
+            let step = self.st.step + 1;
+            data.sample_into(&mut self.st.sample_rng, &mut batch);
+            let stats = self.agent.update(&batch);
+            check_finite_stats(&stats, step)?;
+            self.st.step = step;
+            self.st.acc.add(&stats);
+            let eval_now = step == cfg.steps || (cfg.eval_every > 0 && step % cfg.eval_every == 0);
+            if step % cfg.log_every == 0 || eval_now {
+                check_finite_params(&self.agent, step)?;
+                let mut row = self.st.acc.row(step);
+                row.dormant_ratio = self.agent.dormant_ratio();
+                self.st.acc = StatsAccum::default();
+                if eval_now {
+                    let eval_start = Instant::now();
+                    if let Some(env) = env.as_deref_mut() {
+                        let ev = eval_agent(&self.agent, env, cfg.eval_episodes)?;
+                        test_hooks::maybe_abort("eval", None);
+                        row.set_eval(&ev);
+                        pb.set_message(format!("score {:.1}", ev.mean_score));
+                        self.st.final_eval = Some(ev);
+                    }
+                    if let Some(p) = &path {
+                        let info = [("step", step.to_string()), ("algo", cfg.algo.clone())];
+                        save_policy(
+                            &p.join(format!("checkpoints/actor_{step}.safetensors")),
+                            &self.agent.actor,
+                            Some(config_json.as_str()),
+                            &info,
+                        )?;
+                    }
+                    eval_secs += eval_start.elapsed().as_secs_f64();
+                }
+                let line = row.csv_line();
+                if let Some(f) = metrics_file.as_mut() {
+                    writeln!(f, "{line}")?;
+                }
+                self.st.metrics_lines.push(line);
+            }
+            pb.inc(1);
+            let stop = crate::run::signals::stop_requested();
+            if let (Some(d), Some(sp)) = (dir.as_deref_mut(), &state_path) {
+                let due = (cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0)
+                    || (cfg.checkpoint_minutes > 0.0
+                        && last_checkpoint.elapsed().as_secs_f64()
+                            >= 60.0 * cfg.checkpoint_minutes as f64);
+                if (due || stop) && step < cfg.steps {
+                    self.save(sp)?;
+                    last_checkpoint = Instant::now();
+                    d.progress(step, Some(step))?;
+                } else if step % cfg.log_every == 0 {
+                    d.progress(step, None)?;
+                }
+            }
+            if stop && step < cfg.steps {
+                pb.abandon();
+                return Ok(Outcome::Interrupted(step));
+            }
+        }
+        pb.finish_and_clear();
+        let elapsed = start.elapsed().as_secs_f64() - eval_secs;
+        let metrics = self
+            .st
+            .metrics_lines
+            .iter()
+            .map(|l| parse_metrics_line(l))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(p) = &path {
+            let info = [
+                ("steps", cfg.steps.to_string()),
+                ("algo", cfg.algo.clone()),
+                ("q_min", self.agent.q_min.to_string()),
+            ];
+            save_policy(
+                &p.join(POLICY_FILE),
+                &self.agent.actor,
+                Some(config_json.as_str()),
+                &info,
+            )?;
+            // whole agent (critics, targets, Adam moments, RNG) so `pars finetune`
+            // continues exactly
+            checkpoint::save_agent(
+                &p.join("checkpoints").join(checkpoint::AGENT_FILE),
+                &self.agent,
+                Some(config_json.as_str()),
+            )?;
+            if let Err(e) = crate::run::plot_learning_curves(
+                &p.join("learning_curves.png"),
+                &metrics,
+                "gradient steps",
+            ) {
+                tracing::warn!("could not draw the learning-curve plot: {e}");
+            }
+        }
+        Ok(Outcome::Finished(TrainResult {
+            agent: self.agent.clone(),
+            metrics,
+            final_eval: self.st.final_eval.clone(),
+            steps_per_s: (self.st.step - start_step) as f64 / elapsed.max(1e-9),
+        }))
+    }
+}
+
+/// A non-finite loss or Q value stops the run, naming the step and the quantity.
+fn check_finite_stats(s: &UpdateStats, step: u64) -> Result<()> {
+    let mut named = vec![
+        ("TD loss", s.td_loss),
+        ("PA loss", s.pa_loss),
+        ("mean Q on dataset actions", s.q_data),
+        ("TD target", s.target_mean),
+    ];
+    // NaN by definition without PA
+    if s.pa_loss != 0.0 || s.q_infeasible.is_finite() {
+        named.push(("mean Q on infeasible actions", s.q_infeasible));
+    }
+    for (name, v) in [("actor loss", s.actor_loss), ("λ", s.lambda)] {
+        if let Some(v) = v {
+            named.push((name, v));
+        }
+    }
+    for (name, v) in named {
+        if !v.is_finite() {
+            bail!("training diverged at step {step}: {name} is {v}");
+        }
+    }
+    Ok(())
+}
+
+/// A non-finite parameter anywhere stops the run (checked at logging and checkpoint
+/// times: a full scan every step would cost more than it saves).
+fn check_finite_params(agent: &Agent, step: u64) -> Result<()> {
+    for (name, p) in [
+        ("critic", &agent.critic.params),
+        ("target critic", &agent.critic_target.params),
+        ("actor", &agent.actor.params),
+        ("target actor", &agent.actor_target.params),
+    ] {
+        if let Some(i) = p.iter().position(|v| !v.is_finite()) {
+            bail!(
+                "training diverged at step {step}: {name} parameter {i} is {}",
+                p[i]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `new` may differ from `saved` only in `RESUMABLE_KEYS`.
+pub fn check_resumable_change(saved: &TrainConfig, new: &TrainConfig) -> Result<()> {
+    let (a, b) = (toml::Value::try_from(saved)?, toml::Value::try_from(new)?);
+    let mut changed = Vec::new();
+    diff_keys(&a, &b, "", &mut changed);
+    let refused: Vec<&str> = changed
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|k| !RESUMABLE_KEYS.contains(k))
+        .collect();
+    ensure!(
+        refused.is_empty(),
+        "cannot change {} when resuming (only {} may change); start a new run instead",
+        refused.join(", "),
+        RESUMABLE_KEYS.join(", ")
+    );
+    ensure!(
+        !(new.agent.actor_cosine && new.steps != saved.steps),
+        "cannot change steps when resuming a run with a cosine actor schedule (its length is fixed)"
+    );
+    Ok(())
+}
+
+fn diff_keys(a: &toml::Value, b: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (toml::Value::Table(x), toml::Value::Table(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(u), Some(v)) => diff_keys(u, v, &name, out),
+                    _ => out.push(name),
+                }
+            }
+        }
+        (x, y) if x != y => out.push(prefix.to_string()),
+        _ => {}
+    }
+}
+
+/// Train offline on `data` in memory (no run directory): evaluates in `env` (if
+/// given) every `eval_every` steps and at the end.
 pub fn train_offline<'e>(
     cfg: &TrainConfig,
     data: &Transitions,
-    mut env: Option<&mut (dyn Env + 'e)>,
-    run: Option<&RunDir>,
+    env: Option<&mut (dyn Env + 'e)>,
     show_progress: bool,
 ) -> Result<TrainResult> {
-    cfg.validate()?;
-    anyhow::ensure!(!data.is_empty(), "the dataset has no transitions");
-    let q_min = cfg.agent.resolve_q_min(data.reward_min());
-    let mut agent = Agent::new(
-        cfg.agent.clone(),
-        data.obs_dim,
-        data.act_dim,
-        q_min,
-        cfg.steps,
-        cfg.seed,
-    );
-    let mut sample_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_DA7A);
-    let mut batch = Batch::new(cfg.agent.batch_size, data.obs_dim, data.act_dim);
-    let mut metrics = Vec::new();
-    let mut acc = StatsAccum::default();
-    let pb = progress_bar(cfg.steps, &cfg.algo, show_progress);
-    let start = Instant::now();
-    let mut final_eval = None;
-    // wall time spent evaluating, excluded from steps/s
-    let mut eval_secs = 0.0;
-    // metrics.csv grows row by row so long runs can be watched
-    let mut metrics_file = match run {
-        Some(run) => {
-            let mut f = std::fs::File::create(run.path().join("metrics.csv"))?;
-            writeln!(f, "{METRICS_HEADER}")?;
-            Some(f)
-        }
-        None => None,
-    };
-    for step in 1..=cfg.steps {
-        data.sample_into(&mut sample_rng, &mut batch);
-        let stats = agent.update(&batch);
-        if !stats.td_loss.is_finite() {
-            anyhow::bail!(
-                "training diverged at step {step}: TD loss is {}",
-                stats.td_loss
-            );
-        }
-        acc.add(&stats);
-        let eval_now = step == cfg.steps || (cfg.eval_every > 0 && step % cfg.eval_every == 0);
-        if step % cfg.log_every == 0 || eval_now {
-            let mut row = acc.row(step);
-            row.dormant_ratio = agent.dormant_ratio();
-            acc = StatsAccum::default();
-            if eval_now {
-                let eval_start = Instant::now();
-                if let Some(env) = env.as_deref_mut() {
-                    let ev = eval_agent(&agent, env, cfg.eval_episodes)?;
-                    row.set_eval(&ev);
-                    pb.set_message(format!("score {:.1}", ev.mean_score));
-                    final_eval = Some(ev);
-                }
-                if let Some(run) = run {
-                    let meta = serde_json::json!({ "step": step, "algo": cfg.algo });
-                    save_net(
-                        &run.path().join(format!("checkpoints/actor_{step}.pnet")),
-                        &agent.actor,
-                        meta,
-                    )?;
-                }
-                eval_secs += eval_start.elapsed().as_secs_f64();
-            }
-            if let Some(f) = metrics_file.as_mut() {
-                writeln!(f, "{}", row.csv_line())?;
-            }
-            metrics.push(row);
-        }
-        pb.inc(1);
+    match OfflineRun::new(cfg, data)?.run(env, None, show_progress)? {
+        Outcome::Finished(r) => Ok(r),
+        Outcome::Interrupted(step) => Err(Interrupted { step }.into()),
     }
-    pb.finish_and_clear();
-    let elapsed = start.elapsed().as_secs_f64() - eval_secs;
-    if let Some(run) = run {
-        let meta = serde_json::json!({ "steps": cfg.steps, "algo": cfg.algo, "q_min": q_min });
-        save_net(&run.path().join("policy.pnet"), &agent.actor, meta.clone())?;
-        save_net(
-            &run.path().join("checkpoints/critic.pnet"),
-            &agent.critic,
-            meta.clone(),
-        )?;
-        save_net(
-            &run.path().join("checkpoints/critic_target.pnet"),
-            &agent.critic_target,
-            meta.clone(),
-        )?;
-        save_net(
-            &run.path().join("checkpoints/actor_target.pnet"),
-            &agent.actor_target,
-            meta,
-        )?;
-        // whole agent (Adam moments, RNG) so `pars finetune` continues exactly
-        super::checkpoint::save_agent(&run.path().join("checkpoints/agent_state.bin"), &agent)?;
-        if let Err(e) = crate::run::plot_learning_curves(
-            &run.path().join("learning_curves.png"),
-            &metrics,
-            "gradient steps",
-        ) {
-            tracing::warn!("could not draw the learning-curve plot: {e}");
-        }
-    }
-    Ok(TrainResult {
-        agent,
-        metrics,
-        final_eval,
-        steps_per_s: cfg.steps as f64 / elapsed.max(1e-9),
-    })
 }
 
-/// A finished offline run: the result and where its directory ended up.
+/// A finished offline run: the result and where its directory is.
 pub struct FinishedRun {
+    /// The run's label (`algo` of its config).
+    pub label: String,
     pub result: TrainResult,
-    pub dir: std::path::PathBuf,
+    pub dir: PathBuf,
 }
 
-/// The whole of `pars train` below the command line: load the dataset (clipping
-/// out-of-box actions), check it against the evaluation environment, create the run
-/// directory `out`, train, and write config, dataset record, metrics, policy and
-/// final evaluation.
-pub fn train_run(
-    cfg: &TrainConfig,
-    dataset: &std::path::Path,
-    out: &std::path::Path,
-    show_progress: bool,
-) -> Result<FinishedRun> {
-    anyhow::ensure!(
+/// Load a dataset and make its evaluation environment, checking their dimensions.
+fn data_and_env(cfg: &TrainConfig, dataset: &Path) -> Result<(Transitions, Option<Box<dyn Env>>)> {
+    ensure!(
         dataset.exists(),
         "dataset file {} does not exist",
         dataset.display()
     );
     let (_, tr) = crate::data::load_transitions(dataset)?;
-    let mut env = match &cfg.env {
+    let env = match &cfg.env {
         Some(id) => {
             let env = crate::envs::make_env(id)?;
-            anyhow::ensure!(
+            ensure!(
                 env.obs_dim() == tr.obs_dim && env.act_dim() == tr.act_dim,
                 "dataset {} has obs/action dimensions {}/{} but environment {id} has {}/{}",
                 dataset.display(),
@@ -246,28 +517,195 @@ pub fn train_run(
         }
         None => None,
     };
-    let run = RunDir::create(out)?;
-    run.write_text("config.toml", &crate::run::config_toml(cfg)?)?;
-    run.write_json(
+    Ok((tr, env))
+}
+
+/// The whole of `pars train` below the command line: load the dataset (clipping
+/// out-of-box actions), check it against the evaluation environment, create the run
+/// directory `out` (refusing one that holds another run unless `force`), train, and
+/// write config, dataset record, metrics, checkpoints, policy and final evaluation.
+pub fn train_run(
+    cfg: &TrainConfig,
+    dataset: &Path,
+    out: &Path,
+    force: bool,
+    show_progress: bool,
+) -> Result<FinishedRun> {
+    let (tr, env) = data_and_env(cfg, dataset)?;
+    let run = OfflineRun::new(cfg, &tr)?;
+    let dir = LiveRunDir::create(out, "train", cfg.steps, force)?;
+    dir.write_text("config.toml", &crate::run::config_toml(cfg)?)?;
+    dir.write_json(
         "dataset.json",
         &serde_json::json!({ "path": dataset.display().to_string(), "transitions": tr.len() }),
     )?;
-    let result = train_offline(cfg, &tr, env.as_deref_mut(), Some(&run), show_progress)?;
-    if let Some(ev) = &result.final_eval {
-        run.write_json("final_eval.json", ev)?;
+    drive(run, env, dir, show_progress)
+}
+
+/// `pars train --resume DIR`: continue the run in `dir` from its last checkpoint.
+/// `flags` and `sets` may change only `RESUMABLE_KEYS`.
+pub fn resume_run(
+    dir: &Path,
+    flags: Vec<(String, toml::Value)>,
+    sets: &[String],
+    show_progress: bool,
+) -> Result<FinishedRun> {
+    let cfg_path = dir.join("config.toml");
+    ensure!(
+        cfg_path.is_file(),
+        "{} is not an offline run directory (no config.toml)",
+        dir.display()
+    );
+    let text = std::fs::read_to_string(&cfg_path)
+        .with_context(|| format!("cannot read {}", cfg_path.display()))?;
+    let mut v: toml::Value = toml::from_str(&text)
+        .with_context(|| format!("{} is not valid TOML", cfg_path.display()))?;
+    let saved: TrainConfig = v
+        .clone()
+        .try_into()
+        .with_context(|| format!("{} is not a training config", cfg_path.display()))?;
+    super::config::apply_overrides(&mut v, flags, sets)?;
+    let cfg: TrainConfig = v.try_into().context("invalid configuration")?;
+    cfg.validate()?;
+    check_resumable_change(&saved, &cfg)?;
+    let state = dir.join("checkpoints").join(TRAIN_STATE_FILE);
+    let status = crate::run::Status::read(dir)?;
+    if matches!(&status, Some(s) if s.state == crate::run::RunState::Finished) {
+        bail!("run {} has already finished", dir.display());
     }
-    let dir = run.finish()?;
-    Ok(FinishedRun { result, dir })
+    ensure!(
+        state.is_file(),
+        "run {} has no checkpoint to resume from (it stopped before its first); start it again with --force",
+        dir.display()
+    );
+    let ds: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("dataset.json"))
+            .with_context(|| format!("{}: no dataset.json", dir.display()))?,
+    )
+    .with_context(|| format!("{}: malformed dataset.json", dir.display()))?;
+    let dataset = PathBuf::from(
+        ds["path"]
+            .as_str()
+            .with_context(|| format!("{}: dataset.json has no path", dir.display()))?,
+    );
+    let (tr, env) = data_and_env(&cfg, &dataset)?;
+    let run = OfflineRun::load(&state, &cfg, &tr)
+        .with_context(|| format!("cannot resume {}", dir.display()))?;
+    let live = LiveRunDir::reopen(dir)?;
+    if cfg != saved {
+        live.write_text("config.toml", &crate::run::config_toml(&cfg)?)?;
+    }
+    if show_progress {
+        println!("resuming {} at step {}", dir.display(), run.step());
+    }
+    drive(run, env, live, show_progress)
+}
+
+/// Run to the end, keeping `dir`'s status: finished, failed (with the error) or
+/// interrupted (with how to resume).
+fn drive(
+    mut run: OfflineRun,
+    mut env: Option<Box<dyn Env>>,
+    mut dir: LiveRunDir,
+    show_progress: bool,
+) -> Result<FinishedRun> {
+    crate::run::signals::install();
+    match run.run(env.as_deref_mut(), Some(&mut dir), show_progress) {
+        Ok(Outcome::Finished(result)) => {
+            if let Some(ev) = &result.final_eval {
+                dir.write_json("final_eval.json", ev)?;
+            }
+            dir.progress(run.step(), None)?;
+            let dir = dir.finish()?;
+            Ok(FinishedRun {
+                label: run.cfg.algo.clone(),
+                result,
+                dir,
+            })
+        }
+        Ok(Outcome::Interrupted(step)) => {
+            let path = dir.path().to_path_buf();
+            dir.interrupt(step)?;
+            eprintln!(
+                "interrupted at step {step}; checkpoint written. Resume with: pars train --resume {}",
+                path.display()
+            );
+            Err(Interrupted { step }.into())
+        }
+        Err(e) => {
+            let last = dir.status().last_checkpoint;
+            let path = dir.path().to_path_buf();
+            dir.fail(&e);
+            Err(match last {
+                Some(c) => e.context(format!(
+                    "run {} failed; its last good checkpoint is at step {c} (pars train --resume {} --set ...)",
+                    path.display(),
+                    path.display()
+                )),
+                None => e.context(format!("run {} failed", path.display())),
+            })
+        }
+    }
+}
+
+/// The error of a run stopped by a signal (the binary exits with status 130).
+#[derive(Debug)]
+pub struct Interrupted {
+    pub step: u64,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted at step {}", self.step)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Test-only fault injection: `PARS_TEST_ABORT=<point>:<n>` aborts the process (like a
+/// SIGKILL: no cleanup) the n-th time it reaches `point`: `checkpoint` (leaving a
+/// half-written temporary file beside the checkpoint) or `eval` (inside an
+/// evaluation). The kill-and-resume tests use it to stop at exact places.
+mod test_hooks {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static CHECKPOINTS: AtomicU64 = AtomicU64::new(0);
+    static EVALS: AtomicU64 = AtomicU64::new(0);
+
+    pub fn maybe_abort(point: &str, path: Option<&Path>) {
+        let Ok(spec) = std::env::var("PARS_TEST_ABORT") else {
+            return;
+        };
+        let Some((p, n)) = spec.split_once(':') else {
+            return;
+        };
+        if p != point {
+            return;
+        }
+        let counter = if point == "checkpoint" {
+            &CHECKPOINTS
+        } else {
+            &EVALS
+        };
+        let k = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        if n.parse::<u64>().ok() == Some(k) {
+            if let Some(path) = path {
+                if let Ok(tmp) = crate::run::temp_sibling(path) {
+                    let _ = std::fs::write(tmp, b"PARSCKP1 half-written");
+                }
+            }
+            std::process::abort();
+        }
+    }
 }
 
 /// The default run directory `runs/<label>-<dataset stem>-s<seed>` (made unique).
-pub fn default_run_dir(cfg: &TrainConfig, dataset: &std::path::Path) -> std::path::PathBuf {
+pub fn default_run_dir(cfg: &TrainConfig, dataset: &Path) -> PathBuf {
     let stem = dataset
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "data".into());
     let label = crate::run::sanitize_label(&cfg.algo);
-    crate::run::unique_run_dir(
-        std::path::PathBuf::from("runs").join(format!("{label}-{stem}-s{}", cfg.seed)),
-    )
+    crate::run::unique_run_dir(PathBuf::from("runs").join(format!("{label}-{stem}-s{}", cfg.seed)))
 }

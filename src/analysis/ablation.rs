@@ -7,7 +7,7 @@ use crate::algos::presets::preset;
 use crate::algos::train::train_offline;
 use crate::algos::TrainConfig;
 use crate::envs::make_env;
-use crate::run::RunDir;
+use crate::run::OutputDir;
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -153,8 +153,9 @@ pub fn run(a: AblationArgs) -> Result<PathBuf> {
                 eval_episodes: episodes,
                 log_every: (steps / 10).max(1),
                 env: Some(env_id.clone()),
+                ..TrainConfig::default()
             };
-            let res = train_offline(&cfg, tr, Some(env.as_mut()), None, false)
+            let res = train_offline(&cfg, tr, Some(env.as_mut()), false)
                 .with_context(|| format!("{part} run {name}, c_reward {c}, L {l}, seed {seed}"))?;
             let ev = res.final_eval.context("run was not evaluated")?;
             runs.push(RunRow {
@@ -194,7 +195,7 @@ pub fn run(a: AblationArgs) -> Result<PathBuf> {
         });
     }
 
-    let run = RunDir::create(&a.out)?;
+    let run = OutputDir::create(&a.out)?;
     let cell = |part: &str, name: &str, c: f32, l: f32| {
         cells
             .iter()

@@ -17,7 +17,7 @@ use crate::algos::AgentConfig;
 use crate::data::{Batch, Transitions};
 use crate::envs::make_env;
 use crate::nn::Tape;
-use crate::run::{plot_panels, RunDir, Series};
+use crate::run::{plot_panels, OutputDir, Series};
 use anyhow::{ensure, Result};
 use clap::Args;
 use rand::{Rng, SeedableRng};
@@ -242,7 +242,7 @@ pub fn run(a: DormantArgs) -> Result<PathBuf> {
         }
     }
 
-    let run = RunDir::create(&a.out)?;
+    let run = OutputDir::create(&a.out)?;
     // curves averaged over seeds, one series per (c, LN)
     let labels: Vec<String> = table
         .iter()

@@ -9,7 +9,7 @@ use crate::algos::presets::preset;
 use crate::algos::AgentConfig;
 use crate::data::RawDataset;
 use crate::nn::{polyak, Adam, EnsembleMlp, LrSchedule, Tape};
-use crate::run::RunDir;
+use crate::run::OutputDir;
 use anyhow::{ensure, Result};
 use clap::Args;
 use rand::{Rng, SeedableRng};
@@ -461,7 +461,7 @@ pub fn run(a: MaxqArgs) -> Result<PathBuf> {
         })
         .collect();
 
-    let run = RunDir::create(&a.out)?;
+    let run = OutputDir::create(&a.out)?;
     let mut groups = vec!["data actions".to_string()];
     let mut means = vec![data_norm_all];
     let mut stds = vec![0.0];

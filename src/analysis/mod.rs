@@ -11,7 +11,7 @@ pub mod toy;
 use crate::data::{RawDataset, Transitions};
 use crate::envs::collect::{collect, CollectConfig, Style};
 use crate::envs::maze::Layout;
-use crate::run::RunDir;
+use crate::run::OutputDir;
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -47,13 +47,13 @@ pub fn ensure_positive(option: &str, values: &[f32]) -> Result<()> {
 }
 
 /// Rename the staging directory into place; analyses have no checkpoints.
-pub fn finish(run: RunDir) -> Result<PathBuf> {
+pub fn finish(run: OutputDir) -> Result<PathBuf> {
     let _ = std::fs::remove_dir(run.path().join("checkpoints"));
     run.finish()
 }
 
 /// Write a CSV file into the run directory from a header and rows.
-pub fn write_csv(run: &RunDir, name: &str, header: &str, rows: &[String]) -> Result<()> {
+pub fn write_csv(run: &OutputDir, name: &str, header: &str, rows: &[String]) -> Result<()> {
     let mut s = String::from(header);
     s.push('\n');
     for r in rows {
@@ -175,7 +175,7 @@ impl DataArgs {
     }
 }
 
-/// Check an output directory before long work starts (RunDir checks again).
+/// Check an output directory before long work starts (OutputDir checks again).
 pub fn check_out(out: &Path) -> Result<()> {
     ensure!(
         !out.exists(),

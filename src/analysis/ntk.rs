@@ -5,7 +5,7 @@ use super::plots::{heatmap_grid, HeatPanel, Overlay};
 use super::toy::{fit, grid_points, FitArgs, Shape, Variant};
 use super::{check_out, ensure_positive, finish, progress};
 use crate::nn::{EnsembleMlp, Tape};
-use crate::run::RunDir;
+use crate::run::OutputDir;
 use anyhow::{ensure, Result};
 use clap::Args;
 use rayon::prelude::*;
@@ -130,7 +130,7 @@ pub fn run(a: NtkArgs) -> Result<PathBuf> {
         })
         .collect();
 
-    let run = RunDir::create(&a.out)?;
+    let run = OutputDir::create(&a.out)?;
     let lo = stats.iter().map(|s| s.min).fold(f64::INFINITY, f64::min);
     let panels: Vec<HeatPanel> = a
         .c_values

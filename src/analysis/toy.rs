@@ -12,7 +12,7 @@ use super::plots::{heatmap_grid, HeatPanel, Overlay};
 use super::{check_out, ensure_positive, finish, progress, write_csv};
 use crate::algos::pars::infeasible_coordinate;
 use crate::nn::{Activation, Adam, EnsembleMlp, LrSchedule, MlpSpec, Tape};
-use crate::run::RunDir;
+use crate::run::OutputDir;
 use anyhow::{ensure, Result};
 use clap::Args;
 use indicatif::ProgressBar;
@@ -631,7 +631,7 @@ pub fn run(a: ToyArgs) -> Result<PathBuf> {
     let results = run_jobs(&s, &jobs, grid, !a.quiet);
     let secs = t0.elapsed().as_secs_f64();
 
-    let run = RunDir::create(&a.out)?;
+    let run = OutputDir::create(&a.out)?;
     let ps = (310, 255);
     heatmap_grid(
         &run.path().join("toy_fit.png"),

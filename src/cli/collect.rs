@@ -30,7 +30,7 @@ pub struct CollectArgs {
     /// Output HDF5 file.
     #[arg(long)]
     pub out: PathBuf,
-    /// Roll out this saved policy (policy.pnet or a run directory) in --env instead.
+    /// Roll out this saved policy (policy.safetensors or a run directory) in --env instead.
     #[arg(long, conflicts_with = "from_run")]
     pub policy: Option<PathBuf>,
     /// Std of the Gaussian noise on the policy's actions (with --policy).

@@ -99,10 +99,11 @@ impl RunFlags {
     }
 }
 
-/// A saved policy (a `policy.pnet` file or a run directory holding one).
+/// A saved policy (a `policy.safetensors` file, an agent checkpoint, or a run
+/// directory holding `policy.safetensors`).
 pub fn policy_file(p: &Path) -> PathBuf {
     if p.is_dir() {
-        p.join("policy.pnet")
+        p.join(crate::policy::POLICY_FILE)
     } else {
         p.to_path_buf()
     }

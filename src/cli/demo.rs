@@ -78,7 +78,7 @@ pub fn run(a: DemoArgs, out: &Output) -> Result<()> {
             ],
             ..TrainSources::default()
         })?;
-        let done = train_run(&cfg, &data_path, &dir, out.progress())?;
+        let done = train_run(&cfg, &data_path, &dir, true, out.progress())?;
         if !out.quiet {
             print_train_summary(label, &done.result);
             println!("run directory: {}", done.dir.display());

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// A policy file (policy.pnet) or a run directory.
+    /// A policy file (policy.safetensors), an agent checkpoint or a run directory.
     #[arg(long)]
     pub policy: PathBuf,
     #[arg(long)]
@@ -16,12 +16,31 @@ pub struct EvalArgs {
     pub episodes: usize,
     #[arg(long, default_value_t = crate::algos::train::EVAL_SEED)]
     pub seed: u64,
+    /// Print the full result as one JSON object instead of a line of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: EvalArgs) -> Result<()> {
     let (mut policy, mut env) = policy_and_env(&a.policy, &a.env)?;
     ensure!(a.episodes > 0, "option --episodes must be positive");
     let ev = evaluate(env.as_mut(), |o| policy.act(o).to_vec(), a.episodes, a.seed)?;
-    println!("{}", serde_json::to_string_pretty(&ev)?);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&ev)?);
+    } else {
+        println!(
+            "{}: {} episodes, return {:.2} ± {:.2}, normalised score {:.1} ± {:.1}{}, mean length {:.1}",
+            a.env,
+            ev.episodes,
+            ev.mean_return,
+            ev.std_return,
+            ev.mean_score,
+            ev.std_score,
+            ev.success_rate
+                .map(|s| format!(", success {:.0}%", 100.0 * s))
+                .unwrap_or_default(),
+            ev.mean_length
+        );
+    }
     Ok(())
 }

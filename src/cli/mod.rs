@@ -8,12 +8,15 @@ mod bench;
 mod collect;
 pub mod common;
 mod data;
+mod debug;
 mod demo;
 mod envs;
 mod eval;
 mod finetune;
 mod online;
 mod presets;
+mod report;
+mod sweep;
 mod train;
 
 pub use common::Output;
@@ -54,16 +57,29 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<envs::EnvsCommand>,
     },
-    /// List the hyperparameter presets.
-    Presets,
+    /// The hyperparameter presets: a table of what they set, or one preset's full
+    /// configuration as TOML (`pars presets NAME`).
+    Presets(presets::PresetsArgs),
     /// Collect a built-in maze dataset, train PARS and TD3+BC on it and compare them.
     Demo(demo::DemoArgs),
     /// Time the PARS training step and inference (see docs/speed.md).
     Bench(crate::bench::BenchArgs),
+    Debug(debug::DebugArgs),
+    /// Run a grid of datasets × variants × seeds locally or on SLURM, resumably;
+    /// `pars sweep status DIR` shows each cell (see docs/sweeps.md).
+    Sweep(sweep::SweepArgs),
+    /// Paper-style table (mean ± std over seeds), CSV, JSON and learning curves of
+    /// finished runs and sweeps.
+    Report(report::ReportArgs),
     /// Reproduce the paper's analyses.
     Analyze {
         #[command(subcommand)]
         command: analyze::AnalyzeCommand,
+    },
+    /// Print a shell completion script (e.g. `pars completions bash > ~/.local/share/bash-completion/completions/pars`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -77,9 +93,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Data { command } => data::run(command),
         Command::Envs { command } => envs::run(command),
-        Command::Presets => presets::run(),
+        Command::Presets(a) => presets::run(a),
         Command::Demo(a) => demo::run(a, &out),
         Command::Bench(a) => bench::run(a),
+        Command::Debug(a) => debug::run(a, &out),
+        Command::Sweep(a) => sweep::run(a, &out),
+        Command::Report(a) => report::run(a, &out),
         Command::Analyze { command } => analyze::run(command, &out),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "pars", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }

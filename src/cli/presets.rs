@@ -1,9 +1,101 @@
-//! `pars presets`.
+//! `pars presets [NAME]`: a table of what the presets set, or one preset's resolved
+//! configuration as TOML that `pars train --config` accepts unchanged.
+use crate::algos::presets::{preset, preset_names, resolve_train_config, TrainSources};
 use anyhow::Result;
+use clap::Args;
 
-pub fn run() -> Result<()> {
-    for n in crate::algos::presets::preset_names() {
-        println!("{n}");
+#[derive(Args, Debug)]
+pub struct PresetsArgs {
+    /// Print this preset's full configuration as TOML (for `pars train --config`).
+    pub name: Option<String>,
+}
+
+pub fn run(a: PresetsArgs) -> Result<()> {
+    if let Some(name) = &a.name {
+        let cfg = resolve_train_config(&TrainSources {
+            preset: Some(name.clone()),
+            ..TrainSources::default()
+        })?;
+        let p = preset(name)?;
+        println!(
+            "# preset {} (pars presets {name}); pass to `pars train --config`",
+            p.name
+        );
+        if let Some(o) = &p.online {
+            println!(
+                "# online fine-tuning: alpha {}, beta {}, S_actor {}, offline fraction {}, exploration noise {}",
+                o.alpha, o.beta, o.actor_subset, o.offline_fraction, o.exploration_noise
+            );
+        }
+        print!("{}", crate::run::config_toml(&cfg)?);
+        return Ok(());
     }
+    let header = [
+        "preset", "LN", "c_reward", "PA α", "L", "β", "N", "S_crit", "γ", "depth", "width",
+        "σ_pol", "on β", "on α", "S_act", "off.frac",
+    ];
+    let mut rows = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    for n in preset_names() {
+        let p = preset(&n)?;
+        let g = &p.agent;
+        let dash = || "-".to_string();
+        let mut r = vec![
+            n.clone(),
+            if g.critic_layer_norm { "yes" } else { "no" }.into(),
+            num(g.reward_scale),
+            if g.penalty { num(g.alpha) } else { dash() },
+            if g.penalty {
+                num(g.infeasible_distance)
+            } else {
+                dash()
+            },
+            g.beta.map(num).unwrap_or_else(|| "0.4/|A|".into()),
+            g.n_critics.to_string(),
+            g.critic_subset.to_string(),
+            num(g.gamma),
+            format!("{}/{}", g.critic_depth, g.actor_depth),
+            g.hidden.to_string(),
+            num(g.policy_noise),
+        ];
+        match &p.online {
+            Some(o) => r.extend([
+                num(o.beta),
+                num(o.alpha),
+                o.actor_subset.to_string(),
+                num(o.offline_fraction),
+            ]),
+            None => r.extend([dash(), dash(), dash(), dash()]),
+        }
+        rows.push(r);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (v, w))| {
+                let pad = w - v.chars().count();
+                if i == 0 {
+                    format!("{v}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{v}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    println!("\n`pars presets NAME` prints one preset's full configuration; β 0.4/|A| is TD3+BC's α = 2.5; on = online fine-tuning (`-`: the paper reports none).");
     Ok(())
+}
+
+/// A short number: f32's shortest form, integers without ".0".
+fn num(x: f32) -> String {
+    if x == x.trunc() && x.abs() < 1e9 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
 }

@@ -1,7 +1,7 @@
 //! `pars train`: offline training on a dataset.
 use super::common::{print_train_summary, Output, Overrides, RunFlags};
 use crate::algos::presets::{preset_for, resolve_train_config, TrainSources};
-use crate::algos::train::{default_run_dir, train_run};
+use crate::algos::train::{default_run_dir, resume_run, train_run};
 use crate::nn::Activation;
 use anyhow::Result;
 use clap::Args;
@@ -10,8 +10,22 @@ use std::path::PathBuf;
 #[derive(Args, Debug, Default, Clone)]
 pub struct TrainArgs {
     /// D4RL or Minari HDF5 dataset.
+    #[arg(long, required_unless_present = "resume")]
+    pub dataset: Option<PathBuf>,
+    /// Continue the run in this directory from its last checkpoint (after a kill, a
+    /// signal or a failure). Only settings that do not change the networks or data
+    /// may be changed (e.g. --steps, --set agent.alpha=...).
+    #[arg(long, conflicts_with_all = ["dataset", "preset", "config", "out", "force"])]
+    pub resume: Option<PathBuf>,
+    /// Start over in an --out directory that holds another run (deleting it).
     #[arg(long)]
-    pub dataset: PathBuf,
+    pub force: bool,
+    /// Resumable checkpoint every this many steps (default 50000; 0 = none by count).
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// ... or every this many minutes, whichever comes first (default 10; 0 = never).
+    #[arg(long)]
+    pub checkpoint_minutes: Option<f32>,
     /// Named preset (see `pars presets`); default "pars", or the preset named by --env.
     #[arg(long)]
     pub preset: Option<String>,
@@ -68,6 +82,8 @@ impl TrainArgs {
         o.add("agent.gamma", &self.gamma)?;
         o.add("agent.policy_noise", &self.policy_noise)?;
         o.add("agent.r_min", &self.r_min)?;
+        o.add("checkpoint_every", &self.checkpoint_every)?;
+        o.add("checkpoint_minutes", &self.checkpoint_minutes)?;
         Ok(TrainSources {
             preset: self.preset.clone(),
             env: self.run.env.clone(),
@@ -81,6 +97,18 @@ impl TrainArgs {
 
 pub fn run(a: TrainArgs, out: &Output) -> Result<()> {
     let src = a.sources()?;
+    if let Some(dir) = &a.resume {
+        let done = resume_run(dir, src.flags, &src.sets, out.progress())?;
+        if !out.quiet {
+            print_train_summary(&done.label, &done.result);
+            println!("run directory: {}", done.dir.display());
+        }
+        return Ok(());
+    }
+    let dataset = a
+        .dataset
+        .clone()
+        .expect("clap requires --dataset without --resume");
     let (name, from_env) = preset_for(&src);
     if from_env {
         eprintln!("using preset {name} (from --env; --preset overrides)");
@@ -90,8 +118,8 @@ pub fn run(a: TrainArgs, out: &Output) -> Result<()> {
         .run
         .out
         .clone()
-        .unwrap_or_else(|| default_run_dir(&cfg, &a.dataset));
-    let done = train_run(&cfg, &a.dataset, &dir, out.progress())?;
+        .unwrap_or_else(|| default_run_dir(&cfg, &dataset));
+    let done = train_run(&cfg, &dataset, &dir, a.force, out.progress())?;
     if !out.quiet {
         print_train_summary(&cfg.algo, &done.result);
         println!("run directory: {}", done.dir.display());

@@ -335,6 +335,24 @@ impl Transitions {
         self.rewards.is_empty()
     }
 
+    /// Order-sensitive hash of every value: a resumed run checks that its data did
+    /// not change.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ self.len() as u64;
+        for col in [
+            &self.obs,
+            &self.actions,
+            &self.rewards,
+            &self.next_obs,
+            &self.dones,
+        ] {
+            for x in col.iter() {
+                h = (h ^ x.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+
     pub fn reward_min(&self) -> f32 {
         self.rewards.iter().copied().fold(f32::INFINITY, f32::min)
     }

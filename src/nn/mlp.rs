@@ -40,6 +40,19 @@ struct LayerShape {
     hidden: bool,
 }
 
+/// How a new network's parameters are drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// SPEC §1: He-uniform hidden weights, hidden biases `hidden_bias_init`, output
+    /// weights U(±output_init_scale), output bias 0.
+    #[default]
+    Pars,
+    /// PyTorch's `nn.Linear` default, as textbook TD3 uses: U(±1/√fan_in) for weights
+    /// and biases of every layer.
+    Pytorch,
+}
+
 #[derive(Clone, Debug)]
 pub struct EnsembleMlp {
     pub spec: MlpSpec,
@@ -85,26 +98,46 @@ fn layer_shapes(spec: &MlpSpec) -> (Vec<LayerShape>, usize) {
 impl EnsembleMlp {
     /// He-uniform hidden weights, small uniform output layer, LN gain 1 / shift 0.
     pub fn new<R: Rng>(spec: MlpSpec, members: usize, rng: &mut R) -> Self {
+        Self::new_with(spec, members, Init::Pars, rng)
+    }
+
+    /// A new ensemble with the given initialisation (LN gain 1 / shift 0 in both).
+    pub fn new_with<R: Rng>(spec: MlpSpec, members: usize, init: Init, rng: &mut R) -> Self {
         assert!(members > 0 && spec.input > 0 && spec.output > 0 && spec.hidden > 0);
         let (layers, member_len) = layer_shapes(&spec);
         let mut params = vec![0.0f32; members * member_len];
         for m in 0..members {
             let p = &mut params[m * member_len..(m + 1) * member_len];
             for ly in &layers {
-                let bound = if ly.hidden {
-                    (6.0 / ly.fan_in as f32).sqrt()
-                } else {
-                    spec.output_init_scale
-                };
-                for v in &mut p[ly.w..ly.w + ly.fan_in * ly.fan_out] {
-                    *v = rng.gen_range(-bound..=bound);
+                let w = &mut p[ly.w..ly.w + ly.fan_in * ly.fan_out];
+                match init {
+                    Init::Pars => {
+                        let bound = if ly.hidden {
+                            (6.0 / ly.fan_in as f32).sqrt()
+                        } else {
+                            spec.output_init_scale
+                        };
+                        for v in w.iter_mut() {
+                            *v = rng.gen_range(-bound..=bound);
+                        }
+                        let bias = if ly.hidden {
+                            spec.hidden_bias_init
+                        } else {
+                            0.0
+                        };
+                        p[ly.b..ly.b + ly.fan_out].fill(bias);
+                    }
+                    Init::Pytorch => {
+                        // nn.Linear's default: weights and biases U(±1/√fan_in)
+                        let bound = 1.0 / (ly.fan_in as f32).sqrt();
+                        for v in w.iter_mut() {
+                            *v = rng.gen_range(-bound..=bound);
+                        }
+                        for v in &mut p[ly.b..ly.b + ly.fan_out] {
+                            *v = rng.gen_range(-bound..=bound);
+                        }
+                    }
                 }
-                let bias = if ly.hidden {
-                    spec.hidden_bias_init
-                } else {
-                    0.0
-                };
-                p[ly.b..ly.b + ly.fan_out].fill(bias);
                 if let Some((g, s)) = ly.ln {
                     p[g..g + ly.fan_out].fill(1.0);
                     p[s..s + ly.fan_out].fill(0.0);
@@ -661,6 +694,46 @@ mod tests {
             let lm = loss(&net, &xp, rows, &c, &mut tape);
             xp[i] = x[i];
             close((lp - lm) / (2.0 * eps as f64), dx[i], &format!("input {i}"));
+        }
+    }
+
+    #[test]
+    fn pytorch_init_draws_weights_and_biases_within_one_over_sqrt_fan_in() {
+        let spec = MlpSpec {
+            input: 9,
+            hidden: 16,
+            depth: 2,
+            output: 3,
+            layer_norm: true,
+            activation: Activation::Relu,
+            tanh_output: false,
+            hidden_bias_init: 0.1,
+            output_init_scale: 3e-3,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let net = EnsembleMlp::new_with(spec.clone(), 2, Init::Pytorch, &mut rng);
+        let pars = EnsembleMlp::new_with(spec, 2, Init::Pars, &mut rng);
+        for m in 0..2 {
+            for (l, ly) in net.layers.iter().enumerate() {
+                let p = &net.params[m * net.member_len..(m + 1) * net.member_len];
+                let bound = 1.0 / (ly.fan_in as f32).sqrt();
+                let w = &p[ly.w..ly.w + ly.fan_in * ly.fan_out];
+                let b = &p[ly.b..ly.b + ly.fan_out];
+                for v in w.iter().chain(b) {
+                    assert!(v.abs() <= bound, "layer {l}: {v} outside ±{bound}");
+                }
+                // spread over the range, biases random (not the PARS constants)
+                assert!(w.iter().any(|v| v.abs() > 0.5 * bound), "layer {l}");
+                assert!(b.iter().any(|v| *v != b[0]), "layer {l}");
+                if let Some((g, s)) = ly.ln {
+                    assert!(p[g..g + ly.fan_out].iter().all(|v| *v == 1.0));
+                    assert!(p[s..s + ly.fan_out].iter().all(|v| *v == 0.0));
+                }
+                let q = &pars.params[m * pars.member_len..(m + 1) * pars.member_len];
+                let pb = &q[ly.b..ly.b + ly.fan_out];
+                let expect = if ly.hidden { 0.1 } else { 0.0 };
+                assert!(pb.iter().all(|v| *v == expect), "PARS biases are constant");
+            }
         }
     }
 

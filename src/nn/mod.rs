@@ -10,7 +10,7 @@ pub mod gemm;
 pub mod mlp;
 
 pub use adam::{Adam, LrSchedule};
-pub use mlp::{EnsembleMlp, MlpSpec, Tape};
+pub use mlp::{EnsembleMlp, Init, MlpSpec, Tape};
 
 use serde::{Deserialize, Serialize};
 

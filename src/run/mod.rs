@@ -8,11 +8,16 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+pub mod live;
 pub mod metrics;
 pub mod plots;
+pub mod signals;
+pub mod status;
 
+pub use live::LiveRunDir;
 pub use metrics::{parse_metrics_line, MetricsRow, METRICS_HEADER};
 pub use plots::{plot_learning_curves, plot_panels, plot_success, Series};
+pub use status::{RunState, Status};
 
 /// The hidden temporary sibling a file is written to before its atomic rename.
 pub fn temp_sibling(path: &Path) -> Result<PathBuf> {
@@ -73,14 +78,15 @@ pub fn sanitize_label(s: &str) -> String {
         .collect()
 }
 
-/// A run directory being written. Dropped without `finish`, it is removed.
-pub struct RunDir {
+/// An output directory (analyses) built under a hidden staging name and moved into
+/// place by `finish`; dropped without `finish`, it is removed.
+pub struct OutputDir {
     staging: PathBuf,
     final_path: PathBuf,
     finished: bool,
 }
 
-impl RunDir {
+impl OutputDir {
     /// Fails if `path` already exists (runs are never overwritten).
     pub fn create(path: &Path) -> Result<Self> {
         anyhow::ensure!(
@@ -135,7 +141,7 @@ impl RunDir {
     }
 }
 
-impl Drop for RunDir {
+impl Drop for OutputDir {
     fn drop(&mut self) {
         if !self.finished {
             let _ = std::fs::remove_dir_all(&self.staging);
@@ -143,22 +149,66 @@ impl Drop for RunDir {
     }
 }
 
-/// A progress bar on stderr (hidden when `show` is false).
+/// Until training runs move to `LiveRunDir` everywhere.
+pub type RunDir = OutputDir;
+
+/// A progress bar on stderr (hidden when `show` is false): position, rate as
+/// "62 steps/s", and an ETA from the average rate since the start (steadier than
+/// indicatif's recent-rate estimate, which jumps around evaluations).
 pub fn progress_bar(len: u64, label: &str, show: bool) -> indicatif::ProgressBar {
-    use indicatif::{ProgressBar, ProgressStyle};
+    use indicatif::{ProgressBar, ProgressState, ProgressStyle};
     if !show {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec:>12} eta {eta} {msg}",
-        )
-        .unwrap()
-        .progress_chars("=> "),
-    );
+    let style = ProgressStyle::with_template(
+        "{prefix:>10} [{bar:30}] {pos}/{len} {rate:>13} eta {avg_eta} {msg}",
+    )
+    .expect("valid template")
+    .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(
+            w,
+            "{} steps/s",
+            rate_text(s.pos(), s.elapsed().as_secs_f64())
+        );
+    })
+    .with_key(
+        "avg_eta",
+        |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let left = s.len().unwrap_or(0).saturating_sub(s.pos());
+            let _ = write!(w, "{}", eta_text(s.pos(), left, s.elapsed().as_secs_f64()));
+        },
+    )
+    .progress_chars("=> ");
+    pb.set_style(style);
     pb.set_prefix(label.to_string());
     pb
+}
+
+/// Steps per second as a whole number (one decimal below 10).
+pub fn rate_text(done: u64, secs: f64) -> String {
+    if done == 0 || secs <= 0.0 {
+        return "-".into();
+    }
+    let r = done as f64 / secs;
+    if r < 10.0 {
+        format!("{r:.1}")
+    } else {
+        format!("{r:.0}")
+    }
+}
+
+/// Time left at the average rate so far: "45s", "3m07s", "2h05m".
+pub fn eta_text(done: u64, left: u64, secs: f64) -> String {
+    if done == 0 {
+        return "-".into();
+    }
+    let s = (left as f64 * secs / done as f64).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
 }
 
 /// A config as TOML with its f32 fields written as the user gave them (`0.995`, not
@@ -188,6 +238,17 @@ fn tidy_floats(v: &mut toml::Value) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn progress_text_is_rounded() {
+        assert_eq!(super::rate_text(619, 10.0), "62");
+        assert_eq!(super::rate_text(33, 10.0), "3.3");
+        assert_eq!(super::rate_text(0, 1.0), "-");
+        assert_eq!(super::eta_text(10, 35, 10.0), "35s");
+        assert_eq!(super::eta_text(10, 187, 10.0), "3m07s");
+        assert_eq!(super::eta_text(1, 7500, 1.0), "2h05m");
+        assert_eq!(super::eta_text(0, 5, 1.0), "-");
+    }
+
     #[test]
     fn config_toml_writes_f32_values_as_given() {
         #[derive(serde::Serialize)]

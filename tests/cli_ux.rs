@@ -1,0 +1,190 @@
+//! The command line as a user meets it: pipes, exit statuses, presets, completions,
+//! quiet and verbose output.
+mod common;
+use common::{ok, pars, stderr};
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pars"))
+}
+
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    for args in [&["envs"][..], &["presets"], &["completions", "bash"]] {
+        // a pipe whose reading end is already closed: the first write fails
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = bin()
+            .args(args)
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+        // ended by SIGPIPE like other Unix tools (or finished before noticing)
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            o.status.signal() == Some(13) || o.status.success(),
+            "{args:?}: {:?}",
+            o.status
+        );
+    }
+}
+
+#[test]
+fn exit_statuses_are_documented_ones() {
+    let d = tempfile::tempdir().unwrap();
+    // 0 success
+    assert_eq!(pars(&["envs"], d.path()).status.code(), Some(0));
+    // 2 usage: unknown command, unknown flag, missing value
+    assert_eq!(pars(&["no-such-command"], d.path()).status.code(), Some(2));
+    assert_eq!(
+        pars(&["envs", "--no-such-flag"], d.path()).status.code(),
+        Some(2)
+    );
+    assert_eq!(pars(&["train"], d.path()).status.code(), Some(2));
+    // 1 error: a missing file, an unknown preset
+    let o = pars(&["data", "info", "missing.hdf5"], d.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    assert_eq!(
+        pars(&["presets", "no-such-preset"], d.path()).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_printed_preset_is_a_config_file_that_train_accepts_unchanged() {
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    ok(&pars(
+        &[
+            "collect",
+            "--env",
+            "pointmaze-umaze-v0",
+            "--steps",
+            "3000",
+            "--out",
+            "u.hdf5",
+        ],
+        d,
+    ));
+    let toml = ok(&pars(&["presets", "antmaze-large-diverse-v2"], d));
+    std::fs::write(d.join("p.toml"), &toml).unwrap();
+    let small = [
+        "--steps",
+        "4",
+        "--hidden",
+        "8",
+        "--batch-size",
+        "8",
+        "--quiet",
+    ];
+    let mut a = vec![
+        "train",
+        "--dataset",
+        "u.hdf5",
+        "--config",
+        "p.toml",
+        "--out",
+        "from_file",
+    ];
+    a.extend(small);
+    ok(&pars(&a, d));
+    let mut b = vec![
+        "train",
+        "--dataset",
+        "u.hdf5",
+        "--preset",
+        "antmaze-large-diverse-v2",
+        "--out",
+        "from_preset",
+    ];
+    b.extend(small);
+    ok(&pars(&b, d));
+    let read = |r: &str| std::fs::read_to_string(d.join(r).join("config.toml")).unwrap();
+    assert_eq!(read("from_file"), read("from_preset"));
+    assert!(read("from_file").contains("reward_scale = 10000.0"));
+    // the table shows what differs between presets
+    let table = ok(&pars(&["presets"], d));
+    let head = table.lines().next().unwrap();
+    for col in [
+        "c_reward", "PA α", "β", "N", "S_crit", "γ", "depth", "width", "σ_pol", "S_act",
+    ] {
+        assert!(head.contains(col), "{head}");
+    }
+    let row = table.lines().find(|l| l.starts_with("td3bc ")).unwrap();
+    assert!(row.contains(" no ") && row.contains("0.4/|A|"), "{row}");
+}
+
+#[test]
+fn completions_for_three_shells() {
+    let d = tempfile::tempdir().unwrap();
+    let bash = ok(&pars(&["completions", "bash"], d.path()));
+    assert!(
+        bash.contains("_pars()") && bash.contains("finetune"),
+        "{bash}"
+    );
+    let zsh = ok(&pars(&["completions", "zsh"], d.path()));
+    assert!(zsh.contains("#compdef pars"));
+    let fish = ok(&pars(&["completions", "fish"], d.path()));
+    assert!(fish.contains("complete -c pars"));
+}
+
+#[test]
+fn quiet_drops_summaries_and_verbose_adds_log_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    ok(&pars(
+        &[
+            "collect",
+            "--env",
+            "pointmaze-umaze-v0",
+            "--steps",
+            "2000",
+            "--out",
+            "u.hdf5",
+        ],
+        d,
+    ));
+    let run = |extra: &[&str], out: &str| {
+        let mut a = vec![
+            "train",
+            "--dataset",
+            "u.hdf5",
+            "--steps",
+            "4",
+            "--hidden",
+            "8",
+            "--batch-size",
+            "8",
+            "--out",
+            out,
+        ];
+        a.extend(extra);
+        pars(&a, d)
+    };
+    let loud = ok(&run(&[], "a"));
+    assert!(loud.contains("run directory: a"), "{loud}");
+    assert_eq!(ok(&run(&["--quiet"], "b")), "");
+    // global flags work before the command too, and -v raises the log level
+    let mut a = vec!["-v", "--quiet"];
+    a.extend([
+        "train",
+        "--dataset",
+        "u.hdf5",
+        "--steps",
+        "4",
+        "--hidden",
+        "8",
+    ]);
+    a.extend(["--batch-size", "8", "--out", "c"]);
+    let o = pars(&a, d);
+    assert_eq!(ok(&o), "");
+    assert!(stderr(&o).contains("INFO"), "{}", stderr(&o));
+}
