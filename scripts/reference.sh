@@ -4,7 +4,7 @@
 # Adam tensor after each step (see tests/reference/README.md).
 #
 # Usage: bash scripts/reference.sh [--tol X] [--resync] [--group-scale] [--per-step] TRACE...
-#        bash scripts/reference.sh --traces [options]  (writes the CI cases with pars, checks them)
+#        bash scripts/reference.sh --traces [--case NAME]... [options]  (writes the CI cases with pars, checks them)
 #        bash scripts/reference.sh --self-test     (checks the Python side alone; no Rust tool)
 #
 # Installs the pinned packages of tests/reference/requirements.txt (CPU-only JAX, optax, numpy,
@@ -39,6 +39,14 @@ if [ "$1" = "--traces" ]; then
   # The CI check: write one update trace per case with `pars debug trace` and replay them
   # all. Small networks (width 32, batch 16) and 4 steps (two actor updates) keep it fast.
   shift
+  CASES=(pars_antmaze pars_mujoco pars_adroit_cosine actor_subset2 td3bc)
+  only=()
+  while [ $# -gt 0 ] && [ "$1" = "--case" ]; do
+    [ $# -ge 2 ] || { echo "error: --case needs a name (one of: ${CASES[*]})" >&2; exit 2; }
+    [[ " ${CASES[*]} " == *" $2 "* ]] || { echo "error: unknown case '$2' (known: ${CASES[*]})" >&2; exit 2; }
+    only+=("$2")
+    shift 2
+  done
   cargo build --release --quiet
   PARS=$PWD/target/release/pars
   work=$(mktemp -d)
@@ -60,7 +68,11 @@ if [ "$1" = "--traces" ]; then
     # plain TD3+BC: N=2, no LN, no PA
     "$PARS" debug trace --dataset hopper.hdf5 --preset td3bc "${S[@]}" --case td3bc --out td3bc.safetensors
   )
-  set -- "$@" "$work"/*.safetensors
+  if [ ${#only[@]} -gt 0 ]; then
+    for c in "${only[@]}"; do set -- "$@" "$work/$c.safetensors"; done
+  else
+    set -- "$@" "$work"/*.safetensors
+  fi
 fi
 
 exec "$VENV/bin/python" tests/reference/check_trace.py "$@"

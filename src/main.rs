@@ -25,6 +25,7 @@ fn main() {
         .with_env_filter(filter)
         .with_target(false)
         .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = pars::cli::run(cli) {

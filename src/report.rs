@@ -641,18 +641,22 @@ pub fn plot_report(report: &Report, out: &Path) -> Result<Vec<PathBuf>> {
             y0.abs().max(1.0) * 0.1
         };
         let env = gs[0].env.clone().unwrap_or_default();
+        // headroom above the curves holds the legend
+        let top = y1 + pad + 0.12 * (gs.len() as f64 + 1.0) * (y1 - y0 + 2.0 * pad);
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{d} ({env})"), ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(36)
             .y_label_area_size(56)
-            .build_cartesian_2d(0.0..x1, (y0 - pad)..(y1 + pad))?;
+            .build_cartesian_2d(0.0..x1, (y0 - pad)..top)?;
         chart
             .configure_mesh()
             .x_desc("gradient steps")
             .y_desc("normalised score")
             .x_labels(6)
             .y_labels(6)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()?;
         for g in &gs {
             let i = variants.iter().position(|v| v == &g.variant).unwrap_or(0);
@@ -682,7 +686,7 @@ pub fn plot_report(report: &Report, out: &Path) -> Result<Vec<PathBuf>> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()?;

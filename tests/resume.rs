@@ -299,3 +299,87 @@ fn walk(p: &Path) -> Vec<(String, Vec<u8>)> {
     }
     v
 }
+
+#[test]
+fn online_runs_stop_on_sigterm_and_resume_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = |out: &str| -> Vec<String> {
+        [
+            "online",
+            "--env",
+            "pointmaze-umaze-v0",
+            "--algo",
+            "pars",
+            "--hidden",
+            "16",
+            "--batch-size",
+            "32",
+            "--steps",
+            "1500",
+            "--random-steps",
+            "200",
+            "--learning-starts",
+            "200",
+            "--eval-every",
+            "500",
+            "--eval-episodes",
+            "2",
+            "--log-every",
+            "100",
+            "--checkpoint-every",
+            "100",
+            "--quiet",
+            "--out",
+            out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = args("whole");
+    ok(&pars(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>(), d));
+    assert_eq!(status(d, "whole")["state"], "finished");
+    assert_eq!(status(d, "whole")["command"], "online");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pars"))
+        .args(args("termed"))
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = d.join("termed/checkpoints/online_state.bin");
+    let t = Instant::now();
+    while !state.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before a checkpoint"
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("pars online --resume termed"), "{err}");
+    let st = status(d, "termed");
+    assert_eq!(st["state"], "interrupted", "{st}");
+    ok(&pars(&["online", "--resume", "termed"], d));
+    assert_eq!(status(d, "termed")["state"], "finished");
+    for f in [
+        "metrics.csv",
+        "episodes.csv",
+        "final_eval.json",
+        "policy.safetensors",
+    ] {
+        let x = std::fs::read(d.join("whole").join(f)).unwrap();
+        let y = std::fs::read(d.join("termed").join(f)).unwrap();
+        assert!(x == y, "{f} differs after resume");
+    }
+}

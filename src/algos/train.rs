@@ -325,7 +325,13 @@ impl<'d> OfflineRun<'d> {
                         && last_checkpoint.elapsed().as_secs_f64()
                             >= 60.0 * cfg.checkpoint_minutes as f64);
                 if (due || stop) && step < cfg.steps {
+                    let t0 = Instant::now();
                     self.save(sp)?;
+                    tracing::info!(
+                        "checkpoint at step {step}: {:.1} MiB in {:.0} ms",
+                        std::fs::metadata(sp).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0,
+                        1e3 * t0.elapsed().as_secs_f64()
+                    );
                     last_checkpoint = Instant::now();
                     d.progress(step, Some(step))?;
                 } else if step % cfg.log_every == 0 {
@@ -615,6 +621,8 @@ fn drive(
             if let Some(ev) = &result.final_eval {
                 dir.write_json("final_eval.json", ev)?;
             }
+            // a finished run is not resumed; agent.safetensors holds its final state
+            let _ = std::fs::remove_file(dir.path().join("checkpoints").join(TRAIN_STATE_FILE));
             dir.progress(run.step(), None)?;
             let dir = dir.finish()?;
             Ok(FinishedRun {
