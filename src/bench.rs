@@ -1,7 +1,8 @@
-//! `pars bench`: steps/s of the full PARS update, FLOPs, fraction of the measured
-//! GEMM peak, thread scaling, inference latency and a dataset-memory check.
+//! `pars bench`: steps/s of the full PARS (and IQL) update, FLOPs, fraction of the
+//! measured GEMM peak, thread scaling, inference latency and a dataset-memory check.
 use crate::algos::pars::Agent;
-use crate::algos::AgentConfig;
+use crate::algos::train::Learner;
+use crate::algos::{AgentConfig, Algorithm, IqlConfig, TrainConfig};
 use crate::data::{Batch, RawDataset, Transitions};
 use crate::nn::gemm::{matmul, MatRef};
 use crate::nn::{EnsembleMlp, Tape};
@@ -15,8 +16,8 @@ use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Configurations to time (A, B, C).
-    #[arg(long, value_delimiter = ',', default_value = "A,B,C")]
+    /// Configurations to time (A, B, C: PARS / TD3+BC; D: IQL).
+    #[arg(long, value_delimiter = ',', default_value = "A,B,C,D")]
     pub configs: Vec<String>,
     /// Timed steps per repeat.
     #[arg(long, default_value_t = 100)]
@@ -194,16 +195,56 @@ pub struct BenchReport {
     pub peak_rss_mib_1m_dataset: Option<f64>,
 }
 
-/// The benchmark configurations of the speed issue: (name, description, obs, act, agent).
-pub fn bench_config(name: &str) -> Result<(String, usize, usize, AgentConfig)> {
+/// One benchmark configuration: a learner on synthetic data of the given sizes.
+pub struct BenchConfig {
+    pub description: String,
+    pub obs: usize,
+    pub act: usize,
+    pub agent: AgentConfig,
+    /// IQL's settings (config D); `None`: PARS / TD3+BC.
+    pub iql: Option<IqlConfig>,
+}
+
+impl BenchConfig {
+    /// A training config that builds this learner.
+    pub fn train_config(&self) -> TrainConfig {
+        TrainConfig {
+            algorithm: if self.iql.is_some() {
+                Algorithm::Iql
+            } else {
+                Algorithm::Pars
+            },
+            agent: self.agent.clone(),
+            iql: self.iql.clone(),
+            steps: 1_000_000,
+            seed: 0,
+            ..TrainConfig::default()
+        }
+    }
+
+    /// A fresh learner (Q_min 0).
+    pub fn learner(&self) -> Learner {
+        Learner::new(&self.train_config(), self.obs, self.act, 0.0)
+    }
+}
+
+/// The benchmark configurations of the speed issue (A, B, C) and IQL's (D).
+pub fn bench_config(name: &str) -> Result<BenchConfig> {
     let base = AgentConfig {
         hidden: 256,
         batch_size: 256,
         ..AgentConfig::default()
     };
+    let pars = |description: &str, obs, act, agent| BenchConfig {
+        description: description.into(),
+        obs,
+        act,
+        agent,
+        iql: None,
+    };
     Ok(match name.to_ascii_uppercase().as_str() {
-        "A" => (
-            "halfcheetah: N=10, 2x256, LN, PA".into(),
+        "A" => pars(
+            "halfcheetah: N=10, 2x256, LN, PA",
             17,
             6,
             AgentConfig {
@@ -213,8 +254,8 @@ pub fn bench_config(name: &str) -> Result<(String, usize, usize, AgentConfig)> {
                 ..base
             },
         ),
-        "B" => (
-            "antmaze: N=4, 3x256, LN, PA".into(),
+        "B" => pars(
+            "antmaze: N=4, 3x256, LN, PA",
             29,
             8,
             AgentConfig {
@@ -226,8 +267,8 @@ pub fn bench_config(name: &str) -> Result<(String, usize, usize, AgentConfig)> {
                 ..base
             },
         ),
-        "C" => (
-            "plain TD3+BC: N=2, 2x256".into(),
+        "C" => pars(
+            "plain TD3+BC: N=2, 2x256",
             17,
             6,
             AgentConfig {
@@ -235,18 +276,40 @@ pub fn bench_config(name: &str) -> Result<(String, usize, usize, AgentConfig)> {
                 ..AgentConfig::td3bc()
             },
         ),
-        other => anyhow::bail!("unknown benchmark configuration '{other}' (known: A, B, C)"),
+        "D" => {
+            let p = crate::algos::presets::preset("iql-rsln-pa")?;
+            BenchConfig {
+                description: "antmaze IQL+RS-LN+PA: 2xQ, V, 2x256".into(),
+                obs: 29,
+                act: 8,
+                agent: p.agent,
+                iql: p.iql,
+            }
+        }
+        other => anyhow::bail!("unknown benchmark configuration '{other}' (known: A, B, C, D)"),
     })
 }
 
-/// FLOPs of one `Agent::update`, averaged over the policy delay, counted from shapes.
-pub fn flops_per_step(cfg: &AgentConfig, obs: usize, act: usize) -> f64 {
+/// FLOPs of one update (PARS: averaged over the policy delay), counted from shapes.
+pub fn flops_per_step(c: &BenchConfig) -> f64 {
+    let (cfg, obs, act) = (&c.agent, c.obs, c.act);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let actor = EnsembleMlp::new(crate::algos::pars::actor_spec(cfg, obs, act), 1, &mut rng);
     let critic = EnsembleMlp::new(crate::algos::pars::critic_spec(cfg, obs, act), 1, &mut rng);
     let b = cfg.batch_size;
     let n = cfg.n_critics as u64;
     let rows = if cfg.penalty { 2 * b } else { b };
+    if let Some(iql) = &c.iql {
+        let value = EnsembleMlp::new(crate::algos::iql::value_spec(cfg, iql, obs), 1, &mut rng);
+        // Q̂ on (s, a); V on s and s' and its backward; the critics; the actor
+        let step = n * critic.forward_flops(b)
+            + 2 * value.forward_flops(b)
+            + value.backward_flops(b, true, false)
+            + n * (critic.forward_flops(rows) + critic.backward_flops(rows, true, false))
+            + actor.forward_flops(b)
+            + actor.backward_flops(b, true, false);
+        return step as f64;
+    }
     let critic_step = actor.forward_flops(b)
         + cfg.critic_subset as u64 * critic.forward_flops(b)
         + n * (critic.forward_flops(rows) + critic.backward_flops(rows, true, false));
@@ -301,16 +364,15 @@ pub fn gemm_peak_gflops(threads: usize) -> f64 {
 }
 
 fn time_config(
-    cfg: &AgentConfig,
-    obs: usize,
-    act: usize,
+    c: &BenchConfig,
     steps: usize,
     repeats: usize,
     pool: &rayon::ThreadPool,
 ) -> (f64, f64) {
+    let (obs, act) = (c.obs, c.act);
     let data = synthetic_transitions(10_000, obs, act, 1);
-    let mut agent = Agent::new(cfg.clone(), obs, act, 0.0, 1_000_000, 0);
-    let mut batch = Batch::new(cfg.batch_size, obs, act);
+    let mut agent = c.learner();
+    let mut batch = Batch::new(c.agent.batch_size, obs, act);
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     pool.install(|| {
         for _ in 0..10 {
@@ -365,14 +427,15 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
     };
     let mut configs = Vec::new();
     for name in &a.configs {
-        let (desc, obs, act, cfg) = bench_config(name)?;
+        let c = bench_config(name)?;
+        let desc = c.description.clone();
         if !a.json {
             eprintln!("timing config {name} ({desc}) ...");
         }
-        let flops = flops_per_step(&cfg, obs, act);
-        let (min, median) = time_config(&cfg, obs, act, a.steps, a.repeats, &pool);
+        let flops = flops_per_step(&c);
+        let (min, median) = time_config(&c, a.steps, a.repeats, &pool);
         let one = if threads > 1 && !a.no_scaling {
-            Some(time_config(&cfg, obs, act, a.steps, a.repeats, &pool1).1)
+            Some(time_config(&c, a.steps, a.repeats, &pool1).1)
         } else {
             None
         };
@@ -392,7 +455,12 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         });
     }
     // inference: deterministic actor, HalfCheetah shape
-    let (_, obs, act, cfg) = bench_config("A")?;
+    let BenchConfig {
+        obs,
+        act,
+        agent: cfg,
+        ..
+    } = bench_config("A")?;
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let actor = EnsembleMlp::new(crate::algos::pars::actor_spec(&cfg, obs, act), 1, &mut rng);
     let mut policy = Policy::new(actor.clone());

@@ -9,6 +9,7 @@ pub mod envs;
 pub mod eval;
 pub mod nn;
 pub mod policy;
+pub mod recipes;
 pub mod report;
 pub mod run;
 pub mod sweep;

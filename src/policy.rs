@@ -396,7 +396,10 @@ pub fn save_policy(
 
 /// The actor of a policy file, or of an agent checkpoint, and the file's metadata.
 pub fn load_policy_net(path: &Path) -> Result<(EnsembleMlp, HashMap<String, String>)> {
-    let r = TensorReader::open(path)?;
+    policy_net_of(TensorReader::open(path)?, path)
+}
+
+fn policy_net_of(r: TensorReader, path: &Path) -> Result<(EnsembleMlp, HashMap<String, String>)> {
     r.check_format(&[POLICY_FORMAT, AGENT_FORMAT], "a policy")?;
     let spec: MlpSpec = r.meta_json("spec")?;
     ensure!(
@@ -432,6 +435,14 @@ impl Policy {
     /// Load `policy.safetensors` (or the actor of an agent checkpoint `agent.safetensors`).
     pub fn load(path: &Path) -> Result<Self> {
         let (net, _) = load_policy_net(path)?;
+        Ok(Self::new(net))
+    }
+
+    /// A policy from the bytes of a policy file (e.g. one built into the binary);
+    /// `name` stands for the file in messages.
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self> {
+        let path = Path::new(name);
+        let (net, _) = policy_net_of(TensorReader::from_bytes(path, bytes)?, path)?;
         Ok(Self::new(net))
     }
 

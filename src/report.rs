@@ -152,7 +152,11 @@ pub fn find_runs(dirs: &[PathBuf], notes: &mut Vec<String>) -> Result<Vec<PathBu
         let mut finished = 0;
         for r in found {
             if !run_finished(&r) {
-                notes.push(format!("skipping unfinished run {}", r.display()));
+                let state = match crate::run::Status::read(&r) {
+                    Ok(Some(s)) => format!("{:?}", s.state).to_lowercase(),
+                    _ => "unfinished".into(),
+                };
+                notes.push(format!("skipping {} ({state})", r.display()));
                 continue;
             }
             finished += 1;

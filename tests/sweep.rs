@@ -662,7 +662,7 @@ fn slurm_sweep_runs_through_sbatch_and_reports() {
 
     // SIGTERM from SLURM (as before a time limit): the cells checkpoint and stop, are
     // shown as interrupted, and a new submission continues them
-    let long = grid(d, 20_000, &TWO[..1]);
+    let long = grid(d, 10_000, &TWO[..1]);
     let long = long.to_str().unwrap();
     let out = ok(&pars(
         &["sweep", long, "--out", "sw2", "--backend", "slurm"],

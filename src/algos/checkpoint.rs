@@ -12,7 +12,8 @@
 //! buffer streamed in chunks as little-endian f32, and the running episode. Every float
 //! that must survive bit for bit is kept in a section, a tensor, or as its bit pattern
 //! in JSON (JSON number parsing is not guaranteed to round-trip).
-use super::config::AgentConfig;
+use super::config::{AgentConfig, IqlConfig};
+use super::iql::IqlAgent;
 use super::pars::Agent;
 use crate::data::{Batch, ReplayBuffer};
 use crate::nn::{Adam, LrSchedule, MlpSpec};
@@ -532,6 +533,10 @@ pub fn load_agent(path: &Path) -> Result<Agent> {
 pub fn read_agent(r: &TensorReader) -> Result<Agent> {
     let path = r.path().display().to_string();
     r.check_format(&[AGENT_FORMAT], "an agent checkpoint")?;
+    ensure!(
+        r.get_meta("algorithm") != Some(IQL_ALGORITHM),
+        "{path}: an IQL agent; this needs a PARS or TD3+BC agent (fine-tuning supports those only)"
+    );
     let meta: AgentMeta = r.meta_json("state")?;
     let cfg = toml::from_str::<CfgWrap>(&meta.cfg_toml)
         .with_context(|| format!("{path}: malformed agent config"))?
@@ -564,6 +569,203 @@ pub fn read_agent(r: &TensorReader) -> Result<Agent> {
     agent.critic_opt = meta.critic_opt.into_adam(0, vec![], vec![]);
     read_agent_tensors(r, "", &mut agent)?;
     agent.beta = meta.beta;
+    agent.steps = meta.steps;
+    agent.rng = meta.rng;
+    agent.reset_workspace();
+    Ok(agent)
+}
+
+/// Metadata `algorithm` of an IQL agent file (PARS agent files have none).
+pub const IQL_ALGORITHM: &str = "iql";
+
+/// An IQL agent's scalar state, exactly (metadata `state` of an IQL agent file).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct IqlMeta {
+    /// `[agent]` and `[iql]` as TOML (exact float round trip).
+    cfg_toml: String,
+    obs_dim: usize,
+    act_dim: usize,
+    #[serde(with = "bits32")]
+    q_min: f32,
+    steps: u64,
+    rng: ChaCha8Rng,
+    actor_spec: MlpSpec,
+    critic_spec: MlpSpec,
+    value_spec: MlpSpec,
+    critic_members: usize,
+    actor_opt: AdamMeta,
+    log_std_opt: AdamMeta,
+    critic_opt: AdamMeta,
+    value_opt: AdamMeta,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IqlCfgWrap {
+    agent: AgentConfig,
+    iql: IqlConfig,
+}
+
+/// Every state tensor of an IQL agent under `prefix`: the networks `actor` (the mean
+/// μ), `critic`, `critic_target`, `value`, the vector `log_std` [act_dim], their Adam
+/// moments (`actor_adam.m.<actor tensor>`, …, `value_adam.v.<value tensor>`,
+/// `log_std_adam.m`, `log_std_adam.v`) and step counts (`<name>_adam.step`, int64 []).
+pub fn write_iql_tensors(w: &mut TensorWriter, prefix: &str, agent: &IqlAgent) {
+    w.net(prefix, "actor", &agent.actor);
+    w.net(prefix, "critic", &agent.critic);
+    w.net(prefix, "critic_target", &agent.critic_target);
+    w.net(prefix, "value", &agent.value);
+    let ad = agent.act_dim;
+    w.f32(format!("{prefix}log_std"), &[ad], &agent.log_std);
+    for (opt, net, name) in [
+        (&agent.actor_opt, &agent.actor, "actor"),
+        (&agent.critic_opt, &agent.critic, "critic"),
+        (&agent.value_opt, &agent.value, "value"),
+    ] {
+        let p = format!("{prefix}{name}_adam.");
+        w.params(&format!("{p}m."), name, &net.spec, net.members, &opt.m);
+        w.params(&format!("{p}v."), name, &net.spec, net.members, &opt.v);
+        w.i64(format!("{p}step"), &[], &[opt.step as i64]);
+    }
+    let p = format!("{prefix}log_std_adam.");
+    w.f32(format!("{p}m"), &[ad], &agent.log_std_opt.m);
+    w.f32(format!("{p}v"), &[ad], &agent.log_std_opt.v);
+    w.i64(format!("{p}step"), &[], &[agent.log_std_opt.step as i64]);
+}
+
+/// Read the tensors written by `write_iql_tensors` into `agent`, whose networks give
+/// the expected shapes (its optimisers keep their scalar settings).
+pub fn read_iql_tensors(r: &TensorReader, prefix: &str, agent: &mut IqlAgent) -> Result<()> {
+    let n = agent.critic.members;
+    let (aspec, cspec, vspec) = (
+        agent.actor.spec.clone(),
+        agent.critic.spec.clone(),
+        agent.value.spec.clone(),
+    );
+    agent.actor = r.net(prefix, "actor", &aspec, 1)?;
+    agent.critic = r.net(prefix, "critic", &cspec, n)?;
+    agent.critic_target = r.net(prefix, "critic_target", &cspec, n)?;
+    agent.value = r.net(prefix, "value", &vspec, 1)?;
+    let ad = agent.act_dim;
+    agent.log_std = r.f32(&format!("{prefix}log_std"), &[ad])?;
+    let step = |name: &str| -> Result<u64> {
+        let s = r.i64(name, &[])?[0];
+        ensure!(
+            s >= 0,
+            "{}: tensor '{name}' is negative ({s})",
+            r.path().display()
+        );
+        Ok(s as u64)
+    };
+    for (name, spec, members) in [
+        ("actor", &aspec, 1),
+        ("critic", &cspec, n),
+        ("value", &vspec, 1),
+    ] {
+        let p = format!("{prefix}{name}_adam.");
+        let m = r.params(&format!("{p}m."), name, spec, members)?;
+        let v = r.params(&format!("{p}v."), name, spec, members)?;
+        let s = step(&format!("{p}step"))?;
+        let opt = match name {
+            "actor" => &mut agent.actor_opt,
+            "critic" => &mut agent.critic_opt,
+            _ => &mut agent.value_opt,
+        };
+        *opt = AdamMeta::of(opt).into_adam(s, m, v);
+    }
+    let p = format!("{prefix}log_std_adam.");
+    let m = r.f32(&format!("{p}m"), &[ad])?;
+    let v = r.f32(&format!("{p}v"), &[ad])?;
+    let s = step(&format!("{p}step"))?;
+    agent.log_std_opt = AdamMeta::of(&agent.log_std_opt).into_adam(s, m, v);
+    Ok(())
+}
+
+/// An IQL agent file's tensors and metadata (format `pars-agent`, metadata
+/// `algorithm` = `iql`; the mean network is stored as `actor`, so the file loads as a
+/// policy). `config` as in `agent_writer`.
+pub fn iql_agent_writer(agent: &IqlAgent, config: Option<&str>) -> Result<TensorWriter> {
+    let wrap = IqlCfgWrap {
+        agent: agent.cfg.clone(),
+        iql: agent.iql.clone(),
+    };
+    let meta = IqlMeta {
+        cfg_toml: toml::to_string(&wrap)?,
+        obs_dim: agent.obs_dim,
+        act_dim: agent.act_dim,
+        q_min: agent.q_min,
+        steps: agent.steps,
+        rng: agent.rng.clone(),
+        actor_spec: agent.actor.spec.clone(),
+        critic_spec: agent.critic.spec.clone(),
+        value_spec: agent.value.spec.clone(),
+        critic_members: agent.critic.members,
+        actor_opt: AdamMeta::of(&agent.actor_opt),
+        log_std_opt: AdamMeta::of(&agent.log_std_opt),
+        critic_opt: AdamMeta::of(&agent.critic_opt),
+        value_opt: AdamMeta::of(&agent.value_opt),
+    };
+    let mut w = TensorWriter::new();
+    w.meta("format", AGENT_FORMAT);
+    w.meta("version", NET_VERSION.to_string());
+    w.meta("algorithm", IQL_ALGORITHM);
+    w.meta("spec", serde_json::to_string(&agent.actor.spec)?);
+    w.meta("critic_spec", serde_json::to_string(&agent.critic.spec)?);
+    w.meta("critic_members", agent.critic.members.to_string());
+    w.meta("value_spec", serde_json::to_string(&agent.value.spec)?);
+    let config = match config {
+        Some(c) => c.to_string(),
+        None => serde_json::to_string(&wrap)?,
+    };
+    w.meta("config", config);
+    w.meta("obs_dim", agent.obs_dim.to_string());
+    w.meta("act_dim", agent.act_dim.to_string());
+    w.meta("q_min", agent.q_min.to_string());
+    w.meta("steps", agent.steps.to_string());
+    w.meta("state", serde_json::to_string(&meta)?);
+    write_iql_tensors(&mut w, "", agent);
+    Ok(w)
+}
+
+/// Rebuild an IQL agent from an IQL agent file read into `r`.
+pub fn read_iql_agent(r: &TensorReader) -> Result<IqlAgent> {
+    let path = r.path().display().to_string();
+    r.check_format(&[AGENT_FORMAT], "an agent checkpoint")?;
+    ensure!(
+        r.get_meta("algorithm") == Some(IQL_ALGORITHM),
+        "{path}: not an IQL agent (a PARS or TD3+BC agent)"
+    );
+    let meta: IqlMeta = r.meta_json("state")?;
+    let IqlCfgWrap { agent: cfg, iql } = toml::from_str(&meta.cfg_toml)
+        .with_context(|| format!("{path}: malformed agent config"))?;
+    ensure!(
+        meta.critic_members == cfg.n_critics,
+        "{path}: {} critics saved but the config says {}",
+        meta.critic_members,
+        cfg.n_critics
+    );
+    let mut agent = IqlAgent::new(cfg, iql, meta.obs_dim, meta.act_dim, meta.q_min, 1, 0);
+    let shape = |s: &MlpSpec| {
+        (
+            s.input,
+            s.hidden,
+            s.depth,
+            s.output,
+            s.layer_norm,
+            s.activation,
+            s.tanh_output,
+        )
+    };
+    ensure!(
+        shape(&agent.actor.spec) == shape(&meta.actor_spec)
+            && shape(&agent.critic.spec) == shape(&meta.critic_spec)
+            && shape(&agent.value.spec) == shape(&meta.value_spec),
+        "{path}: the saved network shapes do not match the saved config"
+    );
+    agent.actor_opt = meta.actor_opt.into_adam(0, vec![], vec![]);
+    agent.log_std_opt = meta.log_std_opt.into_adam(0, vec![], vec![]);
+    agent.critic_opt = meta.critic_opt.into_adam(0, vec![], vec![]);
+    agent.value_opt = meta.value_opt.into_adam(0, vec![], vec![]);
+    read_iql_tensors(r, "", &mut agent)?;
     agent.steps = meta.steps;
     agent.rng = meta.rng;
     agent.reset_workspace();
@@ -733,6 +935,91 @@ mod tests {
             e.contains("agent.safetensors is not a safetensors file"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn iql_agent_round_trips_bit_for_bit_loads_as_a_policy_and_is_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("agent.safetensors");
+        let pre = crate::algos::presets::preset("iql-rsln-pa").unwrap();
+        let agent_cfg = AgentConfig {
+            hidden: 8,
+            batch_size: 4,
+            ..pre.agent
+        };
+        let iql = pre.iql.unwrap();
+        let mut a = IqlAgent::new(agent_cfg, iql, 3, 2, -1.234_567, 100, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut b = Batch::new(4, 3, 2);
+        for v in b
+            .obs
+            .iter_mut()
+            .chain(&mut b.next_obs)
+            .chain(&mut b.actions)
+        {
+            *v = rng.gen_range(-1.0..1.0);
+        }
+        for _ in 0..5 {
+            a.update(&b);
+        }
+        iql_agent_writer(&a, None).unwrap().write(&p).unwrap();
+        let r = TensorReader::open(&p).unwrap();
+        let mut c = read_iql_agent(&r).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for (x, y) in [
+            (&a.actor.params, &c.actor.params),
+            (&a.critic.params, &c.critic.params),
+            (&a.critic_target.params, &c.critic_target.params),
+            (&a.value.params, &c.value.params),
+            (&a.log_std, &c.log_std),
+            (&a.actor_opt.v, &c.actor_opt.v),
+            (&a.log_std_opt.m, &c.log_std_opt.m),
+            (&a.critic_opt.m, &c.critic_opt.m),
+            (&a.value_opt.v, &c.value_opt.v),
+        ] {
+            assert_eq!(bits(x), bits(y));
+        }
+        assert_eq!(
+            (a.cfg.clone(), a.iql.clone()),
+            (c.cfg.clone(), c.iql.clone())
+        );
+        assert_eq!(
+            (
+                a.steps,
+                a.q_min.to_bits(),
+                a.value_opt.step,
+                a.log_std_opt.schedule
+            ),
+            (
+                c.steps,
+                c.q_min.to_bits(),
+                c.value_opt.step,
+                c.log_std_opt.schedule
+            )
+        );
+        // the same future
+        for _ in 0..3 {
+            assert_eq!(a.update(&b).1, c.update(&b).1);
+        }
+        assert_eq!(bits(&a.critic.params), bits(&c.critic.params));
+        // the mean network loads as a policy; the PARS reader refuses the file, and the
+        // IQL reader a PARS agent
+        let pol = crate::policy::Policy::load(&p).unwrap();
+        assert_eq!(
+            bits(&pol.net.params),
+            bits(&read_iql_agent(&r).unwrap().actor.params)
+        );
+        let e = format!("{:#}", load_agent(&p).err().unwrap());
+        assert!(e.contains("an IQL agent"), "{e}");
+        let pp = dir.path().join("pars.safetensors");
+        save_agent(&pp, &tiny_agent(), None).unwrap();
+        let e = format!(
+            "{:#}",
+            read_iql_agent(&TensorReader::open(&pp).unwrap())
+                .err()
+                .unwrap()
+        );
+        assert!(e.contains("not an IQL agent"), "{e}");
     }
 
     #[test]

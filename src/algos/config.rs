@@ -202,13 +202,137 @@ impl AgentConfig {
     }
 }
 
+/// The learner of an offline run: PARS / TD3+BC (`algos::pars`) or IQL (`algos::iql`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// PARS and TD3+BC (and their ablations): `algos::pars::Agent`.
+    #[default]
+    Pars,
+    /// Implicit Q-learning with the RS-LN and PA switches: `algos::iql::IqlAgent`.
+    Iql,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Pars => "pars",
+            Algorithm::Iql => "iql",
+        }
+    }
+}
+
+/// The policy IQL extracts by advantage-weighted regression.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IqlPolicy {
+    /// N(μ(s), diag σ²) with a state-independent log σ; weighted log-likelihood.
+    /// Evaluation and `policy.safetensors` use the mean μ(s).
+    #[default]
+    Gaussian,
+    /// a = μ(s); weighted squared error.
+    Deterministic,
+}
+
+/// IQL's own settings (`[iql]`); networks, rates, γ, τ, c_reward and the PA switches
+/// are the `[agent]` fields IQL shares with PARS (see `algos::iql`). Defaults: CORL's
+/// IQL on MuJoCo/Adroit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IqlConfig {
+    /// τ_e: expectile of the value regression on Q̂(s, a) − V(s), in (0, 1)
+    /// (0.9 AntMaze, 0.7 MuJoCo/Adroit).
+    pub expectile: f32,
+    /// β_iql: temperature of the actor's weights exp(β_iql·(Q̂ − V)) (10 AntMaze,
+    /// 3 MuJoCo/Adroit; 20 in the paper's §6.5).
+    pub temperature: f32,
+    /// The weights are clipped at this (CORL: 100).
+    pub max_weight: f32,
+    /// Learning rate of V.
+    pub value_lr: f32,
+    /// LayerNorm in V; unset = as the critics (`agent.critic_layer_norm`).
+    pub value_layer_norm: Option<bool>,
+    /// `gaussian` (state-independent log-std) or `deterministic`.
+    pub policy: IqlPolicy,
+    /// Added to every reward before the scale: the TD target uses
+    /// c_reward·(r + reward_shift). 0 keeps the dataset's rewards (AntMaze {0, 1}, as
+    /// PARS); CORL's IQL uses −1 on AntMaze.
+    pub reward_shift: f32,
+}
+
+impl Default for IqlConfig {
+    fn default() -> Self {
+        Self {
+            expectile: 0.7,
+            temperature: 3.0,
+            max_weight: 100.0,
+            value_lr: 3e-4,
+            value_layer_norm: None,
+            policy: IqlPolicy::Gaussian,
+            reward_shift: 0.0,
+        }
+    }
+}
+
+impl IqlConfig {
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            self.expectile > 0.0 && self.expectile < 1.0,
+            "option iql.expectile must be in (0, 1) (got {})",
+            self.expectile
+        );
+        ensure!(
+            self.temperature.is_finite() && self.temperature >= 0.0,
+            "option iql.temperature must be a finite non-negative number (got {})",
+            self.temperature
+        );
+        ensure!(
+            self.max_weight.is_finite() && self.max_weight > 0.0,
+            "option iql.max_weight must be a finite positive number (got {})",
+            self.max_weight
+        );
+        ensure!(
+            self.value_lr.is_finite() && self.value_lr >= 0.0,
+            "option iql.value_lr must be a finite non-negative number (got {})",
+            self.value_lr
+        );
+        ensure!(
+            self.reward_shift.is_finite(),
+            "option iql.reward_shift must be a finite number (got {})",
+            self.reward_shift
+        );
+        Ok(())
+    }
+
+    /// Whether V has LayerNorm, given the agent config.
+    pub fn value_layer_norm(&self, agent: &AgentConfig) -> bool {
+        self.value_layer_norm.unwrap_or(agent.critic_layer_norm)
+    }
+
+    /// Q_min of IQL's PA: the override, else c_reward·(r_min + reward_shift)/(1 − γ).
+    pub fn resolve_q_min(&self, agent: &AgentConfig, dataset_r_min: f32) -> f32 {
+        agent.q_min.unwrap_or_else(|| {
+            agent.reward_scale * (agent.r_min.unwrap_or(dataset_r_min) + self.reward_shift)
+                / (1.0 - agent.gamma)
+        })
+    }
+}
+
 /// A whole offline training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// Algorithm label used in tables and plots ("PARS", "TD3+BC", ...).
     pub algo: String,
+    /// The learner: `pars` (PARS / TD3+BC) or `iql`.
+    #[serde(default)]
+    pub algorithm: Algorithm,
     pub agent: AgentConfig,
+    /// IQL's settings (`algorithm = "iql"` only; absent: the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iql: Option<IqlConfig>,
     pub steps: u64,
     pub seed: u64,
     /// Evaluate every this many gradient steps (0 = only at the end).
@@ -238,7 +362,9 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             algo: "PARS".into(),
+            algorithm: Algorithm::Pars,
             agent: AgentConfig::default(),
+            iql: None,
             steps: 1_000_000,
             seed: 0,
             eval_every: 50_000,
@@ -254,6 +380,13 @@ impl Default for TrainConfig {
 impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         self.agent.validate()?;
+        match self.algorithm {
+            Algorithm::Iql => self.iql_settings().validate()?,
+            Algorithm::Pars => ensure!(
+                self.iql.is_none(),
+                "the [iql] settings apply to algorithm = \"iql\" only (use --algo iql or an IQL preset)"
+            ),
+        }
         ensure!(self.steps > 0, "option steps must be positive");
         ensure!(self.log_every > 0, "option log_every must be positive");
         ensure!(
@@ -265,6 +398,11 @@ impl TrainConfig {
             "option checkpoint_minutes must be a non-negative number"
         );
         Ok(())
+    }
+
+    /// IQL's settings: the `[iql]` table, or the defaults.
+    pub fn iql_settings(&self) -> IqlConfig {
+        self.iql.clone().unwrap_or_default()
     }
 }
 

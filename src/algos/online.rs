@@ -240,6 +240,11 @@ pub fn load_offline_run(dir: &Path) -> Result<(TrainConfig, Agent)> {
             cfg_path.display()
         )
     })?;
+    ensure!(
+        cfg.algorithm == super::config::Algorithm::Pars,
+        "{} is an IQL run; pars finetune fine-tunes PARS and TD3+BC runs only",
+        dir.display()
+    );
     let agent = checkpoint::load_agent(&state)?;
     Ok((cfg, agent))
 }
@@ -834,16 +839,38 @@ pub fn replay_dataset(state_path: &Path) -> Result<RawDataset> {
     let ad = f.header["act_dim"].as_u64().context("act_dim")? as usize;
     f.skip("agent")?;
     let buf = f.read_replay("replay", cfg.buffer_size, st.env_steps, od, ad)?;
+    buffer_dataset(&buf, cfg.buffer_size, &st, od, ad)
+        .with_context(|| format!("{}", state_path.display()))
+}
+
+impl OnlineRun<'_> {
+    /// The replay buffer as a D4RL dataset (as `replay_dataset` reads it from a file).
+    pub fn replay_raw(&self) -> Result<RawDataset> {
+        buffer_dataset(
+            &self.buffer,
+            self.cfg.buffer_size,
+            &self.st,
+            self.agent.obs_dim,
+            self.agent.act_dim,
+        )
+    }
+}
+
+/// Buffer rows oldest first; terminals are the env's terminations, time-limit cuts and
+/// the final row (unless terminal) are timeouts; next observations are stored.
+fn buffer_dataset(
+    buf: &ReplayBuffer,
+    buffer_size: usize,
+    st: &LoopState,
+    od: usize,
+    ad: usize,
+) -> Result<RawDataset> {
     let n = buf.len();
-    ensure!(
-        n > 0,
-        "{}: the replay buffer is empty",
-        state_path.display()
-    );
+    ensure!(n > 0, "the replay buffer is empty");
     let pushed = st.env_steps;
     // slot of the oldest row, and the push index of slot 0
-    let (first_slot, first_index) = if pushed as usize > cfg.buffer_size {
-        let head = (pushed % cfg.buffer_size as u64) as usize;
+    let (first_slot, first_index) = if pushed as usize > buffer_size {
+        let head = (pushed % buffer_size as u64) as usize;
         (head, pushed - n as u64)
     } else {
         (0, 0)
@@ -868,6 +895,98 @@ pub fn replay_dataset(state_path: &Path) -> Result<RawDataset> {
     };
     ds.validate()?;
     Ok(ds)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnlineAlgo {
+    /// TD3 on the PARS engine: two critics, no LayerNorm, no penalty, no reward
+    /// scaling, β = 0; the actor maximises min(Q1, Q2), targets move after every
+    /// critic update and networks start from the PARS initialisation.
+    Td3,
+    /// Textbook TD3 (Fujimoto et al.): as `td3`, but the actor maximises Q1, targets
+    /// move only with the delayed actor update, and PyTorch's default initialisation.
+    Td3Classic,
+    /// The preset's PARS critic (LN, ensemble, c_reward, PA) with its online settings.
+    Pars,
+}
+
+/// The base config of learning online from scratch (before flags and `--set`): the
+/// preset's networks (default `pointmaze` for maze tasks, else `pars`), the algorithm's
+/// critic and TD3's schedule (random actions and no updates for the first 25k steps,
+/// UTD 1, the actor every `policy_delay` steps, exploration σ 0.1). Returns the label.
+pub fn scratch_config(
+    algo: OnlineAlgo,
+    preset_name: Option<&str>,
+    hidden: Option<usize>,
+    env_id: &str,
+) -> Result<(OnlineConfig, &'static str)> {
+    use super::config::{ActorValue, TargetUpdate};
+    use super::presets::{preset, OnlineSettings};
+    let preset_name = preset_name.map(str::to_string).unwrap_or_else(|| {
+        if env_id.starts_with("pointmaze") {
+            "pointmaze".into()
+        } else {
+            "pars".into()
+        }
+    });
+    let p = preset(&preset_name)?;
+    let mut agent = p.agent.clone();
+    if let Some(h) = hidden {
+        agent.hidden = h;
+    }
+    let td3 = |agent: AgentConfig| AgentConfig {
+        critic_layer_norm: false,
+        n_critics: 2,
+        critic_subset: 2,
+        actor_subset: None,
+        reward_scale: 1.0,
+        penalty: false,
+        beta: Some(0.0),
+        ..agent
+    };
+    let label = match algo {
+        OnlineAlgo::Td3 => {
+            agent = td3(agent);
+            "TD3"
+        }
+        OnlineAlgo::Td3Classic => {
+            agent = AgentConfig {
+                actor_value: ActorValue::FirstCritic,
+                target_update: TargetUpdate::WithActor,
+                init: crate::nn::Init::Pytorch,
+                ..td3(agent)
+            };
+            "TD3-classic"
+        }
+        OnlineAlgo::Pars => {
+            let s = p.online.clone().unwrap_or(OnlineSettings {
+                alpha: agent.alpha,
+                beta: 0.0,
+                actor_subset: 1,
+                offline_fraction: 0.0,
+                exploration_noise: 0.1,
+            });
+            agent.alpha = s.alpha;
+            agent.beta = Some(s.beta);
+            agent.actor_subset = Some(s.actor_subset.min(agent.n_critics));
+            "PARS"
+        }
+    };
+    let base = OnlineConfig {
+        algo: format!("{label} online"),
+        agent: agent.clone(),
+        env: env_id.to_string(),
+        utd: 1,
+        actor_every: agent.policy_delay as u64,
+        offline_fraction: 0.0,
+        exploration_noise: 0.1,
+        random_steps: 25_000,
+        learning_starts: 25_000,
+        steps: 100_000,
+        eval_every: 5_000,
+        ..OnlineConfig::default()
+    };
+    Ok((base, label))
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! Named hyperparameter presets: paper Tables 9–11 (and the single AntMaze setting of
-//! Table 13), TD3+BC, and settings for the native point-maze tasks.
-use super::config::{apply_overrides, merge_toml, AgentConfig, TrainConfig};
-use anyhow::{bail, Context, Result};
+//! Table 13), TD3+BC, settings for the native point-maze tasks, and IQL with and
+//! without RS-LN and PA (paper §6.5, Table 5).
+use super::config::{
+    apply_overrides, merge_toml, parse_set, AgentConfig, Algorithm, IqlConfig, TrainConfig,
+};
+use anyhow::{bail, ensure, Context, Result};
 
 /// Online fine-tuning hyperparameters that go with an offline preset (Tables 10/11).
 #[derive(Clone, Debug, PartialEq)]
@@ -17,7 +20,10 @@ pub struct OnlineSettings {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Preset {
     pub name: String,
+    pub algorithm: Algorithm,
     pub agent: AgentConfig,
+    /// IQL's settings (IQL presets only).
+    pub iql: Option<IqlConfig>,
     /// `None` where the paper reports no fine-tuning for the dataset (expert data).
     pub online: Option<OnlineSettings>,
 }
@@ -128,6 +134,8 @@ fn pointmaze(name: &str) -> Preset {
     };
     Preset {
         name: name.into(),
+        algorithm: Algorithm::Pars,
+        iql: None,
         agent,
         online: Some(OnlineSettings {
             alpha: 0.001,
@@ -136,6 +144,82 @@ fn pointmaze(name: &str) -> Preset {
             offline_fraction: 0.5,
             exploration_noise: 0.05,
         }),
+    }
+}
+
+/// The IQL presets: CORL's IQL (MuJoCo/Adroit and AntMaze settings) and the paper's
+/// §6.5 setting with RS-LN, and with RS-LN and PA.
+pub const IQL_PRESETS: [&str; 4] = ["iql", "iql-antmaze", "iql-rsln", "iql-rsln-pa"];
+
+/// IQL as CORL runs it: two critics and V of 2×256 without LayerNorm, PyTorch's
+/// default initialisation, lr 3e-4 everywhere, τ 5e-3, batch 256, cosine decay of the
+/// actor's rate, Gaussian policy; no reward scale and no PA. MuJoCo/Adroit settings
+/// (expectile 0.7, temperature 3).
+fn iql_base() -> (AgentConfig, IqlConfig) {
+    let agent = AgentConfig {
+        hidden: 256,
+        critic_depth: 2,
+        actor_depth: 2,
+        critic_layer_norm: false,
+        n_critics: 2,
+        critic_subset: 2,
+        gamma: 0.99,
+        tau: 5e-3,
+        actor_lr: 3e-4,
+        critic_lr: 3e-4,
+        actor_cosine: true,
+        batch_size: 256,
+        reward_scale: 1.0,
+        penalty: false,
+        init: crate::nn::Init::Pytorch,
+        ..AgentConfig::default()
+    };
+    (agent, IqlConfig::default())
+}
+
+/// The IQL preset `name` (one of `IQL_PRESETS`).
+fn iql_preset(name: &str) -> Option<Preset> {
+    let (mut agent, mut iql) = iql_base();
+    match name {
+        "iql" => {}
+        "iql-antmaze" | "iql-rsln" | "iql-rsln-pa" => {
+            // CORL's AntMaze IQL
+            iql.expectile = 0.9;
+            iql.temperature = 10.0;
+            // AntMaze rewards are {0, 1}: Q_min = c·(0 + shift)/(1 − γ)
+            agent.r_min = Some(0.0);
+            agent.infeasible_distance = 1000.0;
+            agent.alpha = 0.001;
+            if name != "iql-antmaze" {
+                // paper §6.5: γ 0.995, temperature 20, RS-LN with c_reward 1000 (LN in
+                // the critics and V)
+                agent.gamma = 0.995;
+                iql.temperature = 20.0;
+                agent.critic_layer_norm = true;
+                agent.reward_scale = 1000.0;
+                // and PA as PARS's AntMaze setting (α 1e-3, L 1000)
+                agent.penalty = name == "iql-rsln-pa";
+            }
+        }
+        _ => return None,
+    }
+    Some(Preset {
+        name: name.into(),
+        algorithm: Algorithm::Iql,
+        agent,
+        iql: Some(iql),
+        online: None,
+    })
+}
+
+/// The IQL preset for a dataset or environment name: `iql-antmaze` for AntMaze and the
+/// built-in point mazes, `iql` (MuJoCo/Adroit) otherwise.
+pub fn iql_preset_for(name: &str) -> &'static str {
+    let n = name.trim().to_ascii_lowercase();
+    if n.starts_with("antmaze") || n.starts_with("pointmaze") {
+        "iql-antmaze"
+    } else {
+        "iql"
     }
 }
 
@@ -148,6 +232,7 @@ pub fn preset_names() -> Vec<String> {
         "pointmaze".into(),
         "pointmaze-td3bc".into(),
     ];
+    v.extend(IQL_PRESETS.iter().map(|s| s.to_string()));
     v.extend(ANTMAZE.iter().map(|r| r.0.to_string()));
     v.extend(ADROIT.iter().map(|r| r.0.to_string()));
     v.extend(MUJOCO.iter().map(|r| r.0.to_string()));
@@ -164,6 +249,8 @@ pub fn preset(name: &str) -> Result<Preset> {
         "pars" => {
             return Ok(Preset {
                 name: n,
+                algorithm: Algorithm::Pars,
+                iql: None,
                 agent: AgentConfig::default(),
                 online: None,
             })
@@ -171,6 +258,8 @@ pub fn preset(name: &str) -> Result<Preset> {
         "td3bc" | "td3+bc" => {
             return Ok(Preset {
                 name: "td3bc".into(),
+                algorithm: Algorithm::Pars,
+                iql: None,
                 agent: AgentConfig::td3bc(),
                 online: None,
             })
@@ -191,11 +280,14 @@ pub fn preset(name: &str) -> Result<Preset> {
             };
             return Ok(Preset {
                 name: n,
+                algorithm: Algorithm::Pars,
+                iql: None,
                 agent,
                 online: Some(online),
             });
         }
         "pointmaze" => return Ok(pointmaze(&n)),
+        _ if IQL_PRESETS.contains(&n.as_str()) => return Ok(iql_preset(&n).expect("listed")),
         "pointmaze-td3bc" => {
             let mut p = pointmaze(&n);
             p.agent = AgentConfig {
@@ -232,6 +324,8 @@ pub fn preset(name: &str) -> Result<Preset> {
         };
         return Ok(Preset {
             name: full.into(),
+            algorithm: Algorithm::Pars,
+            iql: None,
             agent,
             online: Some(online),
         });
@@ -252,6 +346,8 @@ pub fn preset(name: &str) -> Result<Preset> {
         });
         return Ok(Preset {
             name: full.into(),
+            algorithm: Algorithm::Pars,
+            iql: None,
             agent,
             online,
         });
@@ -284,6 +380,8 @@ pub fn preset(name: &str) -> Result<Preset> {
         });
         return Ok(Preset {
             name: full.into(),
+            algorithm: Algorithm::Pars,
+            iql: None,
             agent,
             online,
         });
@@ -311,22 +409,84 @@ pub struct TrainSources {
     pub sets: Vec<String>,
 }
 
+/// The algorithm asked for besides the preset: `algorithm` in the config file, in the
+/// flags (`--algo`) or in `--set algorithm=...` (the later layer wins), if any.
+pub fn requested_algorithm(src: &TrainSources) -> Option<Algorithm> {
+    let parse = |v: &toml::Value| v.clone().try_into::<Algorithm>().ok();
+    let mut alg = None;
+    if let Some(path) = &src.config_file {
+        let file_alg = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
+            .and_then(|t| t.get("algorithm").and_then(parse));
+        alg = file_alg.or(alg);
+    }
+    for (k, v) in &src.flags {
+        if k == "algorithm" {
+            alg = parse(v).or(alg);
+        }
+    }
+    for kv in &src.sets {
+        if let Ok((k, v)) = parse_set(kv) {
+            if k == "algorithm" {
+                alg = parse(&v).or(alg);
+            }
+        }
+    }
+    alg
+}
+
 /// The name of the preset `src` resolves to, and whether it was taken from `env`.
+/// With IQL asked for (`--algo iql`) and no preset, the environment picks IQL's
+/// domain settings (`iql_preset_for`).
 pub fn preset_for(src: &TrainSources) -> (String, bool) {
+    let iql = requested_algorithm(src) == Some(Algorithm::Iql);
     match (&src.preset, &src.env) {
         (Some(p), _) => (p.clone(), false),
+        (None, Some(env)) if iql => (iql_preset_for(env).into(), true),
         (None, Some(env)) if preset(env).is_ok() => (env.clone(), true),
-        _ => ("pars".into(), false),
+        _ => (if iql { "iql" } else { "pars" }.into(), false),
+    }
+}
+
+fn is_dataset_preset(name: &str) -> bool {
+    ANTMAZE.iter().any(|r| r.0 == name)
+        || ADROIT.iter().any(|r| r.0 == name)
+        || MUJOCO.iter().any(|r| r.0 == name)
+}
+
+/// `preset(name)` for the algorithm asked for: with IQL, a dataset name gives IQL's
+/// settings for its domain and a PARS-only preset is refused; with PARS, an IQL preset
+/// is refused.
+pub fn preset_for_algorithm(name: &str, alg: Option<Algorithm>) -> Result<Preset> {
+    let p = preset(name)?;
+    match (alg, p.algorithm) {
+        (Some(Algorithm::Iql), Algorithm::Pars) => {
+            ensure!(
+                is_dataset_preset(&p.name),
+                "preset '{}' is a PARS preset; for IQL use one of {} (or a dataset name: IQL's settings for its domain)",
+                p.name,
+                IQL_PRESETS.join(", ")
+            );
+            preset(iql_preset_for(&p.name))
+        }
+        (Some(Algorithm::Pars), Algorithm::Iql) => bail!(
+            "preset '{}' is an IQL preset but algorithm pars was asked for; choose a PARS preset or drop --algo pars",
+            p.name
+        ),
+        _ => Ok(p),
     }
 }
 
 /// preset → TOML file → flags → `--set`, validated.
 pub fn resolve_train_config(src: &TrainSources) -> Result<TrainConfig> {
     let (preset_name, _) = preset_for(src);
-    let p = preset(&preset_name)?;
+    let p = preset_for_algorithm(&preset_name, requested_algorithm(src))?;
     let base = TrainConfig {
         algo: src.label.clone().unwrap_or_else(|| p.name.clone()),
+        algorithm: p.algorithm,
         agent: p.agent,
+        iql: p.iql,
         env: src.env.clone(),
         ..TrainConfig::default()
     };
@@ -339,7 +499,11 @@ pub fn resolve_train_config(src: &TrainSources) -> Result<TrainConfig> {
         merge_toml(&mut v, over);
     }
     apply_overrides(&mut v, src.flags.clone(), &src.sets)?;
-    let cfg: TrainConfig = v.try_into().context("invalid configuration")?;
+    let mut cfg: TrainConfig = v.try_into().context("invalid configuration")?;
+    // an IQL run's config shows every IQL setting
+    if cfg.algorithm == Algorithm::Iql && cfg.iql.is_none() {
+        cfg.iql = Some(IqlConfig::default());
+    }
     cfg.validate()?;
     Ok(cfg)
 }
@@ -394,6 +558,90 @@ mod tests {
     fn every_listed_preset_resolves_and_validates() {
         for n in preset_names() {
             preset(&n).unwrap().agent.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn iql_presets_differ_only_in_rs_ln_and_pa_and_resolve_from_the_algorithm() {
+        let get = |n: &str| preset(n).unwrap();
+        let (base, rsln, pa) = (get("iql-antmaze"), get("iql-rsln"), get("iql-rsln-pa"));
+        for p in [&base, &rsln, &pa, &get("iql")] {
+            assert_eq!(p.algorithm, Algorithm::Iql);
+            assert_eq!((p.agent.n_critics, p.agent.tau), (2, 5e-3));
+        }
+        assert_eq!(get("iql").iql.unwrap().expectile, 0.7);
+        let (b, r) = (base.iql.clone().unwrap(), rsln.iql.clone().unwrap());
+        assert_eq!((b.expectile, b.temperature), (0.9, 10.0));
+        assert_eq!((r.expectile, r.temperature), (0.9, 20.0));
+        assert!(!base.agent.critic_layer_norm && base.agent.reward_scale == 1.0);
+        assert!(rsln.agent.critic_layer_norm && r.value_layer_norm(&rsln.agent));
+        assert_eq!((rsln.agent.reward_scale, rsln.agent.gamma), (1000.0, 0.995));
+        assert!(!rsln.agent.penalty && pa.agent.penalty);
+        assert_eq!(
+            AgentConfig {
+                penalty: true,
+                ..rsln.agent.clone()
+            },
+            pa.agent
+        );
+        assert_eq!(pa.agent.alpha, 0.001);
+        assert_eq!(pa.iql, rsln.iql);
+        // Q_min of PA: c·(0 + shift)/(1 − γ) = 0 on {0, 1} rewards
+        assert_eq!(r.resolve_q_min(&pa.agent, 0.0), 0.0);
+
+        let src = |preset: Option<&str>, env: Option<&str>, sets: &[&str]| TrainSources {
+            preset: preset.map(String::from),
+            env: env.map(String::from),
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            ..TrainSources::default()
+        };
+        let iql = ["algorithm=iql"];
+        let c = resolve_train_config(&src(None, Some("antmaze-large-play-v2"), &iql)).unwrap();
+        assert_eq!(c.algorithm, Algorithm::Iql);
+        assert_eq!(c.iql.as_ref().unwrap().expectile, 0.9);
+        assert_eq!(c.algo, "iql-antmaze");
+        let c = resolve_train_config(&src(None, Some("hopper-medium-v2"), &iql)).unwrap();
+        assert_eq!(c.iql.unwrap().temperature, 3.0);
+        let c = resolve_train_config(&src(Some("hopper-medium-v2"), None, &iql)).unwrap();
+        assert_eq!((c.algo.as_str(), c.agent.n_critics), ("iql", 2));
+        let c = resolve_train_config(&src(None, None, &iql)).unwrap();
+        assert_eq!(c.iql, Some(IqlConfig::default()));
+        // the preset alone says IQL
+        let c = resolve_train_config(&src(Some("iql-rsln-pa"), None, &[])).unwrap();
+        assert!(c.algorithm == Algorithm::Iql && c.agent.penalty);
+        let c = resolve_train_config(&src(Some("iql-rsln"), None, &["iql.expectile=0.8"])).unwrap();
+        assert_eq!(c.iql.unwrap().expectile, 0.8);
+        // refusals, before anything runs
+        let err = |s: TrainSources| format!("{:#}", resolve_train_config(&s).unwrap_err());
+        assert!(err(src(Some("pointmaze"), None, &iql)).contains("is a PARS preset"));
+        assert!(err(src(Some("iql"), None, &["algorithm=pars"])).contains("is an IQL preset"));
+        let e = err(src(Some("pars"), None, &["iql.expectile=0.8"]));
+        assert!(e.contains("algorithm = \"iql\" only"), "{e}");
+        for (set, want) in [
+            ("iql.expectile=1.0", "iql.expectile must be in (0, 1)"),
+            ("iql.expectile=0", "iql.expectile must be in (0, 1)"),
+            ("iql.expectile=nan", "iql.expectile must be in (0, 1)"),
+            (
+                "iql.temperature=-1",
+                "iql.temperature must be a finite non-negative",
+            ),
+            (
+                "iql.temperature=nan",
+                "iql.temperature must be a finite non-negative",
+            ),
+            (
+                "iql.max_weight=inf",
+                "iql.max_weight must be a finite positive",
+            ),
+            ("iql.value_lr=nan", "iql.value_lr must be"),
+            ("iql.reward_shift=nan", "iql.reward_shift must be a finite"),
+            ("agent.gamma=nan", "gamma must be in [0, 1)"),
+            ("iql.expectle=0.8", "unknown field `expectle`"),
+            ("iql.policy=\"stochastic\"", "unknown variant `stochastic`"),
+            ("algorithm=\"cql\"", "unknown variant `cql`"),
+        ] {
+            let e = err(src(Some("iql-rsln-pa"), None, &[set]));
+            assert!(e.contains(want), "{set}: {e}");
         }
     }
 

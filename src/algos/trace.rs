@@ -61,6 +61,11 @@ pub struct Trace {
 /// Run `cfg.steps` updates of a fresh agent (seed `cfg.seed`) on `data` and record them.
 pub fn run_trace(cfg: &TrainConfig, data: &Transitions, case: &str) -> Result<Trace> {
     cfg.validate()?;
+    ensure!(
+        cfg.algorithm == super::config::Algorithm::Pars,
+        "update traces cover PARS and TD3+BC only (not {})",
+        cfg.algorithm.name()
+    );
     ensure!(!data.is_empty(), "the dataset has no transitions");
     let k_steps = cfg.steps;
     let (od, ad) = (data.obs_dim, data.act_dim);
@@ -307,7 +312,7 @@ mod tests {
         let c = cfg(AgentConfig::td3bc(), 6);
         let t = run_trace(&c, &d, "td3bc").unwrap();
         let trained = crate::algos::train::train_offline(&c, &d, None, false).unwrap();
-        assert!(same(&t.agent, &trained.agent));
+        assert!(same(&t.agent, trained.agent.as_pars().unwrap()));
         // without the penalty or S_actor there is no pa_u and no actor_subset
         let bytes = t.file.to_bytes().unwrap();
         let r = TensorReader::from_bytes(std::path::Path::new("t"), bytes).unwrap();

@@ -1,11 +1,14 @@
 //! The offline training loop: sample → update → log → evaluate → checkpoint.
 use super::checkpoint::{self, Section, StateFile};
-use super::config::TrainConfig;
+use super::config::{Algorithm, TrainConfig};
+use super::iql::{IqlAgent, IqlStats};
 use super::pars::{Agent, UpdateStats};
 use crate::data::{Batch, Transitions};
 use crate::envs::Env;
 use crate::eval::{evaluate, EvalResult};
+use crate::nn::EnsembleMlp;
 use crate::policy::TensorReader;
+use crate::policy::TensorWriter;
 use crate::policy::{save_policy, Policy, POLICY_FILE};
 use crate::run::metrics::write_lines;
 use crate::run::{parse_metrics_line, progress_bar, LiveRunDir, MetricsRow, METRICS_HEADER};
@@ -22,7 +25,7 @@ use std::time::Instant;
 pub const EVAL_SEED: u64 = 1_000_003;
 
 pub struct TrainResult {
-    pub agent: Agent,
+    pub agent: Learner,
     pub metrics: Vec<MetricsRow>,
     pub final_eval: Option<EvalResult>,
     /// Wall-clock gradient steps per second (not written to the metrics file).
@@ -30,8 +33,152 @@ pub struct TrainResult {
 }
 
 pub fn eval_agent(agent: &Agent, env: &mut dyn Env, episodes: usize) -> Result<EvalResult> {
-    let mut policy = Policy::new(agent.actor.clone());
+    eval_actor(&agent.actor, env, episodes)
+}
+
+/// Evaluate a deterministic actor (PARS's actor, IQL's mean network).
+pub fn eval_actor(actor: &EnsembleMlp, env: &mut dyn Env, episodes: usize) -> Result<EvalResult> {
+    let mut policy = Policy::new(actor.clone());
     evaluate(env, |o| policy.act(o).to_vec(), episodes, EVAL_SEED)
+}
+
+/// The learner of an offline run (`TrainConfig::algorithm`).
+#[derive(Clone)]
+pub enum Learner {
+    Pars(Box<Agent>),
+    Iql(Box<IqlAgent>),
+}
+
+/// The statistics of one offline step.
+pub struct StepStats {
+    pub base: UpdateStats,
+    /// IQL's value and advantage statistics.
+    pub iql: Option<IqlStats>,
+}
+
+impl Learner {
+    /// A fresh learner for `cfg` on data whose smallest reward is `r_min`.
+    pub fn new(cfg: &TrainConfig, obs_dim: usize, act_dim: usize, r_min: f32) -> Self {
+        match cfg.algorithm {
+            Algorithm::Pars => Learner::Pars(Box::new(Agent::new(
+                cfg.agent.clone(),
+                obs_dim,
+                act_dim,
+                cfg.agent.resolve_q_min(r_min),
+                cfg.steps,
+                cfg.seed,
+            ))),
+            Algorithm::Iql => {
+                let iql = cfg.iql_settings();
+                let q_min = iql.resolve_q_min(&cfg.agent, r_min);
+                Learner::Iql(Box::new(IqlAgent::new(
+                    cfg.agent.clone(),
+                    iql,
+                    obs_dim,
+                    act_dim,
+                    q_min,
+                    cfg.steps,
+                    cfg.seed,
+                )))
+            }
+        }
+    }
+
+    /// One gradient step.
+    pub fn update(&mut self, batch: &Batch) -> StepStats {
+        match self {
+            Learner::Pars(a) => StepStats {
+                base: a.update(batch),
+                iql: None,
+            },
+            Learner::Iql(a) => {
+                let (base, iql) = a.update(batch);
+                StepStats {
+                    base,
+                    iql: Some(iql),
+                }
+            }
+        }
+    }
+
+    /// The deterministic actor that is evaluated and saved as the policy.
+    pub fn actor(&self) -> &EnsembleMlp {
+        match self {
+            Learner::Pars(a) => &a.actor,
+            Learner::Iql(a) => &a.actor,
+        }
+    }
+
+    pub fn q_min(&self) -> f32 {
+        match self {
+            Learner::Pars(a) => a.q_min,
+            Learner::Iql(a) => a.q_min,
+        }
+    }
+
+    pub fn dormant_ratio(&self) -> Option<f64> {
+        match self {
+            Learner::Pars(a) => a.dormant_ratio(),
+            Learner::Iql(a) => a.dormant_ratio(),
+        }
+    }
+
+    /// The PARS / TD3+BC agent, if this is one.
+    pub fn as_pars(&self) -> Option<&Agent> {
+        match self {
+            Learner::Pars(a) => Some(a),
+            Learner::Iql(_) => None,
+        }
+    }
+
+    /// The whole learner as an agent file (`checkpoint::agent_writer` /
+    /// `iql_agent_writer`).
+    pub fn writer(&self, config: Option<&str>) -> Result<TensorWriter> {
+        match self {
+            Learner::Pars(a) => checkpoint::agent_writer(a, config),
+            Learner::Iql(a) => checkpoint::iql_agent_writer(a, config),
+        }
+    }
+
+    /// Read an agent file of `cfg.algorithm` and apply the settings a resumed run may
+    /// change (`RESUMABLE_KEYS`).
+    fn read(r: &TensorReader, cfg: &TrainConfig) -> Result<Self> {
+        Ok(match cfg.algorithm {
+            Algorithm::Pars => {
+                let mut agent = checkpoint::read_agent(r)?;
+                agent.cfg = cfg.agent.clone();
+                agent.beta = cfg.agent.resolve_beta(agent.act_dim);
+                agent.actor_opt.lr = cfg.agent.actor_lr;
+                agent.critic_opt.lr = cfg.agent.critic_lr;
+                agent.reset_workspace();
+                Learner::Pars(Box::new(agent))
+            }
+            Algorithm::Iql => {
+                let mut agent = checkpoint::read_iql_agent(r)?;
+                agent.cfg = cfg.agent.clone();
+                agent.iql = cfg.iql_settings();
+                agent.actor_opt.lr = cfg.agent.actor_lr;
+                agent.log_std_opt.lr = cfg.agent.actor_lr;
+                agent.critic_opt.lr = cfg.agent.critic_lr;
+                agent.value_opt.lr = agent.iql.value_lr;
+                agent.reset_workspace();
+                Learner::Iql(Box::new(agent))
+            }
+        })
+    }
+
+    /// Every parameter vector with its name (for divergence checks).
+    fn named_params(&self) -> Vec<(&'static str, &[f32])> {
+        match self {
+            Learner::Pars(a) => vec![
+                ("critic", &a.critic.params),
+                ("target critic", &a.critic_target.params),
+                ("actor", &a.actor.params),
+                ("target actor", &a.actor_target.params),
+            ],
+            Learner::Iql(a) => a.named_params().to_vec(),
+        }
+    }
 }
 
 /// Sums of update statistics over a logging interval (offline and online alike;
@@ -54,6 +201,18 @@ pub(crate) struct StatsAccum {
     bc: f64,
     #[serde(with = "super::checkpoint::bits")]
     lambda: f64,
+    /// Actor updates that reported a BC loss and λ (PARS's; IQL's report neither).
+    #[serde(default)]
+    nbc: u64,
+    /// IQL: steps, V loss, advantage mean and std.
+    #[serde(default)]
+    nv: u64,
+    #[serde(default, with = "super::checkpoint::bits")]
+    v: f64,
+    #[serde(default, with = "super::checkpoint::bits")]
+    adv_mean: f64,
+    #[serde(default, with = "super::checkpoint::bits")]
+    adv_std: f64,
 }
 
 impl StatsAccum {
@@ -71,26 +230,38 @@ impl StatsAccum {
         self.qi += s.q_infeasible as f64;
     }
     pub fn add_actor(&mut self, s: &UpdateStats) {
-        if let (Some(a), Some(b), Some(l)) = (s.actor_loss, s.bc_loss, s.lambda) {
+        if let Some(a) = s.actor_loss {
             self.na += 1;
             self.actor += a as f64;
-            self.bc += b as f64;
-            self.lambda += l as f64;
+            if let (Some(b), Some(l)) = (s.bc_loss, s.lambda) {
+                self.nbc += 1;
+                self.bc += b as f64;
+                self.lambda += l as f64;
+            }
         }
+    }
+    pub fn add_iql(&mut self, s: &IqlStats) {
+        self.nv += 1;
+        self.v += s.v_loss as f64;
+        self.adv_mean += s.adv_mean as f64;
+        self.adv_std += s.adv_std as f64;
     }
     pub fn row(&self, step: u64) -> MetricsRow {
         // NaN where the interval had no updates (before learning starts)
         let mean = |v: f64, n: u64| if n > 0 { v / n as f64 } else { f64::NAN };
-        let some = |v: f64| (self.na > 0).then(|| v / self.na as f64);
+        let some = |v: f64, n: u64| (n > 0).then(|| v / n as f64);
         MetricsRow {
             step,
             td_loss: mean(self.td, self.n),
             pa_loss: mean(self.pa, self.n),
             q_data: mean(self.qd, self.n),
             q_infeasible: mean(self.qi, self.n),
-            actor_loss: some(self.actor),
-            bc_loss: some(self.bc),
-            lambda: some(self.lambda),
+            actor_loss: some(self.actor, self.na),
+            bc_loss: some(self.bc, self.nbc),
+            lambda: some(self.lambda, self.nbc),
+            v_loss: some(self.v, self.nv),
+            adv_mean: some(self.adv_mean, self.nv),
+            adv_std: some(self.adv_std, self.nv),
             ..Default::default()
         }
     }
@@ -102,7 +273,7 @@ pub const TRAIN_STATE_FILE: &str = "train_state.bin";
 /// Settings that `pars train --resume DIR --set ...` may change: they do not change
 /// the networks, the data or what a step computes on them, only how long the run goes,
 /// what it logs, and the weights, rates and noise of the losses.
-pub const RESUMABLE_KEYS: [&str; 13] = [
+pub const RESUMABLE_KEYS: [&str; 17] = [
     "steps",
     "eval_every",
     "eval_episodes",
@@ -116,6 +287,10 @@ pub const RESUMABLE_KEYS: [&str; 13] = [
     "agent.tau",
     "agent.policy_noise",
     "agent.penalty",
+    "iql.temperature",
+    "iql.expectile",
+    "iql.max_weight",
+    "iql.value_lr",
 ];
 
 /// Everything of the offline loop besides the agent that a checkpoint must hold.
@@ -137,12 +312,12 @@ pub enum Outcome {
     Interrupted(u64),
 }
 
-/// An offline run in progress: the agent and the loop state, resumable from a
+/// An offline run in progress: the learner and the loop state, resumable from a
 /// checkpoint.
 pub struct OfflineRun<'d> {
     pub cfg: TrainConfig,
     data: &'d Transitions,
-    pub agent: Agent,
+    pub agent: Learner,
     st: LoopState,
 }
 
@@ -150,15 +325,8 @@ impl<'d> OfflineRun<'d> {
     pub fn new(cfg: &TrainConfig, data: &'d Transitions) -> Result<Self> {
         cfg.validate()?;
         ensure!(!data.is_empty(), "the dataset has no transitions");
-        let q_min = cfg.agent.resolve_q_min(data.reward_min());
-        let agent = Agent::new(
-            cfg.agent.clone(),
-            data.obs_dim,
-            data.act_dim,
-            q_min,
-            cfg.steps,
-            cfg.seed,
-        );
+        let agent = Learner::new(cfg, data.obs_dim, data.act_dim, data.reward_min());
+        let q_min = agent.q_min();
         tracing::info!(
             "{}: {} transitions (obs {}, act {}), {} steps, Q_min {q_min}, seed {}",
             cfg.algo,
@@ -198,7 +366,7 @@ impl<'d> OfflineRun<'d> {
             "config": toml::to_string(&self.cfg)?,
             "loop": serde_json::to_value(&self.st)?,
         });
-        let agent = checkpoint::agent_writer(&self.agent, None)?.to_bytes()?;
+        let agent = self.agent.writer(None)?.to_bytes()?;
         checkpoint::write_state(path, header, &[Section::Bytes("agent", &agent)])
     }
 
@@ -226,12 +394,7 @@ impl<'d> OfflineRun<'d> {
             st.step
         );
         let bytes = f.read_bytes("agent")?;
-        let mut agent = checkpoint::read_agent(&TensorReader::from_bytes(path, bytes)?)?;
-        agent.cfg = cfg.agent.clone();
-        agent.beta = cfg.agent.resolve_beta(agent.act_dim);
-        agent.actor_opt.lr = cfg.agent.actor_lr;
-        agent.critic_opt.lr = cfg.agent.critic_lr;
-        agent.reset_workspace();
+        let agent = Learner::read(&TensorReader::from_bytes(path, bytes)?, cfg)?;
         Ok(Self {
             cfg: cfg.clone(),
             data,
@@ -284,9 +447,13 @@ impl<'d> OfflineRun<'d> {
             let stats = self.agent.update(&batch);
             check_finite_stats(&stats, step)?;
             self.st.step = step;
-            self.st.acc.add(&stats);
-            let eval_now = step == cfg.steps || (cfg.eval_every > 0 && step % cfg.eval_every == 0);
-            if step % cfg.log_every == 0 || eval_now {
+            self.st.acc.add(&stats.base);
+            if let Some(s) = &stats.iql {
+                self.st.acc.add_iql(s);
+            }
+            let eval_now =
+                step == cfg.steps || (cfg.eval_every > 0 && step.is_multiple_of(cfg.eval_every));
+            if step.is_multiple_of(cfg.log_every) || eval_now {
                 check_finite_params(&self.agent, step)?;
                 let mut row = self.st.acc.row(step);
                 row.dormant_ratio = self.agent.dormant_ratio();
@@ -294,7 +461,7 @@ impl<'d> OfflineRun<'d> {
                 if eval_now {
                     let eval_start = Instant::now();
                     if let Some(env) = env.as_deref_mut() {
-                        let ev = eval_agent(&self.agent, env, cfg.eval_episodes)?;
+                        let ev = eval_actor(self.agent.actor(), env, cfg.eval_episodes)?;
                         test_hooks::maybe_abort("eval", None);
                         row.set_eval(&ev);
                         pb.set_message(format!("score {:.1}", ev.mean_score));
@@ -304,7 +471,7 @@ impl<'d> OfflineRun<'d> {
                         let info = [("step", step.to_string()), ("algo", cfg.algo.clone())];
                         save_policy(
                             &p.join(format!("checkpoints/actor_{step}.safetensors")),
-                            &self.agent.actor,
+                            self.agent.actor(),
                             Some(config_json.as_str()),
                             &info,
                         )?;
@@ -320,7 +487,7 @@ impl<'d> OfflineRun<'d> {
             pb.inc(1);
             let stop = crate::run::signals::stop_requested();
             if let (Some(d), Some(sp)) = (dir.as_deref_mut(), &state_path) {
-                let due = (cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0)
+                let due = (cfg.checkpoint_every > 0 && step.is_multiple_of(cfg.checkpoint_every))
                     || (cfg.checkpoint_minutes > 0.0
                         && last_checkpoint.elapsed().as_secs_f64()
                             >= 60.0 * cfg.checkpoint_minutes as f64);
@@ -334,7 +501,7 @@ impl<'d> OfflineRun<'d> {
                     );
                     last_checkpoint = Instant::now();
                     d.progress(step, Some(step))?;
-                } else if step % cfg.log_every == 0 {
+                } else if step.is_multiple_of(cfg.log_every) {
                     d.progress(step, None)?;
                 }
             }
@@ -355,21 +522,19 @@ impl<'d> OfflineRun<'d> {
             let info = [
                 ("steps", cfg.steps.to_string()),
                 ("algo", cfg.algo.clone()),
-                ("q_min", self.agent.q_min.to_string()),
+                ("q_min", self.agent.q_min().to_string()),
             ];
             save_policy(
                 &p.join(POLICY_FILE),
-                &self.agent.actor,
+                self.agent.actor(),
                 Some(config_json.as_str()),
                 &info,
             )?;
             // whole agent (critics, targets, Adam moments, RNG) so `pars finetune`
             // continues exactly
-            checkpoint::save_agent(
-                &p.join("checkpoints").join(checkpoint::AGENT_FILE),
-                &self.agent,
-                Some(config_json.as_str()),
-            )?;
+            self.agent
+                .writer(Some(config_json.as_str()))?
+                .write(&p.join("checkpoints").join(checkpoint::AGENT_FILE))?;
             if let Err(e) = crate::run::plot_learning_curves(
                 &p.join("learning_curves.png"),
                 &metrics,
@@ -388,7 +553,8 @@ impl<'d> OfflineRun<'d> {
 }
 
 /// A non-finite loss or Q value stops the run, naming the step and the quantity.
-fn check_finite_stats(s: &UpdateStats, step: u64) -> Result<()> {
+fn check_finite_stats(stats: &StepStats, step: u64) -> Result<()> {
+    let s = &stats.base;
     let mut named = vec![
         ("TD loss", s.td_loss),
         ("PA loss", s.pa_loss),
@@ -404,6 +570,10 @@ fn check_finite_stats(s: &UpdateStats, step: u64) -> Result<()> {
             named.push((name, v));
         }
     }
+    if let Some(i) = &stats.iql {
+        named.push(("V loss", i.v_loss));
+        named.push(("mean advantage", i.adv_mean));
+    }
     for (name, v) in named {
         if !v.is_finite() {
             bail!("training diverged at step {step}: {name} is {v}");
@@ -414,13 +584,8 @@ fn check_finite_stats(s: &UpdateStats, step: u64) -> Result<()> {
 
 /// A non-finite parameter anywhere stops the run (checked at logging and checkpoint
 /// times: a full scan every step would cost more than it saves).
-fn check_finite_params(agent: &Agent, step: u64) -> Result<()> {
-    for (name, p) in [
-        ("critic", &agent.critic.params),
-        ("target critic", &agent.critic_target.params),
-        ("actor", &agent.actor.params),
-        ("target actor", &agent.actor_target.params),
-    ] {
+fn check_finite_params(agent: &Learner, step: u64) -> Result<()> {
+    for (name, p) in agent.named_params() {
         if let Some(i) = p.iter().position(|v| !v.is_finite()) {
             bail!(
                 "training diverged at step {step}: {name} parameter {i} is {}",

@@ -10,6 +10,8 @@ use anyhow::{ensure, Result};
 use clap::Args;
 use std::path::PathBuf;
 
+const DEFAULT_STEPS: usize = 1_000_000;
+
 #[derive(Args, Debug)]
 pub struct CollectArgs {
     /// Environment, e.g. pointmaze-umaze-v0 or hopper-v2 (see `pars envs`).
@@ -20,7 +22,7 @@ pub struct CollectArgs {
     #[arg(long)]
     pub style: Option<String>,
     /// Rows to collect.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = DEFAULT_STEPS)]
     pub steps: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -39,9 +41,18 @@ pub struct CollectArgs {
     /// Export the replay buffer of a finished `pars online`/`pars finetune` run instead.
     #[arg(long)]
     pub from_run: Option<PathBuf>,
+    /// A D4RL-style dataset recipe instead: hopper-random, walker2d-random,
+    /// halfcheetah-random, hopper-medium, hopper-medium-replay (see docs/study.md);
+    /// --steps overrides its size (default: D4RL's 1M rows; medium-replay: its whole
+    /// training run), --seed its randomness.
+    #[arg(long, conflicts_with_all = ["policy", "from_run", "style"])]
+    pub recipe: Option<String>,
 }
 
 pub fn run(a: CollectArgs, out: &Output) -> Result<()> {
+    if let Some(name) = &a.recipe {
+        return collect_recipe(&a, name, out);
+    }
     if let Some(run) = &a.from_run {
         return collect_replay(&a, run);
     }
@@ -137,6 +148,27 @@ fn collect_policy(a: &CollectArgs, policy: &std::path::Path) -> Result<()> {
         a.seed,
     )?;
     write_episodes(a, &ds)
+}
+
+/// A D4RL-style recipe (random, medium, medium-replay).
+fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<()> {
+    let recipe = crate::recipes::recipe(name)?;
+    // --steps and --seed keep clap defaults; only an explicit value changes the recipe
+    let rows = (a.steps != DEFAULT_STEPS).then_some(a.steps);
+    let ds = crate::recipes::build(&recipe, rows, a.seed, out.progress())?;
+    let s = data::summarize(&ds);
+    data::write_d4rl(&a.out, &ds)?;
+    println!(
+        "wrote {} ({}: {} rows, {} episodes, return mean {:.1}, min {:.1}, max {:.1})",
+        a.out.display(),
+        recipe.name,
+        s.rows,
+        s.episodes,
+        s.return_mean,
+        s.return_min,
+        s.return_max
+    );
+    Ok(())
 }
 
 fn write_episodes(a: &CollectArgs, ds: &data::RawDataset) -> Result<()> {

@@ -1,27 +1,13 @@
 //! `pars online`: learn online from scratch, with the TD3 or the PARS critic.
 use super::common::{check_resume_alone, print_online_summary, OnlineFlags, Output, RunFlags};
-use crate::algos::config::{ActorValue, TargetUpdate};
-use crate::algos::online::{resolve_online_config, resume_run, start_run, OnlineConfig};
-use crate::algos::presets::{preset, OnlineSettings};
-use crate::algos::{Agent, AgentConfig};
+use crate::algos::online::{
+    resolve_online_config, resume_run, scratch_config, start_run, OnlineAlgo, OnlineConfig,
+};
+use crate::algos::Agent;
 use crate::envs::make_env;
-use crate::nn::Init;
 use anyhow::{ensure, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::PathBuf;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OnlineAlgo {
-    /// TD3 on the PARS engine: two critics, no LayerNorm, no penalty, no reward
-    /// scaling, β = 0; the actor maximises min(Q1, Q2), targets move after every
-    /// critic update and networks start from the PARS initialisation.
-    Td3,
-    /// Textbook TD3 (Fujimoto et al.): as `td3`, but the actor maximises Q1, targets
-    /// move only with the delayed actor update, and PyTorch's default initialisation.
-    Td3Classic,
-    /// The preset's PARS critic (LN, ensemble, c_reward, PA) with its online settings.
-    Pars,
-}
 
 #[derive(Args, Debug, Clone)]
 pub struct OnlineArgs {
@@ -82,72 +68,7 @@ pub fn run(a: OnlineArgs, out: &Output) -> Result<()> {
 
 /// The resolved config of a fresh `pars online` run, and its label.
 fn online_config(a: &OnlineArgs, env_id: &str) -> Result<(OnlineConfig, &'static str)> {
-    let preset_name = a.preset.clone().unwrap_or_else(|| {
-        if env_id.starts_with("pointmaze") {
-            "pointmaze".into()
-        } else {
-            "pars".into()
-        }
-    });
-    let p = preset(&preset_name)?;
-    let mut agent = p.agent.clone();
-    if let Some(h) = a.hidden {
-        agent.hidden = h;
-    }
-    let td3 = |agent: AgentConfig| AgentConfig {
-        critic_layer_norm: false,
-        n_critics: 2,
-        critic_subset: 2,
-        actor_subset: None,
-        reward_scale: 1.0,
-        penalty: false,
-        beta: Some(0.0),
-        ..agent
-    };
-    let label = match a.algo {
-        OnlineAlgo::Td3 => {
-            agent = td3(agent);
-            "TD3"
-        }
-        OnlineAlgo::Td3Classic => {
-            agent = AgentConfig {
-                actor_value: ActorValue::FirstCritic,
-                target_update: TargetUpdate::WithActor,
-                init: Init::Pytorch,
-                ..td3(agent)
-            };
-            "TD3-classic"
-        }
-        OnlineAlgo::Pars => {
-            let s = p.online.clone().unwrap_or(OnlineSettings {
-                alpha: agent.alpha,
-                beta: 0.0,
-                actor_subset: 1,
-                offline_fraction: 0.0,
-                exploration_noise: 0.1,
-            });
-            agent.alpha = s.alpha;
-            agent.beta = Some(s.beta);
-            agent.actor_subset = Some(s.actor_subset.min(agent.n_critics));
-            "PARS"
-        }
-    };
-    // TD3's schedule: 25k random steps before learning, UTD 1, actor every
-    // `policy_delay` steps, exploration σ 0.1
-    let base = OnlineConfig {
-        algo: format!("{label} online"),
-        agent: agent.clone(),
-        env: env_id.to_string(),
-        utd: 1,
-        actor_every: agent.policy_delay as u64,
-        offline_fraction: 0.0,
-        exploration_noise: 0.1,
-        random_steps: 25_000,
-        learning_starts: 25_000,
-        steps: 100_000,
-        eval_every: 5_000,
-        ..OnlineConfig::default()
-    };
+    let (base, label) = scratch_config(a.algo, a.preset.as_deref(), a.hidden, env_id)?;
     let cfg = resolve_online_config(base, a.online.overrides(&a.run)?.0, &a.run.set)?;
     ensure!(
         !cfg.agent.penalty || cfg.agent.q_min.is_some() || cfg.agent.r_min.is_some(),
@@ -159,6 +80,9 @@ fn online_config(a: &OnlineArgs, env_id: &str) -> Result<(OnlineConfig, &'static
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::algos::config::{ActorValue, TargetUpdate};
+    use crate::algos::AgentConfig;
+    use crate::nn::Init;
     use clap::Parser;
 
     fn config(algo: &str) -> AgentConfig {

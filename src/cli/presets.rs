@@ -21,6 +21,9 @@ pub fn run(a: PresetsArgs) -> Result<()> {
             "# preset {} (pars presets {name}); pass to `pars train --config`",
             p.name
         );
+        if p.algorithm == crate::algos::Algorithm::Iql {
+            println!("# IQL (see docs/iql.md); pars finetune does not take IQL runs");
+        }
         if let Some(o) = &p.online {
             println!(
                 "# online fine-tuning: alpha {}, beta {}, S_actor {}, offline fraction {}, exploration noise {}",
@@ -31,17 +34,32 @@ pub fn run(a: PresetsArgs) -> Result<()> {
         return Ok(());
     }
     let header = [
-        "preset", "LN", "c_reward", "PA α", "L", "β", "N", "S_crit", "γ", "depth", "width",
-        "σ_pol", "on β", "on α", "S_act", "off.frac",
+        "preset", "algo", "LN", "c_reward", "PA α", "L", "β", "N", "S_crit", "γ", "depth", "width",
+        "σ_pol", "τ_e", "temp", "on β", "on α", "S_act", "off.frac",
     ];
     let mut rows = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
     for n in preset_names() {
         let p = preset(&n)?;
         let g = &p.agent;
         let dash = || "-".to_string();
+        let iql = p.iql.as_ref();
+        // β, S_crit and σ_pol are PARS / TD3+BC settings; τ_e and the temperature IQL's
+        let pars_only = |v: String| if iql.is_some() { dash() } else { v };
+        let ln = match iql {
+            // LN in the critics / in V
+            Some(i) => match (g.critic_layer_norm, i.value_layer_norm(g)) {
+                (true, true) => "yes",
+                (false, false) => "no",
+                (true, false) => "Q",
+                (false, true) => "V",
+            },
+            None if g.critic_layer_norm => "yes",
+            None => "no",
+        };
         let mut r = vec![
             n.clone(),
-            if g.critic_layer_norm { "yes" } else { "no" }.into(),
+            p.algorithm.name().into(),
+            ln.into(),
             num(g.reward_scale),
             if g.penalty { num(g.alpha) } else { dash() },
             if g.penalty {
@@ -49,13 +67,15 @@ pub fn run(a: PresetsArgs) -> Result<()> {
             } else {
                 dash()
             },
-            g.beta.map(num).unwrap_or_else(|| "0.4/|A|".into()),
+            pars_only(g.beta.map(num).unwrap_or_else(|| "0.4/|A|".into())),
             g.n_critics.to_string(),
-            g.critic_subset.to_string(),
+            pars_only(g.critic_subset.to_string()),
             num(g.gamma),
             format!("{}/{}", g.critic_depth, g.actor_depth),
             g.hidden.to_string(),
-            num(g.policy_noise),
+            pars_only(num(g.policy_noise)),
+            iql.map(|i| num(i.expectile)).unwrap_or_else(dash),
+            iql.map(|i| num(i.temperature)).unwrap_or_else(dash),
         ];
         match &p.online {
             Some(o) => r.extend([
@@ -87,7 +107,7 @@ pub fn run(a: PresetsArgs) -> Result<()> {
             .collect();
         println!("{}", line.join("  ").trim_end());
     }
-    println!("\n`pars presets NAME` prints one preset's full configuration; β 0.4/|A| is TD3+BC's α = 2.5; on = online fine-tuning (`-`: the paper reports none).");
+    println!("\n`pars presets NAME` prints one preset's full configuration; β 0.4/|A| is TD3+BC's α = 2.5; τ_e, temp: IQL's expectile and temperature; on = online fine-tuning (`-`: the paper reports none).");
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 use super::common::{print_train_summary, Output, Overrides, RunFlags};
 use crate::algos::presets::{preset_for, resolve_train_config, TrainSources};
 use crate::algos::train::{default_run_dir, resume_run, train_run};
+use crate::algos::Algorithm;
 use crate::nn::Activation;
 use anyhow::Result;
 use clap::Args;
@@ -26,9 +27,13 @@ pub struct TrainArgs {
     /// ... or every this many minutes, whichever comes first (default 10; 0 = never).
     #[arg(long)]
     pub checkpoint_minutes: Option<f32>,
-    /// Named preset (see `pars presets`); default "pars", or the preset named by --env.
+    /// Named preset (see `pars presets`); default "pars", or the preset named by --env
+    /// (with --algo iql: "iql", or IQL's settings for the --env's domain).
     #[arg(long)]
     pub preset: Option<String>,
+    /// The learner: pars (PARS / TD3+BC) or iql (default: the preset's). Sets `algorithm`.
+    #[arg(long, value_enum)]
+    pub algo: Option<Algorithm>,
     /// TOML file with fields of the run config (top level) and `[agent]`.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -69,6 +74,7 @@ pub struct TrainArgs {
 impl TrainArgs {
     fn sources(&self) -> Result<TrainSources> {
         let mut o = Overrides::default();
+        o.add("algorithm", &self.algo)?;
         self.run.overrides(&mut o)?;
         o.add("agent.reward_scale", &self.reward_scale)?;
         o.add("agent.infeasible_distance", &self.infeasible_distance)?;

@@ -24,9 +24,20 @@ pub struct MetricsRow {
     pub eval_score: Option<f64>,
     pub eval_score_std: Option<f64>,
     pub eval_success: Option<f64>,
+    /// IQL: the expectile loss of V (empty for PARS / TD3+BC).
+    pub v_loss: Option<f64>,
+    /// IQL: mean and standard deviation over the batch of Q̂(s, a) − V(s).
+    pub adv_mean: Option<f64>,
+    pub adv_std: Option<f64>,
 }
 
-pub const METRICS_HEADER: &str = "step,td_loss,pa_loss,q_data,q_infeasible,actor_loss,bc_loss,lambda,dormant_ratio,eval_return,eval_score,eval_score_std,eval_success";
+/// The columns of `metrics.csv`. IQL's three columns come last, so files written
+/// before they existed (13 columns) still parse.
+pub const METRICS_HEADER: &str = "step,td_loss,pa_loss,q_data,q_infeasible,actor_loss,bc_loss,lambda,dormant_ratio,eval_return,eval_score,eval_score_std,eval_success,v_loss,adv_mean,adv_std";
+
+/// Columns of `metrics.csv` before IQL's were added.
+const OLD_COLUMNS: usize = 13;
+const COLUMNS: usize = 16;
 
 fn opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.6e}")).unwrap_or_default()
@@ -37,7 +48,7 @@ impl MetricsRow {
         let mut s = String::new();
         let _ = write!(
             s,
-            "{},{:.6e},{:.6e},{:.6e},{:.6e},{},{},{},{},{},{},{},{}",
+            "{},{:.6e},{:.6e},{:.6e},{:.6e},{},{},{},{},{},{},{},{},{},{},{}",
             self.step,
             self.td_loss,
             self.pa_loss,
@@ -50,7 +61,10 @@ impl MetricsRow {
             opt(self.eval_return),
             opt(self.eval_score),
             opt(self.eval_score_std),
-            opt(self.eval_success)
+            opt(self.eval_success),
+            opt(self.v_loss),
+            opt(self.adv_mean),
+            opt(self.adv_std)
         );
         s
     }
@@ -60,10 +74,19 @@ fn csv_opt(s: &str) -> Result<Option<f64>> {
     Ok(if s.is_empty() { None } else { Some(s.parse()?) })
 }
 
-/// Parse a `metrics.csv` line back into a row (for plots after a resume).
+/// Parse a `metrics.csv` line back into a row (for plots after a resume). Lines of
+/// the older 13-column files parse too (without IQL's columns).
 pub fn parse_metrics_line(line: &str) -> Result<MetricsRow> {
     let f: Vec<&str> = line.split(',').collect();
-    ensure!(f.len() == 13, "metrics line has {} fields: {line}", f.len());
+    ensure!(
+        f.len() == COLUMNS || f.len() == OLD_COLUMNS,
+        "metrics line has {} fields (expected {COLUMNS}): {line}",
+        f.len()
+    );
+    let iql = |i: usize| match f.get(i) {
+        Some(s) => csv_opt(s),
+        None => Ok(None),
+    };
     Ok(MetricsRow {
         step: f[0].parse()?,
         td_loss: f[1].parse()?,
@@ -78,6 +101,9 @@ pub fn parse_metrics_line(line: &str) -> Result<MetricsRow> {
         eval_score: csv_opt(f[10])?,
         eval_score_std: csv_opt(f[11])?,
         eval_success: csv_opt(f[12])?,
+        v_loss: iql(13)?,
+        adv_mean: iql(14)?,
+        adv_std: iql(15)?,
     })
 }
 
@@ -100,5 +126,42 @@ impl MetricsRow {
         self.eval_score = Some(ev.mean_score);
         self.eval_score_std = Some(ev.std_score);
         self.eval_success = ev.success_rate;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_and_old_files_still_parse() {
+        let row = MetricsRow {
+            step: 7,
+            td_loss: 1.5,
+            pa_loss: 0.25,
+            q_data: 3.0,
+            q_infeasible: f64::NAN,
+            actor_loss: Some(-2.0),
+            v_loss: Some(0.125),
+            adv_mean: Some(-0.5),
+            adv_std: Some(2.0),
+            eval_score: Some(50.0),
+            ..Default::default()
+        };
+        let line = row.csv_line();
+        assert_eq!(line.split(',').count(), METRICS_HEADER.split(',').count());
+        let back = parse_metrics_line(&line).unwrap();
+        assert_eq!(back.csv_line(), line);
+        assert_eq!(
+            (back.v_loss, back.adv_mean, back.adv_std),
+            (Some(0.125), Some(-0.5), Some(2.0))
+        );
+        // a 13-column line of an older run
+        let old = parse_metrics_line("10,1,0,1,0,,,,,0.5,40,0,").unwrap();
+        assert_eq!(
+            (old.step, old.eval_score, old.v_loss),
+            (10, Some(40.0), None)
+        );
+        assert!(parse_metrics_line("10,1,0").is_err());
     }
 }

@@ -10,13 +10,16 @@ pub struct Series<'a> {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Draw panels of line plots into one PNG, side by side.
+/// Draw panels of line plots into one PNG, side by side (in two rows when there are
+/// more than four).
 pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<()> {
     use plotters::prelude::*;
     let n = panels.len().max(1);
-    let root = BitMapBackend::new(path, (420 * n as u32, 360)).into_drawing_area();
+    let rows = if n > 4 { 2 } else { 1 };
+    let cols = n.div_ceil(rows);
+    let root = BitMapBackend::new(path, (420 * cols as u32, 360 * rows as u32)).into_drawing_area();
     root.fill(&WHITE)?;
-    let areas = root.split_evenly((1, n));
+    let areas = root.split_evenly((rows, cols));
     let colors = [&BLUE, &RED, &GREEN, &MAGENTA, &BLACK, &CYAN];
     for ((title, xlabel, series), area) in panels.iter().zip(areas.iter()) {
         let pts: Vec<&(f64, f64)> = series
@@ -130,6 +133,39 @@ pub fn plot_learning_curves(path: &Path, rows: &[MetricsRow], x_label: &str) -> 
             ],
         ),
     ];
+    // IQL: the value's expectile loss, the advantage Q̂ − V and the AWR actor loss
+    if rows.iter().any(|r| r.v_loss.is_some()) {
+        panels.push((
+            "V loss (expectile)",
+            x_label,
+            vec![Series {
+                name: "V",
+                points: pick(&|r| r.v_loss),
+            }],
+        ));
+        panels.push((
+            "advantage Q̂ − V",
+            x_label,
+            vec![
+                Series {
+                    name: "mean",
+                    points: pick(&|r| r.adv_mean),
+                },
+                Series {
+                    name: "std",
+                    points: pick(&|r| r.adv_std),
+                },
+            ],
+        ));
+        panels.push((
+            "actor loss (weighted regression)",
+            x_label,
+            vec![Series {
+                name: "actor",
+                points: pick(&|r| r.actor_loss),
+            }],
+        ));
+    }
     if rows.iter().any(|r| r.dormant_ratio.is_some()) {
         panels.push((
             "dormant ratio",

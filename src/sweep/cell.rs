@@ -266,15 +266,12 @@ pub enum Start {
 }
 
 /// The checkpoint step an unfinished run in `dir` can continue from: it was
-/// interrupted (or killed) rather than failed, has a checkpoint, and was trained with
-/// exactly the configuration the cell now has.
+/// interrupted (or killed: still marked running) rather than failed, has a checkpoint,
+/// and was trained with exactly the configuration the cell now has. Called while
+/// holding the cell's lock, so no other process is running it.
 pub fn resumable(dir: &Path, cell: &Cell) -> Option<u64> {
     let st = Status::read(dir).ok().flatten()?;
-    let stopped = match st.state {
-        RunState::Interrupted => true,
-        RunState::Running => !st.process_alive(),
-        RunState::Failed | RunState::Finished => false,
-    };
+    let stopped = matches!(st.state, RunState::Interrupted | RunState::Running);
     let step = st.last_checkpoint?;
     let state = dir
         .join("checkpoints")

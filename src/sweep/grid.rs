@@ -262,6 +262,17 @@ pub fn resolve_grid(g: &GridFile, name: &str, base: &Path) -> Result<Grid> {
             }
         }
     }
+    let mut names: BTreeMap<&str, &Cell> = BTreeMap::new();
+    for c in &cells {
+        if let Some(other) = names.insert(&c.name, c) {
+            bail!(
+                "{} and {} would share the directory name {}: rename a label",
+                other.describe(),
+                c.describe(),
+                c.name
+            );
+        }
+    }
     Ok(Grid {
         name: name.to_string(),
         cells,
@@ -410,6 +421,17 @@ mod tests {
         );
         let e = format!("{:#}", grid(&OK.replace("pars-noPA", "pars")).unwrap_err());
         assert!(e.contains("same directory name"), "{e}");
+        // variant "pars-noPA" × dataset "umaze" against variant "pars" × dataset "noPA-umaze"
+        let twin = OK.replacen(
+            "[[variant]]",
+            "[[dataset]]\nlabel = \"noPA-umaze\"\npath = \"v.hdf5\"\nenv = \"pointmaze-umaze-v0\"\n[[variant]]",
+            1,
+        );
+        let e = format!("{:#}", grid(&twin).unwrap_err());
+        assert!(
+            e.contains("share the directory name pars-noPA-umaze-s0"),
+            "{e}"
+        );
         let e = format!(
             "{:#}",
             grid(&OK.replace("seeds = [0, 1]", "seeds = [1, 1]")).unwrap_err()

@@ -1,0 +1,212 @@
+//! D4RL-style datasets rebuilt with the project's own tools (SPEC §9). D4RL's files
+//! cannot be downloaded here, but they were made by simple recipes on the same
+//! simulators: a randomly initialised policy (`random`), a policy trained online to
+//! about a third of the expert's return and rolled out with noise (`medium`), and that
+//! training run's replay buffer (`medium-replay`). Each recipe rebuilds its file from a
+//! seed; the behaviour policies are built into the binary (`data/behaviour/`), so a
+//! dataset takes minutes, not the hours of training behind it.
+use crate::algos::online::{scratch_config, OnlineAlgo, OnlineRun};
+use crate::algos::pars::actor_spec;
+use crate::algos::{Agent, AgentConfig};
+use crate::data::RawDataset;
+use crate::envs::collect::rollout_policy;
+use crate::envs::make_env;
+use crate::nn::{EnsembleMlp, Init};
+use crate::policy::Policy;
+use anyhow::{bail, ensure, Context, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+/// σ of the Gaussian noise on the random policy's actions: a randomly initialised
+/// network alone moves little; SAC's initial policy (what D4RL rolled out) samples
+/// with a standard deviation near 1 before its tanh.
+pub const RANDOM_NOISE: f32 = 0.5;
+/// σ of the medium policy's action noise: D4RL sampled its SAC policies stochastically,
+/// which covers far more actions than a deterministic policy plus small noise.
+pub const MEDIUM_NOISE: f32 = 0.3;
+
+/// How a medium behaviour policy was trained (the recipe of `medium-replay` reruns it).
+#[derive(Clone, Copy, Debug)]
+pub struct Behaviour {
+    pub env: &'static str,
+    pub algo: OnlineAlgo,
+    /// Environment steps of the training run (it reached the medium level here).
+    pub steps: u64,
+    pub random_steps: u64,
+    pub seed: u64,
+    /// Evaluation return of the saved policy (5 episodes, deterministic).
+    pub eval_return: f64,
+    /// The saved policy (`policy.safetensors` of that run).
+    pub policy: &'static [u8],
+}
+
+pub const HOPPER_MEDIUM: Behaviour = Behaviour {
+    env: "hopper-v2",
+    algo: OnlineAlgo::Td3,
+    steps: HOPPER_STEPS,
+    random_steps: 5_000,
+    seed: HOPPER_SEED,
+    eval_return: HOPPER_RETURN,
+    policy: include_bytes!("../data/behaviour/hopper-medium.safetensors"),
+};
+const HOPPER_STEPS: u64 = 10_000;
+const HOPPER_SEED: u64 = 0;
+const HOPPER_RETURN: f64 = 1036.1;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Random,
+    Medium(Behaviour),
+    MediumReplay(Behaviour),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Recipe {
+    pub name: &'static str,
+    pub env: &'static str,
+    pub kind: Kind,
+    /// Rows when `--steps` is not given (D4RL: 1M; medium-replay: the whole buffer).
+    pub default_rows: usize,
+}
+
+pub const RECIPES: [Recipe; 5] = [
+    Recipe {
+        name: "hopper-random",
+        env: "hopper-v2",
+        kind: Kind::Random,
+        default_rows: 1_000_000,
+    },
+    Recipe {
+        name: "walker2d-random",
+        env: "walker2d-v2",
+        kind: Kind::Random,
+        default_rows: 1_000_000,
+    },
+    Recipe {
+        name: "halfcheetah-random",
+        env: "halfcheetah-v2",
+        kind: Kind::Random,
+        default_rows: 1_000_000,
+    },
+    Recipe {
+        name: "hopper-medium",
+        env: "hopper-v2",
+        kind: Kind::Medium(HOPPER_MEDIUM),
+        default_rows: 1_000_000,
+    },
+    Recipe {
+        name: "hopper-medium-replay",
+        env: "hopper-v2",
+        kind: Kind::MediumReplay(HOPPER_MEDIUM),
+        default_rows: HOPPER_STEPS as usize,
+    },
+];
+
+/// The recipe called `name` (a `-v2` suffix is accepted).
+pub fn recipe(name: &str) -> Result<Recipe> {
+    let n = name.trim().to_ascii_lowercase();
+    let n = n.strip_suffix("-v2").unwrap_or(&n);
+    RECIPES
+        .iter()
+        .find(|r| r.name == n)
+        .copied()
+        .with_context(|| {
+            format!(
+                "unknown recipe '{name}'; known: {}",
+                RECIPES
+                    .iter()
+                    .map(|r| r.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+/// Build the dataset of `recipe` with `rows` rows (default: the recipe's), from `seed`.
+/// For `medium-replay`, `rows` may only shorten the training run whose buffer it is.
+pub fn build(
+    recipe: &Recipe,
+    rows: Option<usize>,
+    seed: u64,
+    show_progress: bool,
+) -> Result<RawDataset> {
+    let rows = rows.unwrap_or(recipe.default_rows);
+    ensure!(rows > 0, "option --steps must be positive");
+    let mut env = make_env(recipe.env)?;
+    match recipe.kind {
+        Kind::Random => {
+            // a freshly initialised actor (PyTorch's default init, as an untrained SAC)
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7A4D_0417);
+            let spec = actor_spec(&AgentConfig::default(), env.obs_dim(), env.act_dim());
+            let mut policy = Policy::new(EnsembleMlp::new_with(spec, 1, Init::Pytorch, &mut rng));
+            let noise = Normal::new(0.0, RANDOM_NOISE)?;
+            rollout_policy(
+                env.as_mut(),
+                |o| {
+                    let mut a = policy.act(o).to_vec();
+                    for x in &mut a {
+                        *x += noise.sample(&mut rng);
+                    }
+                    a
+                },
+                rows,
+                0.0,
+                seed,
+            )
+        }
+        Kind::Medium(b) => {
+            let mut policy = Policy::from_bytes(
+                &format!("{} behaviour policy", recipe.name),
+                b.policy.to_vec(),
+            )?;
+            rollout_policy(
+                env.as_mut(),
+                |o| policy.act(o).to_vec(),
+                rows,
+                MEDIUM_NOISE,
+                seed,
+            )
+        }
+        Kind::MediumReplay(b) => {
+            ensure!(
+                rows <= b.steps as usize,
+                "{} holds the {} steps of its training run; --steps can only shorten it",
+                recipe.name,
+                b.steps
+            );
+            if seed != 0 {
+                bail!(
+                    "{} is the replay buffer of one training run (seed {}); it takes no --seed",
+                    recipe.name,
+                    b.seed
+                );
+            }
+            replay_of_training(&b, rows as u64, show_progress)
+        }
+    }
+}
+
+/// Rerun the behaviour policy's online training for `steps` environment steps and
+/// return its replay buffer (oldest row first).
+fn replay_of_training(b: &Behaviour, steps: u64, show_progress: bool) -> Result<RawDataset> {
+    let (mut cfg, _) = scratch_config(b.algo, None, None, b.env)?;
+    cfg.steps = steps;
+    cfg.seed = b.seed;
+    cfg.random_steps = b.random_steps;
+    cfg.learning_starts = b.random_steps;
+    cfg.eval_every = 0;
+    cfg.checkpoint_every = 0;
+    let mut env = make_env(b.env)?;
+    let agent = Agent::new(
+        cfg.agent.clone(),
+        env.obs_dim(),
+        env.act_dim(),
+        cfg.agent.resolve_q_min(0.0),
+        cfg.steps,
+        cfg.seed,
+    );
+    let mut run = OnlineRun::new(cfg, agent, None)?;
+    run.run(env.as_mut(), None, None, u64::MAX, show_progress)?;
+    run.replay_raw()
+}

@@ -1,0 +1,148 @@
+//! D4RL-style dataset recipes: the format of the files they write, determinism, the
+//! intended quality ordering, and their errors (small sizes; the full sizes are in
+//! docs/study.md).
+mod common;
+use common::{ok, pars, stderr};
+use pars::data::{read_dataset, summarize};
+
+#[test]
+fn recipes_write_d4rl_files_in_the_intended_quality_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (recipe, out) in [("hopper-random", "r.hdf5"), ("hopper-medium", "m.hdf5")] {
+        ok(&pars(
+            &[
+                "collect", "--recipe", recipe, "--steps", "5000", "--out", out,
+            ],
+            d,
+        ));
+    }
+    ok(&pars(
+        &[
+            "collect",
+            "--recipe",
+            "hopper-medium-replay",
+            "--steps",
+            "2000",
+            "--out",
+            "mr.hdf5",
+        ],
+        d,
+    ));
+    let (r, m, mr) = (
+        read_dataset(&d.join("r.hdf5")).unwrap(),
+        read_dataset(&d.join("m.hdf5")).unwrap(),
+        read_dataset(&d.join("mr.hdf5")).unwrap(),
+    );
+    for (name, ds, rows) in [
+        ("random", &r, 5000),
+        ("medium", &m, 5000),
+        ("replay", &mr, 2000),
+    ] {
+        assert_eq!((ds.len(), ds.obs_dim, ds.act_dim), (rows, 11, 3), "{name}");
+        assert!(ds.actions.iter().all(|a| a.abs() <= 1.0), "{name}");
+        assert!(
+            ds.terminals.iter().any(|&t| t),
+            "{name}: hopper falls at times"
+        );
+    }
+    assert!(mr.next_observations.is_some(), "replay rows store s'");
+    let (sr, sm) = (summarize(&r), summarize(&m));
+    assert!(
+        sr.return_mean * 10.0 < sm.return_mean,
+        "random {} vs medium {}",
+        sr.return_mean,
+        sm.return_mean
+    );
+    // D4RL's random hopper averages ~18; a medium policy about a third of 3234
+    assert!(sr.return_mean < 100.0 && sm.return_mean > 800.0);
+    // the same seed rebuilds the same file; another seed gives other rows
+    ok(&pars(
+        &[
+            "collect",
+            "--recipe",
+            "hopper-random",
+            "--steps",
+            "5000",
+            "--out",
+            "r2.hdf5",
+        ],
+        d,
+    ));
+    assert_eq!(
+        std::fs::read(d.join("r.hdf5")).unwrap(),
+        std::fs::read(d.join("r2.hdf5")).unwrap()
+    );
+    ok(&pars(
+        &[
+            "collect",
+            "--recipe",
+            "hopper-random",
+            "--steps",
+            "5000",
+            "--seed",
+            "3",
+            "--out",
+            "r3.hdf5",
+        ],
+        d,
+    ));
+    assert_ne!(read_dataset(&d.join("r3.hdf5")).unwrap().actions, r.actions);
+}
+
+#[test]
+fn recipe_errors_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fails = |args: &[&str], msg: &str| {
+        let o = pars(args, d);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
+    };
+    fails(
+        &["collect", "--recipe", "hopper-expert", "--out", "x.hdf5"],
+        "known: hopper-random",
+    );
+    fails(
+        &[
+            "collect",
+            "--recipe",
+            "hopper-medium-replay",
+            "--steps",
+            "20000",
+            "--out",
+            "x.hdf5",
+        ],
+        "can only shorten",
+    );
+    fails(
+        &[
+            "collect",
+            "--recipe",
+            "hopper-medium-replay",
+            "--seed",
+            "2",
+            "--out",
+            "x.hdf5",
+        ],
+        "takes no --seed",
+    );
+    assert!(!d.join("x.hdf5").exists());
+    let o = pars(
+        &[
+            "collect",
+            "--recipe",
+            "hopper-random",
+            "--policy",
+            "p",
+            "--out",
+            "x.hdf5",
+        ],
+        d,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--recipe with --policy is a usage error"
+    );
+}
