@@ -188,3 +188,28 @@ fn quiet_drops_summaries_and_verbose_adds_log_lines() {
     assert_eq!(ok(&o), "");
     assert!(stderr(&o).contains("INFO"), "{}", stderr(&o));
 }
+
+#[test]
+fn demo_compares_both_algorithms_over_seeds() {
+    let d = tempfile::tempdir().unwrap();
+    let out = ok(&pars(
+        &["demo", "--fast", "--seeds", "2", "--out", "demo"],
+        d.path(),
+    ));
+    assert!(
+        out.contains("Results on hopper-random-v2 (2 seeds"),
+        "{out}"
+    );
+    for algo in ["PARS", "TD3+BC"] {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{algo} ")))
+            .unwrap_or_else(|| panic!("no {algo} row in {out}"));
+        assert!(row.contains(" ± "), "{row}");
+    }
+    for run in ["PARS-s0", "PARS-s1", "TD3BC-s0", "TD3BC-s1"] {
+        let status =
+            std::fs::read_to_string(d.path().join("demo").join(run).join("status.json")).unwrap();
+        assert!(status.contains("\"finished\""), "{run}: {status}");
+    }
+}

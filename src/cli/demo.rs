@@ -4,11 +4,11 @@
 //! ahead; `--task maze` is the built-in point-mass maze, where it is not.
 use super::common::Output;
 use crate::algos::presets::{resolve_train_config, TrainSources};
-use crate::analysis::mean_std;
 use crate::algos::train::{train_run, FinishedRun};
 use crate::data;
 use crate::envs::collect::{collect, CollectConfig, Style};
 use crate::envs::maze::Layout;
+use crate::eval::mean_std;
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 use rayon::prelude::*;
@@ -82,27 +82,37 @@ pub fn run(a: DemoArgs, out: &Output) -> Result<()> {
             algos: [("hopper-random-v2", "PARS"), ("td3bc", "TD3+BC")],
             sets: vec![("agent.hidden".into(), toml::Value::Integer(64))],
             rows: if a.fast { 5_000 } else { 200_000 },
-            steps: if a.fast { 300 } else { a.steps.unwrap_or(10_000) },
+            steps: if a.fast {
+                300
+            } else {
+                a.steps.unwrap_or(10_000)
+            },
             episodes: if a.fast { 2 } else { 10 },
         },
         Task::Maze => {
-            let layout = Layout::from_name(&a.layout).with_context(|| {
-                format!("option --layout: unknown maze layout '{}'", a.layout)
-            })?;
+            let layout = Layout::from_name(&a.layout)
+                .with_context(|| format!("option --layout: unknown maze layout '{}'", a.layout))?;
             Setting {
                 data_name: CollectConfig::new(layout, Style::Diverse, 1, a.seed).dataset_id(),
                 env: layout.env_id(),
                 algos: [("pointmaze", "PARS"), ("pointmaze-td3bc", "TD3+BC")],
                 sets: Vec::new(),
                 rows: if a.fast { 20_000 } else { 200_000 },
-                steps: if a.fast { 1_000 } else { a.steps.unwrap_or(20_000) },
+                steps: if a.fast {
+                    1_000
+                } else {
+                    a.steps.unwrap_or(20_000)
+                },
                 episodes: if a.fast { 5 } else { 20 },
             }
         }
     };
     let (steps, episodes) = (s.steps, s.episodes);
     let data_path = a.out.join(format!("{}.hdf5", s.data_name));
-    println!("1/2 building {} rows of {} (seed {})", s.rows, s.data_name, a.seed);
+    println!(
+        "1/2 building {} rows of {} (seed {})",
+        s.rows, s.data_name, a.seed
+    );
     let ds = match a.task {
         Task::HopperRandom => {
             let r = crate::recipes::recipe("hopper-random")?;
@@ -121,7 +131,9 @@ pub fn run(a: DemoArgs, out: &Output) -> Result<()> {
         .iter()
         .flat_map(|&(p, l)| seeds.iter().map(move |&s| (p, l, s)))
         .collect();
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cells.len());
+    let jobs = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(cells.len());
     println!(
         "2/2 training {} for {steps} steps, seeds {}..={} ({} runs, {jobs} at a time)",
         algos.map(|x| x.1).join(" and "),
@@ -130,38 +142,39 @@ pub fn run(a: DemoArgs, out: &Output) -> Result<()> {
         cells.len()
     );
     let v = |x: u64| toml::Value::Integer(x as i64);
-    let run_one = |&(preset, label, seed): &(&str, &str, u64)| -> Result<(String, u64, FinishedRun)> {
-        let dir = a.out.join(format!("{}-s{seed}", label.replace('+', "")));
-        let cfg = resolve_train_config(&TrainSources {
-            preset: Some(preset.to_string()),
-            env: Some(env_id.clone()),
-            label: Some(label.to_string()),
-            flags: [
-                ("steps".to_string(), v(steps)),
-                ("seed".into(), v(seed)),
-                ("eval_every".into(), v((steps / 5).max(1))),
-                ("eval_episodes".into(), v(episodes as u64)),
-                ("log_every".into(), v((steps / 100).max(1))),
-            ]
-            .into_iter()
-            .chain(s.sets.iter().cloned())
-            .collect(),
-            ..TrainSources::default()
-        })?;
-        let done = train_run(&cfg, &data_path, &dir, true, false)?;
-        if !out.quiet {
-            let ev = done.result.final_eval.as_ref().expect("demo runs evaluate");
-            println!(
-                "    {label:<7} seed {seed}: score {:5.1}{} ({:.0} steps/s)",
-                ev.mean_score,
-                ev.success_rate
-                    .map(|s| format!(", success {:3.0}%", 100.0 * s))
-                    .unwrap_or_default(),
-                done.result.steps_per_s
-            );
-        }
-        Ok((label.to_string(), seed, done))
-    };
+    let run_one =
+        |&(preset, label, seed): &(&str, &str, u64)| -> Result<(String, u64, FinishedRun)> {
+            let dir = a.out.join(format!("{}-s{seed}", label.replace('+', "")));
+            let cfg = resolve_train_config(&TrainSources {
+                preset: Some(preset.to_string()),
+                env: Some(env_id.clone()),
+                label: Some(label.to_string()),
+                flags: [
+                    ("steps".to_string(), v(steps)),
+                    ("seed".into(), v(seed)),
+                    ("eval_every".into(), v((steps / 5).max(1))),
+                    ("eval_episodes".into(), v(episodes as u64)),
+                    ("log_every".into(), v((steps / 100).max(1))),
+                ]
+                .into_iter()
+                .chain(s.sets.iter().cloned())
+                .collect(),
+                ..TrainSources::default()
+            })?;
+            let done = train_run(&cfg, &data_path, &dir, true, false)?;
+            if !out.quiet {
+                let ev = done.result.final_eval.as_ref().expect("demo runs evaluate");
+                println!(
+                    "    {label:<7} seed {seed}: score {:5.1}{} ({:.0} steps/s)",
+                    ev.mean_score,
+                    ev.success_rate
+                        .map(|s| format!(", success {:3.0}%", 100.0 * s))
+                        .unwrap_or_default(),
+                    done.result.steps_per_s
+                );
+            }
+            Ok((label.to_string(), seed, done))
+        };
     // runs are independent and each is deterministic, so running them side by side
     // changes no number
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
@@ -203,7 +216,9 @@ pub fn run(a: DemoArgs, out: &Output) -> Result<()> {
             ss,
             success,
             per.join(" "),
-            a.out.join(format!("{}-s*", label.replace('+', ""))).display()
+            a.out
+                .join(format!("{}-s*", label.replace('+', "")))
+                .display()
         );
     }
     Ok(())

@@ -386,7 +386,15 @@ pub fn run_cell(sweep: &SweepDir, cell: &Cell, show_progress: bool) -> Result<Ce
     };
     sweep.write_record(&cell.name, &rec)?;
     watch_signals(sweep.clone(), cell.name.clone(), rec.clone(), dir.clone());
-    let res = resume_or_start(sweep, cell, show_progress);
+    // The whole run inside a pool of RAYON_NUM_THREADS workers: with one, the training
+    // loop and its parallel sections run on that one thread, instead of handing every
+    // layer from the main thread to a global-pool worker that spins between calls
+    // (about 1.3 cores busy for a "1-thread" run).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads_from_env())
+        .build()
+        .context("cannot start the thread pool")?;
+    let res = pool.install(|| resume_or_start(sweep, cell, show_progress));
     rec.ended = Some(now_secs());
     if signals::stop_requested() {
         rec.state = "interrupted".into();
@@ -408,6 +416,19 @@ pub fn run_cell(sweep: &SweepDir, cell: &Cell, show_progress: bool) -> Result<Ce
             Err(e)
         }
     }
+}
+
+/// `RAYON_NUM_THREADS` if set to a positive number, else the CPUs.
+fn threads_from_env() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
 }
 
 /// Write `cell.json` into a finished cell's run directory (if missing).
