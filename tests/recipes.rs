@@ -41,9 +41,11 @@ fn recipes_write_d4rl_files_in_the_intended_quality_order() {
     ] {
         assert_eq!((ds.len(), ds.obs_dim, ds.act_dim), (rows, 11, 3), "{name}");
         assert!(ds.actions.iter().all(|a| a.abs() <= 1.0), "{name}");
-        assert!(
+        // the random and early-training policies fall; the medium one stands (docs/study.md)
+        assert_eq!(
             ds.terminals.iter().any(|&t| t),
-            "{name}: hopper falls at times"
+            name != "medium",
+            "{name}: terminals"
         );
     }
     assert!(mr.next_observations.is_some(), "replay rows store s'");

@@ -95,6 +95,9 @@ pub struct IqlAgent {
     /// Draws the PA actions.
     pub rng: ChaCha8Rng,
     ws: Workspace,
+    /// The last step's PA uniforms u ~ U(−1, 1), [B, act_dim], when recording (for
+    /// `pars debug trace`; `None`: not recording).
+    pa_draws: Option<Vec<f32>>,
 }
 
 /// V: the critic's shape on the observation alone.
@@ -156,11 +159,22 @@ impl IqlAgent {
             steps: 0,
             rng,
             ws,
+            pa_draws: None,
             cfg,
             iql,
             obs_dim,
             act_dim,
         }
+    }
+
+    /// Record the PA draws of each update (read them with `pa_draws`); off by default.
+    pub fn record_draws(&mut self, on: bool) {
+        self.pa_draws = on.then(|| Vec::with_capacity(self.cfg.batch_size * self.act_dim));
+    }
+
+    /// The uniforms behind the last update's infeasible actions, if recording.
+    pub fn pa_draws(&self) -> Option<&[f32]> {
+        self.pa_draws.as_deref()
     }
 
     /// Rebuild the workspace (after loading networks from a checkpoint).
@@ -229,13 +243,20 @@ impl IqlAgent {
             row[..od].copy_from_slice(&batch.obs[r * od..(r + 1) * od]);
             row[od..].copy_from_slice(&batch.actions[r * ad..(r + 1) * ad]);
         }
+        if let Some(d) = self.pa_draws.as_mut() {
+            d.clear();
+        }
         if self.cfg.penalty {
             let l = self.cfg.infeasible_distance;
             for r in 0..b {
                 let row = &mut ws.critic_in[(b + r) * ind..(b + r + 1) * ind];
                 row[..od].copy_from_slice(&batch.obs[r * od..(r + 1) * od]);
                 for a in &mut row[od..] {
-                    *a = infeasible_coordinate(self.rng.gen_range(-1.0f32..1.0), l);
+                    let u = self.rng.gen_range(-1.0f32..1.0);
+                    if let Some(d) = self.pa_draws.as_mut() {
+                        d.push(u);
+                    }
+                    *a = infeasible_coordinate(u, l);
                 }
             }
         }

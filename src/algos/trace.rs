@@ -12,8 +12,11 @@
 //! rewards, next_obs, dones}`, `step{k}.draw.{target_eps, target_subset, pa_u,
 //! actor_subset}`, `step{k}.loss.{td, pa, q_data, target_mean, actor, bc, lambda}` and
 //! `step{k}.after.` + every state tensor. tests/reference/README.md has the details.
-use super::checkpoint::write_agent_tensors;
+//! IQL traces (`run_iql_trace`) share the format, with metadata `algorithm` = `iql` and
+//! IQL's state tensors, draws and losses.
+use super::checkpoint::{write_agent_tensors, write_iql_tensors};
 use super::config::TrainConfig;
+use super::iql::IqlAgent;
 use super::pars::Agent;
 use crate::data::{Batch, Transitions};
 use crate::nn::LrSchedule;
@@ -63,8 +66,7 @@ pub fn run_trace(cfg: &TrainConfig, data: &Transitions, case: &str) -> Result<Tr
     cfg.validate()?;
     ensure!(
         cfg.algorithm == super::config::Algorithm::Pars,
-        "update traces cover PARS and TD3+BC only (not {})",
-        cfg.algorithm.name()
+        "run_trace covers PARS and TD3+BC; IQL traces come from run_iql_trace"
     );
     ensure!(!data.is_empty(), "the dataset has no transitions");
     let k_steps = cfg.steps;
@@ -137,6 +139,112 @@ pub fn run_trace(cfg: &TrainConfig, data: &Transitions, case: &str) -> Result<Tr
     }
     agent.record_draws(false);
     Ok(Trace { file: w, agent })
+}
+
+/// The `config` of an IQL trace: every agent config field and every `[iql]` field, with
+/// `value_layer_norm` resolved to a bool, plus `q_min`, `actor_cosine_steps` (the cosine
+/// schedule's length: one actor update per step), `gelu_approximate` and `step_offset`.
+pub fn iql_trace_config(agent: &IqlAgent, total_steps: u64) -> Result<Value> {
+    let mut v = serde_json::to_value(&agent.cfg)?;
+    let m = v
+        .as_object_mut()
+        .context("agent config is not a JSON object")?;
+    let iql = serde_json::to_value(&agent.iql)?;
+    for (k, x) in iql.as_object().context("iql config is not a JSON object")? {
+        m.insert(k.clone(), x.clone());
+    }
+    let cosine_steps = match agent.actor_opt.schedule {
+        LrSchedule::Cosine { total_steps } => total_steps,
+        LrSchedule::Constant => total_steps,
+    };
+    m.insert(
+        "value_layer_norm".into(),
+        agent.iql.value_layer_norm(&agent.cfg).into(),
+    );
+    m.insert("q_min".into(), (agent.q_min as f64).into());
+    m.insert("actor_cosine_steps".into(), cosine_steps.into());
+    m.insert("gelu_approximate".into(), true.into());
+    m.insert("step_offset".into(), agent.steps.into());
+    Ok(v)
+}
+
+/// `run_trace` for IQL: `cfg.steps` updates of a fresh IQL agent, recorded in the same
+/// format with metadata `algorithm` = `iql`: state tensors as `checkpoint::write_iql_tensors`
+/// names them, draws `draw.pa_u` (with PA), losses `loss.{td, pa, q_data, target_mean, v,
+/// adv_mean, adv_std, actor}`.
+pub fn run_iql_trace(
+    cfg: &TrainConfig,
+    data: &Transitions,
+    case: &str,
+) -> Result<(TensorWriter, IqlAgent)> {
+    cfg.validate()?;
+    ensure!(
+        cfg.algorithm == super::config::Algorithm::Iql,
+        "run_iql_trace needs algorithm = \"iql\""
+    );
+    ensure!(!data.is_empty(), "the dataset has no transitions");
+    let k_steps = cfg.steps;
+    let (od, ad) = (data.obs_dim, data.act_dim);
+    let iql = cfg.iql_settings();
+    let q_min = iql.resolve_q_min(&cfg.agent, data.reward_min());
+    let mut agent = IqlAgent::new(cfg.agent.clone(), iql, od, ad, q_min, k_steps, cfg.seed);
+    agent.record_draws(true);
+    let b = cfg.agent.batch_size;
+    let mut sample_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ SAMPLE_SEED_XOR);
+    let mut batch = Batch::new(b, od, ad);
+
+    let mut w = TensorWriter::new();
+    w.meta("format", TRACE_FORMAT);
+    w.meta("version", TRACE_VERSION.to_string());
+    w.meta("algorithm", "iql");
+    w.meta("case", case);
+    w.meta(
+        "config",
+        serde_json::to_string(&iql_trace_config(&agent, k_steps)?)?,
+    );
+    w.meta("obs_dim", od.to_string());
+    w.meta("act_dim", ad.to_string());
+    w.meta("steps", k_steps.to_string());
+    w.meta("seed", cfg.seed.to_string());
+    w.meta("algo", cfg.algo.clone());
+    write_iql_tensors(&mut w, "init.", &agent);
+    for k in 1..=k_steps {
+        data.sample_into(&mut sample_rng, &mut batch);
+        let (stats, istats) = agent.update(&batch);
+        let p = format!("step{k}.");
+        w.f32(format!("{p}batch.obs"), &[b, od], &batch.obs[..b * od]);
+        w.f32(
+            format!("{p}batch.actions"),
+            &[b, ad],
+            &batch.actions[..b * ad],
+        );
+        w.f32(format!("{p}batch.rewards"), &[b], &batch.rewards[..b]);
+        w.f32(
+            format!("{p}batch.next_obs"),
+            &[b, od],
+            &batch.next_obs[..b * od],
+        );
+        w.f32(format!("{p}batch.dones"), &[b], &batch.dones[..b]);
+        if agent.cfg.penalty {
+            let u = agent.pa_draws().expect("draws are recorded");
+            w.f32(format!("{p}draw.pa_u"), &[b, ad], u);
+        }
+        let mut loss = |n: &str, v: f32| w.f32(format!("{p}loss.{n}"), &[], &[v]);
+        loss("td", stats.td_loss);
+        loss("pa", stats.pa_loss);
+        loss("q_data", stats.q_data);
+        loss("target_mean", stats.target_mean);
+        loss("v", istats.v_loss);
+        loss("adv_mean", istats.adv_mean);
+        loss("adv_std", istats.adv_std);
+        loss(
+            "actor",
+            stats.actor_loss.expect("IQL updates the actor every step"),
+        );
+        write_iql_tensors(&mut w, &format!("{p}after."), &agent);
+    }
+    agent.record_draws(false);
+    Ok((w, agent))
 }
 
 #[cfg(test)]
@@ -319,5 +427,110 @@ mod tests {
         assert!(!r.contains("step1.draw.pa_u") && !r.contains("step2.draw.actor_subset"));
         assert!(r.contains("step2.loss.actor") && !r.contains("step1.loss.actor"));
         assert_eq!(r.shape("step1.draw.target_subset"), Some(&[2usize][..]));
+    }
+
+    #[test]
+    fn iql_trace_replays_from_init_and_follows_the_training_run() {
+        use crate::algos::checkpoint::read_iql_tensors;
+        use crate::algos::config::{Algorithm, IqlConfig};
+        let (od, ad, k) = (3, 2, 4);
+        let d = data(od, ad);
+        let pre = crate::algos::presets::preset("iql-rsln-pa").unwrap();
+        let c = TrainConfig {
+            algorithm: Algorithm::Iql,
+            iql: Some(IqlConfig {
+                expectile: 0.8,
+                reward_shift: -0.5,
+                ..pre.iql.unwrap()
+            }),
+            ..cfg(
+                AgentConfig {
+                    infeasible_distance: 3.0,
+                    ..pre.agent
+                },
+                k,
+            )
+        };
+        let (file, agent) = run_iql_trace(&c, &d, "iql").unwrap();
+        let trained = crate::algos::train::train_offline(&c, &d, None, false).unwrap();
+        let crate::algos::train::Learner::Iql(trained) = trained.agent else {
+            panic!("an IQL run gives an IQL learner")
+        };
+        let same = |a: &IqlAgent, b: &IqlAgent| {
+            a.actor.params == b.actor.params
+                && a.log_std == b.log_std
+                && a.critic.params == b.critic.params
+                && a.critic_target.params == b.critic_target.params
+                && a.value.params == b.value.params
+                && a.value_opt.m == b.value_opt.m
+                && a.log_std_opt.v == b.log_std_opt.v
+                && a.critic_opt.step == b.critic_opt.step
+        };
+        assert!(same(&agent, &trained), "recording changes nothing");
+        let r =
+            TensorReader::from_bytes(std::path::Path::new("t"), file.to_bytes().unwrap()).unwrap();
+        assert_eq!(r.get_meta("algorithm"), Some("iql"));
+        let config: Value = serde_json::from_str(r.get_meta("config").unwrap()).unwrap();
+        for key in [
+            "expectile",
+            "temperature",
+            "max_weight",
+            "value_lr",
+            "policy",
+            "reward_shift",
+            "value_layer_norm",
+            "q_min",
+            "actor_cosine_steps",
+        ] {
+            assert!(config.get(key).is_some(), "config lacks {key}");
+        }
+        assert_eq!(config["value_layer_norm"], true);
+        assert_eq!(config["actor_cosine_steps"], k);
+        // replaying the batches from init reproduces every after-state (the PA draws
+        // come from the agent's RNG, which the replay shares)
+        let load = |prefix: &str| {
+            let mut a = agent.clone();
+            read_iql_tensors(&r, prefix, &mut a).unwrap();
+            a
+        };
+        let mut replay = IqlAgent::new(
+            c.agent.clone(),
+            c.iql_settings(),
+            od,
+            ad,
+            agent.q_min,
+            k,
+            c.seed,
+        );
+        assert!(same(&load("init."), &replay));
+        let b = c.agent.batch_size;
+        for s in 1..=k {
+            let mut batch = Batch::new(b, od, ad);
+            let p = format!("step{s}.batch.");
+            batch.obs = r.f32(&format!("{p}obs"), &[b, od]).unwrap();
+            batch.actions = r.f32(&format!("{p}actions"), &[b, ad]).unwrap();
+            batch.rewards = r.f32(&format!("{p}rewards"), &[b]).unwrap();
+            batch.next_obs = r.f32(&format!("{p}next_obs"), &[b, od]).unwrap();
+            batch.dones = r.f32(&format!("{p}dones"), &[b]).unwrap();
+            replay.record_draws(true);
+            let (st, ist) = replay.update(&batch);
+            assert!(same(&replay, &load(&format!("step{s}.after."))), "step {s}");
+            let u = r.f32(&format!("step{s}.draw.pa_u"), &[b, ad]).unwrap();
+            assert_eq!(replay.pa_draws().unwrap(), &u[..]);
+            let loss = |n: &str| r.f32(&format!("step{s}.loss.{n}"), &[]).unwrap()[0];
+            assert_eq!(
+                (loss("td"), loss("v"), loss("actor")),
+                (st.td_loss, ist.v_loss, st.actor_loss.unwrap())
+            );
+            assert_eq!(
+                (loss("adv_mean"), loss("adv_std")),
+                (ist.adv_mean, ist.adv_std)
+            );
+        }
+        assert_eq!(
+            r.i64(&format!("step{k}.after.value_adam.step"), &[])
+                .unwrap(),
+            vec![k as i64]
+        );
     }
 }

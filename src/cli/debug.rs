@@ -6,7 +6,8 @@
 //!   against a numpy forward pass by tests/reference/policy_numpy.py).
 use super::common::{policy_file, Output};
 use crate::algos::presets::{resolve_train_config, TrainSources};
-use crate::algos::trace::run_trace;
+use crate::algos::trace::{run_iql_trace, run_trace};
+use crate::algos::Algorithm;
 use crate::policy::Policy;
 use anyhow::{ensure, Context, Result};
 use clap::{Args, Subcommand};
@@ -99,8 +100,11 @@ fn trace(a: TraceArgs, out: &Output) -> Result<()> {
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "trace".into()),
     };
-    let t = run_trace(&cfg, &data, &case)?;
-    let bytes = t.file.to_bytes()?;
+    let file = match cfg.algorithm {
+        Algorithm::Pars => run_trace(&cfg, &data, &case)?.file,
+        Algorithm::Iql => run_iql_trace(&cfg, &data, &case)?.0,
+    };
+    let bytes = file.to_bytes()?;
     crate::run::write_atomic(&a.out, &bytes)?;
     if !out.quiet {
         println!(

@@ -1,4 +1,4 @@
-"""Replay PARS update traces with the reference implementation and check agreement.
+"""Replay PARS (and IQL) update traces with the reference implementation and check agreement.
 
 Usage: python tests/reference/check_trace.py [--tol 1e-4] [--resync] [--group-scale] [--per-step]
                                             TRACE...
@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import iql_ref  # noqa: E402
 import pars_ref  # noqa: E402
 
 FORMAT = "pars-trace"
@@ -215,6 +216,73 @@ class Trace:
         )
 
 
+class IqlTrace(Trace):
+    """A loaded, validated IQL trace (metadata `algorithm` = `iql`)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.tensors, meta = load_trace(path)
+        if meta.get("format") != FORMAT:
+            raise BadInput(f"{path}: metadata format is {meta.get('format')!r}, expected {FORMAT!r}")
+        if meta.get("version") != VERSION:
+            raise BadInput(f"{path}: trace version {meta.get('version')!r} is not supported "
+                           f"(expected {VERSION!r})")
+        for key in ("case", "config", "obs_dim", "act_dim", "steps"):
+            if key not in meta:
+                raise BadInput(f"{path}: metadata has no '{key}'")
+        self.case = meta["case"]
+        try:
+            self.cfg = iql_ref.Config.from_dict(json.loads(meta["config"]))
+        except json.JSONDecodeError as e:
+            raise BadInput(f"{path}: metadata 'config' is not JSON ({e})") from None
+        except pars_ref.ConfigError as e:
+            raise BadInput(f"{path}: {e}") from None
+        self.obs_dim = self._meta_int(meta, "obs_dim", 1)
+        self.act_dim = self._meta_int(meta, "act_dim", 1)
+        self.steps = self._meta_int(meta, "steps", 0)
+        self.shapes = iql_ref.param_shapes(self.cfg, self.obs_dim, self.act_dim)
+        self._validate()
+
+    def state_shapes(self) -> Dict[str, tuple]:
+        return iql_ref.state_shapes(self.cfg, self.shapes)
+
+    def _validate(self):
+        B = self.cfg.batch_size
+        used = set()
+        prefixes = ["init."] + [f"step{k}.after." for k in range(1, self.steps + 1)]
+        for p in prefixes:
+            for n, s in self.state_shapes().items():
+                self.get(p + n, s, "int" if n.endswith("_adam.step") else "float")
+                used.add(p + n)
+        for k in range(1, self.steps + 1):
+            for n, s in self.batch_shapes().items():
+                self.get(f"step{k}.batch.{n}", s)
+                used.add(f"step{k}.batch.{n}")
+            if self.cfg.penalty:
+                self.get(f"step{k}.draw.pa_u", (B, self.act_dim))
+                used.add(f"step{k}.draw.pa_u")
+            for n in iql_ref.LOSSES:
+                self.get(f"step{k}.loss.{n}", ())
+                used.add(f"step{k}.loss.{n}")
+        self.unused = sorted(set(self.tensors) - used)
+
+    def draw(self, k: int):
+        if self.cfg.penalty:
+            return {"pa_u": np.asarray(self.tensors[f"step{k}.draw.pa_u"], np.float64)}
+        return {}
+
+    def state(self, prefix: str):
+        return iql_ref.state_from_tensors(
+            self.cfg, self.shapes, lambda n: self.tensors[prefix + n]
+        )
+
+
+def open_trace(path: str) -> Trace:
+    """A PARS / TD3+BC trace, or an IQL trace when its metadata says `algorithm` = `iql`."""
+    _, meta = load_trace(path)
+    return IqlTrace(path) if meta.get("algorithm") == "iql" else Trace(path)
+
+
 class Result:
     def __init__(self, trace: Trace):
         self.case = trace.case
@@ -240,23 +308,29 @@ class Result:
 def check(trace: Trace, tol: float, resync: bool, group_scale: bool) -> Result:
     cfg = trace.cfg
     res = Result(trace)
-    step_fn = pars_ref.make_step(cfg)
+    iql = isinstance(trace, IqlTrace)
+    step_fn = iql_ref.make_step(cfg) if iql else pars_ref.make_step(cfg)
+    to_tensors = iql_ref.state_to_tensors if iql else pars_ref.state_to_tensors
     state = trace.state("init.")
     names = list(trace.state_shapes())
     for k in range(1, trace.steps + 1):
-        actor_step = cfg.is_actor_step(k)
-        has_actor_loss = f"step{k}.loss.actor" in trace.tensors
-        if has_actor_loss != actor_step:
-            res.note_failure(
-                f"step {k}: trace {'has' if has_actor_loss else 'lacks'} an actor update, but "
-                f"policy_delay={cfg.policy_delay} says it should "
-                f"{'not ' if not actor_step else ''}have one"
-            )
-        if actor_step:
-            for n in ACTOR_LOSSES:
-                if f"step{k}.loss.{n}" not in trace.tensors:
-                    raise BadInput(f"{trace.path}: missing tensor 'step{k}.loss.{n}'")
-        new_state, losses, sizes = step_fn(state, trace.batch(k), trace.draw(k), actor_step)
+        if iql:
+            # IQL updates V, the critics and the actor on every step
+            new_state, losses, sizes = step_fn(state, trace.batch(k), trace.draw(k))
+        else:
+            actor_step = cfg.is_actor_step(k)
+            has_actor_loss = f"step{k}.loss.actor" in trace.tensors
+            if has_actor_loss != actor_step:
+                res.note_failure(
+                    f"step {k}: trace {'has' if has_actor_loss else 'lacks'} an actor update, "
+                    f"but policy_delay={cfg.policy_delay} says it should "
+                    f"{'not ' if not actor_step else ''}have one"
+                )
+            if actor_step:
+                for n in ACTOR_LOSSES:
+                    if f"step{k}.loss.{n}" not in trace.tensors:
+                        raise BadInput(f"{trace.path}: missing tensor 'step{k}.loss.{n}'")
+            new_state, losses, sizes = step_fn(state, trace.batch(k), trace.draw(k), actor_step)
 
         step_loss_err, step_loss_worst = 0.0, ""
         for n, v in losses.items():
@@ -279,7 +353,7 @@ def check(trace: Trace, tol: float, resync: bool, group_scale: bool) -> Result:
                     f"(error {e:.3g}{note})"
                 )
 
-        ref = pars_ref.state_to_tensors(cfg, new_state)
+        ref = to_tensors(cfg, new_state)
         group_max: Dict[str, float] = {}
         if group_scale:
             for n in names:
@@ -331,7 +405,7 @@ def main(argv=None) -> int:
     bad = False
     for path in args.traces:
         try:
-            trace = Trace(path)
+            trace = open_trace(path)
             for n in trace.unused[:1]:
                 print(f"warning: {path}: {len(trace.unused)} tensor(s) not in format v1, "
                       f"e.g. '{n}'", file=sys.stderr)
