@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Independent Python/JAX reference of one PARS / TD3+BC update (tests/reference/): replays
+# Independent Python/JAX reference of one PARS / TD3+BC (or IQL) update (tests/reference/): replays
 # update traces written by the Rust tool and checks the losses and every parameter, target and
 # Adam tensor after each step (see tests/reference/README.md).
 #
@@ -39,7 +39,7 @@ if [ "$1" = "--traces" ]; then
   # The CI check: write one update trace per case with `pars debug trace` and replay them
   # all. Small networks (width 32, batch 16) and 4 steps (two actor updates) keep it fast.
   shift
-  CASES=(pars_antmaze pars_mujoco pars_adroit_cosine actor_subset2 td3bc)
+  CASES=(pars_antmaze pars_mujoco pars_adroit_cosine actor_subset2 td3bc iql_rsln_pa iql_mujoco_det)
   only=()
   while [ $# -gt 0 ] && [ "$1" = "--case" ]; do
     [ $# -ge 2 ] || { echo "error: --case needs a name (one of: ${CASES[*]})" >&2; exit 2; }
@@ -67,6 +67,11 @@ if [ "$1" = "--traces" ]; then
     "$PARS" debug trace --dataset hopper.hdf5 --preset pars --set agent.actor_subset=2 "${S[@]}" --case actor_subset2 --out actor_subset2.safetensors
     # plain TD3+BC: N=2, no LN, no PA
     "$PARS" debug trace --dataset hopper.hdf5 --preset td3bc "${S[@]}" --case td3bc --out td3bc.safetensors
+    # IQL with RS-LN and PA (paper §6.5): c_reward 1000, LN in the critics and V, PA L=1000,
+    # expectile 0.9, temperature 20 (weights clipped at 100), Gaussian policy, cosine actor rate
+    "$PARS" debug trace --dataset antmaze.hdf5 --preset iql-rsln-pa "${S[@]}" --case iql_rsln_pa --out iql_rsln_pa.safetensors
+    # IQL MuJoCo-style, deterministic policy, reward shift, GELU critics and V without LN
+    "$PARS" debug trace --dataset hopper.hdf5 --preset iql --set 'iql.policy="deterministic"' --set iql.reward_shift=-1 --set agent.activation=gelu "${S[@]}" --case iql_mujoco_det --out iql_mujoco_det.safetensors
   )
   if [ ${#only[@]} -gt 0 ]; then
     for c in "${only[@]}"; do set -- "$@" "$work/$c.safetensors"; done
