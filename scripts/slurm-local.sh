@@ -178,11 +178,7 @@ stop_daemon() {
 stop() {
   stop_daemon slurmd "$STATE/slurmd.pid"
   stop_daemon slurmctld "$STATE/slurmctld.pid"
-  local pid
-  pid=$(cat /run/munge/munged.pid 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    $SUDO kill "$pid"
-  fi
+  stop_daemon munged /run/munge/munged.pid
   log "stopped"
 }
 

@@ -387,9 +387,8 @@ pub fn run_cell(sweep: &SweepDir, cell: &Cell, show_progress: bool) -> Result<Ce
     sweep.write_record(&cell.name, &rec)?;
     watch_signals(sweep.clone(), cell.name.clone(), rec.clone(), dir.clone());
     // The whole run inside a pool of RAYON_NUM_THREADS workers: with one, the training
-    // loop and its parallel sections run on that one thread, instead of handing every
-    // layer from the main thread to a global-pool worker that spins between calls
-    // (about 1.3 cores busy for a "1-thread" run).
+    // loop and its parallel sections share that thread instead of every layer being
+    // handed from the main thread to a global-pool worker (fewer context switches).
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads_from_env())
         .build()
