@@ -3,9 +3,9 @@
 //! online learning from scratch solves the smallest maze and its replay buffer
 //! trains offline PARS, and a killed fine-tune resumes to the same numbers.
 mod common;
-use common::{ok, pars};
+use common::{ok, pars, spawn_until_file};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// Bad input: exit code 1 and exactly one `error:` line on stderr.
@@ -369,26 +369,11 @@ fn killed_finetune_resumes_to_the_same_numbers() {
     ok(&pars(&finetune_args("offline", "whole", steps, "250"), d));
 
     // the same fine-tune, killed (SIGKILL) right after its first checkpoint
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pars"))
-        .args(finetune_args("offline", "cut", steps, "250"))
-        .current_dir(d)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let state = d.join("cut/checkpoints/online_state.bin");
-    let t = Instant::now();
-    while !state.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before a checkpoint"
-        );
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "no checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut child = spawn_until_file(
+        &finetune_args("offline", "cut", steps, "250"),
+        d,
+        &d.join("cut/checkpoints/online_state.bin"),
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         child.try_wait().unwrap().is_none(),

@@ -2,10 +2,10 @@
 //! and resumed ends with the same metrics, final evaluation and policy, byte for byte,
 //! as the run left alone.
 mod common;
-use common::{ok, pars, stderr};
+use common::{ok, pars, spawn_until_file, stderr};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const OUTPUTS: [&str; 3] = ["metrics.csv", "final_eval.json", "policy.safetensors"];
 
@@ -133,26 +133,11 @@ fn sigkill_at_a_random_moment_and_sigterm_resume_exactly() {
     let dir = setup();
     let d = dir.path();
     for (name, signal) in [("killed", libc::SIGKILL), ("termed", libc::SIGTERM)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pars"))
-            .args(train_args(name))
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let state = d.join(name).join("checkpoints/train_state.bin");
-        let t = Instant::now();
-        while !state.exists() {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "finished before a checkpoint"
-            );
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "no checkpoint appeared"
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        let child = spawn_until_file(
+            &train_args(name),
+            d,
+            &d.join(name).join("checkpoints/train_state.bin"),
+        );
         std::thread::sleep(Duration::from_millis(30));
         unsafe {
             libc::kill(child.id() as i32, signal);
@@ -341,26 +326,11 @@ fn online_runs_stop_on_sigterm_and_resume_exactly() {
     ok(&pars(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>(), d));
     assert_eq!(status(d, "whole")["state"], "finished");
     assert_eq!(status(d, "whole")["command"], "online");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pars"))
-        .args(args("termed"))
-        .current_dir(d)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let state = d.join("termed/checkpoints/online_state.bin");
-    let t = Instant::now();
-    while !state.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before a checkpoint"
-        );
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "no checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let child = spawn_until_file(
+        &args("termed"),
+        d,
+        &d.join("termed/checkpoints/online_state.bin"),
+    );
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }

@@ -548,21 +548,9 @@ pub fn read_agent(r: &TensorReader) -> Result<Agent> {
         cfg.n_critics
     );
     let mut agent = Agent::new(cfg, meta.obs_dim, meta.act_dim, meta.q_min, 1, 0);
-    // the init-only fields (bias init, output scale) need not survive JSON exactly
-    let shape = |s: &MlpSpec| {
-        (
-            s.input,
-            s.hidden,
-            s.depth,
-            s.output,
-            s.layer_norm,
-            s.activation,
-            s.tanh_output,
-        )
-    };
     ensure!(
-        shape(&agent.actor.spec) == shape(&meta.actor_spec)
-            && shape(&agent.critic.spec) == shape(&meta.critic_spec),
+        same_shape(&agent.actor.spec, &meta.actor_spec)
+            && same_shape(&agent.critic.spec, &meta.critic_spec),
         "{path}: the saved network shapes do not match the saved config"
     );
     agent.actor_opt = meta.actor_opt.into_adam(0, vec![], vec![]);
@@ -744,21 +732,10 @@ pub fn read_iql_agent(r: &TensorReader) -> Result<IqlAgent> {
         cfg.n_critics
     );
     let mut agent = IqlAgent::new(cfg, iql, meta.obs_dim, meta.act_dim, meta.q_min, 1, 0);
-    let shape = |s: &MlpSpec| {
-        (
-            s.input,
-            s.hidden,
-            s.depth,
-            s.output,
-            s.layer_norm,
-            s.activation,
-            s.tanh_output,
-        )
-    };
     ensure!(
-        shape(&agent.actor.spec) == shape(&meta.actor_spec)
-            && shape(&agent.critic.spec) == shape(&meta.critic_spec)
-            && shape(&agent.value.spec) == shape(&meta.value_spec),
+        same_shape(&agent.actor.spec, &meta.actor_spec)
+            && same_shape(&agent.critic.spec, &meta.critic_spec)
+            && same_shape(&agent.value.spec, &meta.value_spec),
         "{path}: the saved network shapes do not match the saved config"
     );
     agent.actor_opt = meta.actor_opt.into_adam(0, vec![], vec![]);
@@ -770,6 +747,23 @@ pub fn read_iql_agent(r: &TensorReader) -> Result<IqlAgent> {
     agent.rng = meta.rng;
     agent.reset_workspace();
     Ok(agent)
+}
+
+/// Two specs describe the same network; the init-only fields (bias init, output
+/// scale) need not survive JSON exactly.
+fn same_shape(a: &MlpSpec, b: &MlpSpec) -> bool {
+    let key = |s: &MlpSpec| {
+        (
+            s.input,
+            s.hidden,
+            s.depth,
+            s.output,
+            s.layer_norm,
+            s.activation,
+            s.tanh_output,
+        )
+    };
+    key(a) == key(b)
 }
 
 #[cfg(test)]

@@ -98,19 +98,7 @@ pub fn run_trace(cfg: &TrainConfig, data: &Transitions, case: &str) -> Result<Tr
         data.sample_into(&mut sample_rng, &mut batch);
         let stats = agent.update(&batch);
         let p = format!("step{k}.");
-        w.f32(format!("{p}batch.obs"), &[b, od], &batch.obs[..b * od]);
-        w.f32(
-            format!("{p}batch.actions"),
-            &[b, ad],
-            &batch.actions[..b * ad],
-        );
-        w.f32(format!("{p}batch.rewards"), &[b], &batch.rewards[..b]);
-        w.f32(
-            format!("{p}batch.next_obs"),
-            &[b, od],
-            &batch.next_obs[..b * od],
-        );
-        w.f32(format!("{p}batch.dones"), &[b], &batch.dones[..b]);
+        write_batch(&mut w, &p, &batch);
 
         let d = agent.draws().expect("draws are recorded");
         w.f32(format!("{p}draw.target_eps"), &[b, ad], &d.target_eps);
@@ -212,19 +200,7 @@ pub fn run_iql_trace(
         data.sample_into(&mut sample_rng, &mut batch);
         let (stats, istats) = agent.update(&batch);
         let p = format!("step{k}.");
-        w.f32(format!("{p}batch.obs"), &[b, od], &batch.obs[..b * od]);
-        w.f32(
-            format!("{p}batch.actions"),
-            &[b, ad],
-            &batch.actions[..b * ad],
-        );
-        w.f32(format!("{p}batch.rewards"), &[b], &batch.rewards[..b]);
-        w.f32(
-            format!("{p}batch.next_obs"),
-            &[b, od],
-            &batch.next_obs[..b * od],
-        );
-        w.f32(format!("{p}batch.dones"), &[b], &batch.dones[..b]);
+        write_batch(&mut w, &p, &batch);
         if agent.cfg.penalty {
             let u = agent.pa_draws().expect("draws are recorded");
             w.f32(format!("{p}draw.pa_u"), &[b, ad], u);
@@ -245,6 +221,24 @@ pub fn run_iql_trace(
     }
     agent.record_draws(false);
     Ok((w, agent))
+}
+
+/// `{prefix}batch.*`: the rows one step trained on.
+fn write_batch(w: &mut TensorWriter, prefix: &str, batch: &Batch) {
+    let (b, od, ad) = (batch.size, batch.obs_dim, batch.act_dim);
+    w.f32(format!("{prefix}batch.obs"), &[b, od], &batch.obs[..b * od]);
+    w.f32(
+        format!("{prefix}batch.actions"),
+        &[b, ad],
+        &batch.actions[..b * ad],
+    );
+    w.f32(format!("{prefix}batch.rewards"), &[b], &batch.rewards[..b]);
+    w.f32(
+        format!("{prefix}batch.next_obs"),
+        &[b, od],
+        &batch.next_obs[..b * od],
+    );
+    w.f32(format!("{prefix}batch.dones"), &[b], &batch.dones[..b]);
 }
 
 #[cfg(test)]
