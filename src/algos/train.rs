@@ -555,27 +555,28 @@ impl<'d> OfflineRun<'d> {
 /// A non-finite loss or Q value stops the run, naming the step and the quantity.
 fn check_finite_stats(stats: &StepStats, step: u64) -> Result<()> {
     let s = &stats.base;
-    let mut named = vec![
-        ("TD loss", s.td_loss),
-        ("PA loss", s.pa_loss),
-        ("mean Q on dataset actions", s.q_data),
-        ("TD target", s.target_mean),
+    let (v_loss, adv_mean) = stats
+        .iql
+        .as_ref()
+        .map_or((None, None), |i| (Some(i.v_loss), Some(i.adv_mean)));
+    // a fixed table, so the per-step check allocates nothing; `None` = not measured
+    let named = [
+        ("TD loss", Some(s.td_loss)),
+        ("PA loss", Some(s.pa_loss)),
+        ("mean Q on dataset actions", Some(s.q_data)),
+        ("TD target", Some(s.target_mean)),
+        // NaN by definition without PA
+        (
+            "mean Q on infeasible actions",
+            (s.pa_loss != 0.0 || s.q_infeasible.is_finite()).then_some(s.q_infeasible),
+        ),
+        ("actor loss", s.actor_loss),
+        ("λ", s.lambda),
+        ("V loss", v_loss),
+        ("mean advantage", adv_mean),
     ];
-    // NaN by definition without PA
-    if s.pa_loss != 0.0 || s.q_infeasible.is_finite() {
-        named.push(("mean Q on infeasible actions", s.q_infeasible));
-    }
-    for (name, v) in [("actor loss", s.actor_loss), ("λ", s.lambda)] {
-        if let Some(v) = v {
-            named.push((name, v));
-        }
-    }
-    if let Some(i) = &stats.iql {
-        named.push(("V loss", i.v_loss));
-        named.push(("mean advantage", i.adv_mean));
-    }
     for (name, v) in named {
-        if !v.is_finite() {
+        if let Some(v) = v.filter(|v| !v.is_finite()) {
             bail!("training diverged at step {step}: {name} is {v}");
         }
     }
