@@ -601,6 +601,18 @@ impl<'d> OnlineRun<'d> {
                         pb.set_message(format!("score {:.1}", ev.mean_score));
                         self.st.final_eval = Some(ev);
                     }
+                    // the actor of every evaluation, as offline training keeps them:
+                    // a behaviour policy is picked from these at the step it reached
+                    // the wanted level (recipes)
+                    if let Some(d) = dir {
+                        let info = [("env_steps", t.to_string()), ("algo", cfg.algo.clone())];
+                        save_policy(
+                            &d.join(format!("checkpoints/actor_{t}.safetensors")),
+                            &self.agent.actor,
+                            Some(serde_json::to_string(&cfg)?.as_str()),
+                            &info,
+                        )?;
+                    }
                 }
                 self.push_metrics(row, metrics_file.as_mut())?;
             }

@@ -230,6 +230,9 @@ pub fn write_d4rl(path: &Path, ds: &RawDataset) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // `--out runs/data/x.hdf5` on a fresh checkout: make the folder, as mkdir -p would
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}-{}",
         file_name.to_string_lossy(),
@@ -311,6 +314,9 @@ pub(crate) mod tests {
 
     /// Writes arbitrary datasets for malformed-input tests.
     pub fn raw_file(path: &Path, f: impl FnOnce(&hdf5::File) -> hdf5::Result<()>) {
+        // as every reader and writer does: without it, whether a file is locked
+        // depends on which test ran first, and a reader can meet a writer's lock
+        crate::data::disable_file_locking();
         let file = hdf5::File::create(path).unwrap();
         f(&file).unwrap();
         file.close().unwrap();
@@ -384,6 +390,14 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn write_creates_missing_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs/data/x.hdf5");
+        write_d4rl(&path, &toy_dataset(false)).unwrap();
+        assert_eq!(read_d4rl(&path).unwrap().rewards, toy_dataset(false).rewards);
+    }
+
+    #[test]
     fn written_flags_are_hdf5_bool() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.hdf5");
@@ -407,10 +421,11 @@ pub(crate) mod tests {
         let msg = write_d4rl(&path, &ds).unwrap_err().to_string();
         assert!(msg.contains("bad.hdf5"), "{msg}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        // Missing parent folder: error, and no file anywhere.
-        let nested = dir.path().join("no/such/dir/x.hdf5");
+        // A parent that is a file: error, and nothing new anywhere.
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        let nested = dir.path().join("f/x.hdf5");
         assert!(write_d4rl(&nested, &toy_dataset(false)).is_err());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
