@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Environment steps of the fine-tuning measurement (hopper-medium preset, UTD 20;
+    /// 0 skips it).
+    #[arg(long, default_value_t = 150)]
+    pub online_steps: u64,
     /// Time the MuJoCo environments instead (comma-separated ids; empty: all): env steps/s
     /// next to the raw MuJoCo rate on the same states and controls, single thread.
     #[arg(long, value_delimiter = ',', num_args = 0..)]
@@ -193,6 +197,23 @@ pub struct BenchReport {
     pub actor_latency_us: f64,
     pub actor_batch256_us: f64,
     pub peak_rss_mib_1m_dataset: Option<f64>,
+    pub online: Option<OnlineBench>,
+}
+
+/// A fine-tuning run's speed: how much the online loop (acting, simulation, replay,
+/// bookkeeping) adds to its updates.
+#[derive(Serialize, Clone, Debug)]
+pub struct OnlineBench {
+    pub preset: String,
+    pub env: String,
+    pub utd: usize,
+    pub env_steps_per_s: f64,
+    /// Critic updates per second inside the update block (actor updates included).
+    pub updates_per_s: f64,
+    /// The same networks' offline update rate (critic + delayed actor, config-style).
+    pub offline_steps_per_s: f64,
+    /// Share of the loop's wall-clock time spent outside the updates.
+    pub loop_overhead: f64,
 }
 
 /// One benchmark configuration: a learner on synthetic data of the given sizes.
@@ -393,6 +414,64 @@ fn time_config(
     })
 }
 
+/// Time a fine-tuning run on Hopper with the hopper-medium preset's online settings
+/// (UTD 20, S_actor 1, half of each batch from a synthetic offline dataset).
+fn bench_online(env_steps: u64, repeats: usize, pool: &rayon::ThreadPool) -> Result<OnlineBench> {
+    use crate::algos::online::{OnlineConfig, OnlineRun};
+    let name = "hopper-medium";
+    let p = crate::algos::presets::preset(name)?;
+    let settings = p.online.clone().expect("hopper-medium has online settings");
+    let mut env = crate::envs::make_env("hopper-v2")?;
+    let (obs, act) = (env.obs_dim(), env.act_dim());
+    let agent_cfg = AgentConfig {
+        alpha: settings.alpha,
+        beta: Some(settings.beta),
+        actor_subset: Some(settings.actor_subset),
+        ..p.agent.clone()
+    };
+    let cfg = OnlineConfig {
+        algo: "bench".into(),
+        agent: agent_cfg.clone(),
+        env: "hopper-v2".into(),
+        steps: env_steps,
+        offline_fraction: settings.offline_fraction,
+        exploration_noise: settings.exploration_noise,
+        eval_every: 0,
+        checkpoint_every: 0,
+        log_every: env_steps.max(1),
+        ..OnlineConfig::default()
+    };
+    let data = synthetic_transitions(10_000, obs, act, 5);
+    let offline = time_config(
+        &BenchConfig {
+            description: String::new(),
+            obs,
+            act,
+            agent: agent_cfg.clone(),
+            iql: None,
+        },
+        50,
+        repeats.min(3),
+        pool,
+    )
+    .1;
+    let res = pool.install(|| -> Result<_> {
+        let agent = Agent::new(agent_cfg.clone(), obs, act, -100.0, env_steps, 0);
+        let mut run = OnlineRun::new(cfg.clone(), agent, Some(&data))?;
+        run.run(env.as_mut(), None, None, u64::MAX, false)
+    })?;
+    let update_share = cfg.utd as f64 * res.env_steps_per_s / res.updates_per_s;
+    Ok(OnlineBench {
+        preset: name.into(),
+        env: cfg.env,
+        utd: cfg.utd,
+        env_steps_per_s: res.env_steps_per_s,
+        updates_per_s: res.updates_per_s,
+        offline_steps_per_s: offline,
+        loop_overhead: 1.0 - update_share,
+    })
+}
+
 fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -497,6 +576,21 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
     } else {
         None
     };
+    let online = if a.online_steps > 0 {
+        if !a.json {
+            eprintln!("timing a hopper fine-tune (UTD 20) ...");
+        }
+        match bench_online(a.online_steps, a.repeats, &pool) {
+            Ok(o) => Some(o),
+            // builds without MuJoCo have no hopper
+            Err(e) => {
+                tracing::warn!("skipping the fine-tuning measurement: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let report = BenchReport {
         threads,
         peak_gflops_1_thread: peak1,
@@ -505,6 +599,7 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         actor_latency_us: latency,
         actor_batch256_us: batch_us,
         peak_rss_mib_1m_dataset: rss,
+        online,
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -531,6 +626,18 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         );
     }
     println!("actor inference (obs 17 → act 6, 2x256): {:.2} µs per observation, {:.1} µs per batch of 256", latency, batch_us);
+    if let Some(o) = &report.online {
+        println!(
+            "fine-tune ({} preset, {}, UTD {}): {:.1} env steps/s = {:.0} critic updates/s in the update block; {:.2} % of the time outside the updates (same networks offline: {:.1} steps/s)",
+            o.preset,
+            o.env,
+            o.utd,
+            o.env_steps_per_s,
+            o.updates_per_s,
+            100.0 * o.loop_overhead,
+            o.offline_steps_per_s
+        );
+    }
     if let Some(r) = rss {
         println!("peak resident memory with a 1M-transition dataset (config A): {r:.0} MiB");
     }

@@ -32,10 +32,7 @@ fn main() {
     // the training loop and its parallel layers then share that worker instead of
     // every layer being handed from the main thread to a pool thread and back, which
     // cost ~15 % of a single-thread online run in futex wake-ups.
-    let result = match rayon::ThreadPoolBuilder::new()
-        .stack_size(8 << 20)
-        .build()
-    {
+    let result = match rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build() {
         Ok(pool) => pool.install(|| pars::cli::run(cli)),
         Err(e) => Err(anyhow::anyhow!("cannot start the thread pool: {e}")),
     };

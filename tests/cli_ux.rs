@@ -213,3 +213,45 @@ fn demo_compares_both_algorithms_over_seeds() {
         assert!(status.contains("\"finished\""), "{run}: {status}");
     }
 }
+
+#[test]
+fn bench_reports_every_part_in_json() {
+    let o = bin()
+        .args([
+            "bench",
+            "--configs",
+            "C,D",
+            "--steps",
+            "2",
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+            "--online-steps",
+            "2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let configs = v["configs"].as_array().unwrap();
+    assert_eq!(configs.len(), 2);
+    for c in configs {
+        let f = c["fraction_of_peak"].as_f64().unwrap();
+        assert!(
+            c["steps_per_s"].as_f64().unwrap() > 0.0 && f > 0.0 && f < 1.5,
+            "{c}"
+        );
+    }
+    let online = &v["online"];
+    assert_eq!(online["utd"], 20);
+    let share = online["loop_overhead"].as_f64().unwrap();
+    assert!(online["env_steps_per_s"].as_f64().unwrap() > 0.0 && (0.0..1.0).contains(&share));
+    // 20 critic updates per environment step, so env steps/s ≤ updates/s / 20
+    let (e, u) = (
+        online["env_steps_per_s"].as_f64().unwrap(),
+        online["updates_per_s"].as_f64().unwrap(),
+    );
+    assert!(e * 20.0 <= u * 1.0001, "{online}");
+}

@@ -394,7 +394,10 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs/data/x.hdf5");
         write_d4rl(&path, &toy_dataset(false)).unwrap();
-        assert_eq!(read_d4rl(&path).unwrap().rewards, toy_dataset(false).rewards);
+        assert_eq!(
+            read_d4rl(&path).unwrap().rewards,
+            toy_dataset(false).rewards
+        );
     }
 
     #[test]
