@@ -93,6 +93,40 @@ fn recipes_write_d4rl_files_in_the_intended_quality_order() {
 }
 
 #[test]
+fn halfcheetah_recipes_order_random_below_medium() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (recipe, out, rows) in [
+        ("halfcheetah-random", "r.hdf5", "2000"),
+        ("halfcheetah-medium", "m.hdf5", "2000"),
+        ("halfcheetah-medium-replay", "mr.hdf5", "1500"),
+    ] {
+        ok(&pars(
+            &["collect", "--recipe", recipe, "--steps", rows, "--out", out],
+            d,
+        ));
+    }
+    let read = |f: &str| read_dataset(&d.join(f)).unwrap();
+    let (r, m, mr) = (read("r.hdf5"), read("m.hdf5"), read("mr.hdf5"));
+    for (ds, rows) in [(&r, 2000), (&m, 2000), (&mr, 1500)] {
+        assert_eq!((ds.len(), ds.obs_dim, ds.act_dim), (rows, 17, 6));
+        // HalfCheetah never terminates; episodes end by the 1000-step limit
+        assert!(!ds.terminals.iter().any(|&t| t));
+    }
+    let (sr, sm) = (summarize(&r), summarize(&m));
+    // D4RL: random ≈ −280, medium ≈ 4770; the stored policy returns 4162 without noise
+    assert!(sr.return_mean < 0.0, "random {}", sr.return_mean);
+    assert!(sm.return_mean > 3000.0, "medium {}", sm.return_mean);
+    // the replay buffer starts with the training run's uniformly random actions
+    assert!(mr.next_observations.is_some());
+    let mean_abs = mr.actions.iter().map(|a| a.abs() as f64).sum::<f64>() / mr.actions.len() as f64;
+    assert!(
+        (mean_abs - 0.5).abs() < 0.03,
+        "uniform actions have mean |a| 0.5: {mean_abs}"
+    );
+}
+
+#[test]
 fn recipe_errors_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

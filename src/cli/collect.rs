@@ -42,7 +42,8 @@ pub struct CollectArgs {
     #[arg(long)]
     pub from_run: Option<PathBuf>,
     /// A D4RL-style dataset recipe instead: hopper-random, walker2d-random,
-    /// halfcheetah-random, hopper-medium, hopper-medium-replay (see docs/study.md);
+    /// halfcheetah-random, hopper-medium, hopper-medium-replay, halfcheetah-medium,
+    /// halfcheetah-medium-replay (see docs/study.md);
     /// --steps overrides its size (default: D4RL's 1M rows; medium-replay: its whole
     /// training run), --seed its randomness.
     #[arg(long, conflicts_with_all = ["policy", "from_run", "style"])]
