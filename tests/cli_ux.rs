@@ -206,7 +206,18 @@ fn demo_compares_both_algorithms_over_seeds() {
             .find(|l| l.starts_with(&format!("{algo} ")))
             .unwrap_or_else(|| panic!("no {algo} row in {out}"));
         assert!(row.contains(" ± "), "{row}");
+        // the curve: one mean per evaluation (300 fast steps, evaluated every 60)
+        let curve = out
+            .lines()
+            .rfind(|l| l.starts_with(&format!("{algo} ")))
+            .unwrap();
+        let means: Vec<f64> = curve[algo.len()..]
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        assert_eq!(means.len(), 5, "{curve}");
     }
+    assert!(out.contains("Mean score over seeds at each evaluation"), "{out}");
     for run in ["PARS-s0", "PARS-s1", "TD3BC-s0", "TD3BC-s1"] {
         let status =
             std::fs::read_to_string(d.path().join("demo").join(run).join("status.json")).unwrap();

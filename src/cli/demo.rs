@@ -1,7 +1,8 @@
 //! `pars demo`: build a dataset with no download, train PARS and TD3+BC on it with
-//! several seeds at once, and compare them as mean ± std over seeds. The default task
-//! is the generated `hopper-random` dataset, where the study (docs/study.md) saw PARS
-//! ahead; `--task maze` is the built-in point-mass maze, where it is not.
+//! several seeds at once, and compare them as mean ± std over seeds and over training.
+//! The default task is the generated `hopper-random` dataset, the study's (docs/study.md)
+//! closest affordable setting to the paper's random-data results; `--task maze` is the
+//! built-in point-mass maze.
 use super::common::Output;
 use crate::algos::presets::{resolve_train_config, TrainSources};
 use crate::algos::train::{train_run, FinishedRun};
@@ -220,6 +221,47 @@ pub fn run(a: DemoArgs, out: &Output) -> Result<()> {
                 .join(format!("{}-s*", label.replace('+', "")))
                 .display()
         );
+    }
+    // The final number is one point of a moving curve (docs/study.md): show the curve.
+    let curve = |label: &str| -> Vec<(u64, f64)> {
+        let runs: Vec<&FinishedRun> = results
+            .iter()
+            .filter(|r| r.0 == label)
+            .map(|r| &r.2)
+            .collect();
+        let steps_of = |r: &FinishedRun| -> Vec<(u64, f64)> {
+            r.result
+                .metrics
+                .iter()
+                .filter(|m| m.step > 0)
+                .filter_map(|m| m.eval_score.map(|s| (m.step, s)))
+                .collect()
+        };
+        let first = steps_of(runs[0]);
+        first
+            .iter()
+            .enumerate()
+            .map(|(i, &(step, _))| {
+                let at: Vec<f64> = runs
+                    .iter()
+                    .filter_map(|r| steps_of(r).get(i).map(|x| x.1))
+                    .collect();
+                (step, mean_std(&at).0)
+            })
+            .collect()
+    };
+    let header: Vec<String> = curve(algos[0].1)
+        .iter()
+        .map(|(s, _)| format!("{s:>7}"))
+        .collect();
+    println!("\nMean score over seeds at each evaluation (gradient steps):");
+    println!("{:<8} {}", "", header.join(""));
+    for &(_, label) in &algos {
+        let row: Vec<String> = curve(label)
+            .iter()
+            .map(|(_, m)| format!("{m:>7.1}"))
+            .collect();
+        println!("{label:<8} {}", row.join(""));
     }
     Ok(())
 }
