@@ -423,12 +423,7 @@ fn bench_online(env_steps: u64, repeats: usize, pool: &rayon::ThreadPool) -> Res
     let settings = p.online.clone().expect("hopper-medium has online settings");
     let mut env = crate::envs::make_env("hopper-v2")?;
     let (obs, act) = (env.obs_dim(), env.act_dim());
-    let agent_cfg = AgentConfig {
-        alpha: settings.alpha,
-        beta: Some(settings.beta),
-        actor_subset: Some(settings.actor_subset),
-        ..p.agent.clone()
-    };
+    let agent_cfg = settings.online_agent(&p.agent);
     let cfg = OnlineConfig {
         algo: "bench".into(),
         agent: agent_cfg.clone(),

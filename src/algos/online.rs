@@ -416,6 +416,7 @@ impl<'d> OnlineRun<'d> {
         show_progress: bool,
     ) -> Result<OnlineResult> {
         let cfg = self.cfg.clone();
+        let config_json = serde_json::to_string(&cfg)?;
         let critic_targets_every_update =
             cfg.agent.target_update == super::config::TargetUpdate::EveryCritic;
         ensure!(
@@ -609,7 +610,7 @@ impl<'d> OnlineRun<'d> {
                         save_policy(
                             &d.join(format!("checkpoints/actor_{t}.safetensors")),
                             &self.agent.actor,
-                            Some(serde_json::to_string(&cfg)?.as_str()),
+                            Some(config_json.as_str()),
                             &info,
                         )?;
                     }
@@ -646,11 +647,10 @@ impl<'d> OnlineRun<'d> {
                 ("env_steps", self.st.env_steps.to_string()),
                 ("q_min", self.agent.q_min.to_string()),
             ];
-            let config = serde_json::to_string(&cfg)?;
             save_policy(
                 &d.join(POLICY_FILE),
                 &self.agent.actor,
-                Some(config.as_str()),
+                Some(config_json.as_str()),
                 &info,
             )?;
             if let Some(ev) = &self.st.final_eval {

@@ -17,6 +17,18 @@ pub struct OnlineSettings {
     pub exploration_noise: f32,
 }
 
+impl OnlineSettings {
+    /// The offline agent `base` with these online α, β and S_actor (at most its N).
+    pub fn online_agent(&self, base: &AgentConfig) -> AgentConfig {
+        AgentConfig {
+            alpha: self.alpha,
+            beta: Some(self.beta),
+            actor_subset: Some(self.actor_subset.min(base.n_critics)),
+            ..base.clone()
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Preset {
     pub name: String,

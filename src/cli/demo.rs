@@ -224,43 +224,34 @@ pub fn run(a: DemoArgs, out: &Output) -> Result<()> {
     }
     // The final number is one point of a moving curve (docs/study.md): show the curve.
     let curve = |label: &str| -> Vec<(u64, f64)> {
-        let runs: Vec<&FinishedRun> = results
+        let per_run: Vec<Vec<(u64, f64)>> = results
             .iter()
             .filter(|r| r.0 == label)
-            .map(|r| &r.2)
-            .collect();
-        let steps_of = |r: &FinishedRun| -> Vec<(u64, f64)> {
-            r.result
-                .metrics
-                .iter()
-                .filter(|m| m.step > 0)
-                .filter_map(|m| m.eval_score.map(|s| (m.step, s)))
-                .collect()
-        };
-        let first = steps_of(runs[0]);
-        first
-            .iter()
-            .enumerate()
-            .map(|(i, &(step, _))| {
-                let at: Vec<f64> = runs
+            .map(|r| {
+                r.2.result
+                    .metrics
                     .iter()
-                    .filter_map(|r| steps_of(r).get(i).map(|x| x.1))
+                    .filter(|m| m.step > 0)
+                    .filter_map(|m| m.eval_score.map(|s| (m.step, s)))
+                    .collect()
+            })
+            .collect();
+        (0..per_run[0].len())
+            .map(|i| {
+                let at: Vec<f64> = per_run
+                    .iter()
+                    .filter_map(|c| c.get(i).map(|x| x.1))
                     .collect();
-                (step, mean_std(&at).0)
+                (per_run[0][i].0, mean_std(&at).0)
             })
             .collect()
     };
-    let header: Vec<String> = curve(algos[0].1)
-        .iter()
-        .map(|(s, _)| format!("{s:>7}"))
-        .collect();
+    let curves: Vec<Vec<(u64, f64)>> = algos.iter().map(|&(_, l)| curve(l)).collect();
+    let header: Vec<String> = curves[0].iter().map(|(s, _)| format!("{s:>7}")).collect();
     println!("\nMean score over seeds at each evaluation (gradient steps):");
     println!("{:<8} {}", "", header.join(""));
-    for &(_, label) in &algos {
-        let row: Vec<String> = curve(label)
-            .iter()
-            .map(|(_, m)| format!("{m:>7.1}"))
-            .collect();
+    for (&(_, label), c) in algos.iter().zip(&curves) {
+        let row: Vec<String> = c.iter().map(|(_, m)| format!("{m:>7.1}")).collect();
         println!("{label:<8} {}", row.join(""));
     }
     Ok(())

@@ -5,7 +5,6 @@ use crate::algos::online::{
     OnlineConfig,
 };
 use crate::algos::presets::{preset, OnlineSettings};
-use crate::algos::AgentConfig;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -85,12 +84,7 @@ pub fn run(a: FinetuneArgs, out: &Output) -> Result<()> {
                 from.display()
             )
         })?;
-    let agent_cfg = AgentConfig {
-        alpha: settings.alpha,
-        beta: Some(settings.beta),
-        actor_subset: Some(settings.actor_subset.min(train.agent.n_critics)),
-        ..train.agent.clone()
-    };
+    let agent_cfg = settings.online_agent(&train.agent);
     let base = OnlineConfig {
         algo: format!("{} finetune", train.algo),
         agent: agent_cfg,

@@ -386,14 +386,8 @@ pub fn run_cell(sweep: &SweepDir, cell: &Cell, show_progress: bool) -> Result<Ce
     };
     sweep.write_record(&cell.name, &rec)?;
     watch_signals(sweep.clone(), cell.name.clone(), rec.clone(), dir.clone());
-    // The whole run inside a pool of RAYON_NUM_THREADS workers: with one, the training
-    // loop and its parallel sections share that thread instead of every layer being
-    // handed from the main thread to a global-pool worker (fewer context switches).
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads_from_env())
-        .build()
-        .context("cannot start the thread pool")?;
-    let res = pool.install(|| resume_or_start(sweep, cell, show_progress));
+    // already inside the process's pool of RAYON_NUM_THREADS workers (main.rs)
+    let res = resume_or_start(sweep, cell, show_progress);
     rec.ended = Some(now_secs());
     if signals::stop_requested() {
         rec.state = "interrupted".into();
@@ -415,19 +409,6 @@ pub fn run_cell(sweep: &SweepDir, cell: &Cell, show_progress: bool) -> Result<Ce
             Err(e)
         }
     }
-}
-
-/// `RAYON_NUM_THREADS` if set to a positive number, else the CPUs.
-fn threads_from_env() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
 }
 
 /// Write `cell.json` into a finished cell's run directory (if missing).
