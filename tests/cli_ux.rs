@@ -217,7 +217,10 @@ fn demo_compares_both_algorithms_over_seeds() {
             .collect();
         assert_eq!(means.len(), 5, "{curve}");
     }
-    assert!(out.contains("Mean score over seeds at each evaluation"), "{out}");
+    assert!(
+        out.contains("Mean score over seeds at each evaluation"),
+        "{out}"
+    );
     for run in ["PARS-s0", "PARS-s1", "TD3BC-s0", "TD3BC-s1"] {
         let status =
             std::fs::read_to_string(d.path().join("demo").join(run).join("status.json")).unwrap();
