@@ -66,11 +66,7 @@ impl Adam {
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
         let inv_sqrt_bc2 = 1.0 / bc2.sqrt();
         let update = |(((p, g), m), v): Chunk| {
-            for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *p -= step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
-            }
+            adam_chunk(p, g, m, v, [b1, b2, step_size, inv_sqrt_bc2, eps])
         };
         // elementwise, so splitting across cores changes no result
         if params.len() >= 2 * PAR_CHUNK {
@@ -84,6 +80,18 @@ impl Adam {
             update((((params, grads), &mut self.m[..]), &mut self.v[..]));
         }
     }
+}
+
+crate::multiversion! {
+/// One Adam step on a slice; `k` = [β1, β2, lr/(1−β1^t), 1/√(1−β2^t), ε].
+fn adam_chunk(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+    let [b1, b2, step_size, inv_sqrt_bc2, eps] = k;
+    for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        *p -= step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
+    }
+}
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Polyak updates are single loops and members can be updated on separate cores.
 use super::gemm::{matmul, MatRef};
 use super::{dot8, sum8, ActFn, Activation};
+use crate::multiversion;
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -252,22 +253,21 @@ impl EnsembleMlp {
             let out = &mut rest[0][..rows * fo];
             if !ly.hidden {
                 matmul(MatRef::new(input, rows, fi), w, out, false);
-                for row in out.chunks_exact_mut(fo) {
-                    for (v, b) in row.iter_mut().zip(bias) {
-                        *v += b;
-                    }
-                    if self.spec.tanh_output {
-                        row.iter_mut().for_each(|v| *v = v.tanh());
-                    }
-                }
+                output_bias(out, bias, self.spec.tanh_output);
                 continue;
             }
-            let pre = &mut t.pre[l][..rows * fo];
-            matmul(MatRef::new(input, rows, fi), w, pre, false);
+            // with LayerNorm the GEMM writes into the x̂ buffer, normalised in place
+            // (h = x̂·gain + shift is recomputed in the backward pass, bit for bit);
+            // without it, h is kept in `pre`
             let ln = ly.ln.map(|(g, s)| (&p[g..g + fo], &p[s..s + fo]));
-            let xhat = &mut t.xhat[l][..];
+            let z = if ln.is_some() {
+                &mut t.xhat[l][..rows * fo]
+            } else {
+                &mut t.pre[l][..rows * fo]
+            };
+            matmul(MatRef::new(input, rows, fi), w, z, false);
             let rstd = &mut t.rstd[l][..];
-            crate::with_activation!(act, A => fused_forward::<A>(pre, out, bias, ln, xhat, rstd, rows, fo));
+            crate::with_activation!(act, A => fused_forward::<A>(z, out, bias, ln, rstd, fo));
         }
     }
 
@@ -364,32 +364,37 @@ impl EnsembleMlp {
             let (fi, fo) = (ly.fan_in, ly.fan_out);
             let dz = &mut dcur[..rows * fo];
             if ly.hidden {
-                // dcur holds dL/da; turn it into dL/dz
-                let ln = ly.ln.map(|(gi, _)| {
-                    let gain = &p[gi..gi + fo];
-                    let ln_grads = g
-                        .as_deref_mut()
-                        .map(|g| g[gi..gi + 2 * fo].split_at_mut(fo));
-                    (gain, &xhat[l][..rows * fo], &rstd[l][..rows], ln_grads)
+                // dcur holds dL/da; turn it into dL/dz (and the bias/LN gradients)
+                let grads = g.as_deref_mut().map(|g| {
+                    let (gb, rest) = g[ly.b..].split_at_mut(fo);
+                    let ln = ly.ln.map(|(gi, _)| {
+                        let (gg, gs) = rest[gi - ly.b - fo..gi - ly.b + fo].split_at_mut(fo);
+                        (gg, gs)
+                    });
+                    (gb, ln)
                 });
-                crate::with_activation!(act, A => fused_backward::<A>(dz, &pre[l][..rows * fo], &acts[l][..rows * fo], ln, rows, fo));
+                let h = match ly.ln {
+                    Some((gi, si)) => Hidden::Ln {
+                        gain: &p[gi..gi + fo],
+                        shift: &p[si..si + fo],
+                        xhat: &xhat[l][..rows * fo],
+                        rstd: &rstd[l][..rows],
+                    },
+                    None => Hidden::Plain(&pre[l][..rows * fo]),
+                };
+                crate::with_activation!(act, A => fused_backward::<A>(dz, &acts[l][..rows * fo], h, grads, fo));
             }
             let dz: &[f32] = dz;
             let input: &[f32] = if l == 0 { x } else { &acts[l - 1][..rows * fi] };
             if let Some(g) = g.as_deref_mut() {
-                let gw = &mut g[ly.w..ly.w + fi * fo];
                 matmul(
                     MatRef::t(input, rows, fi),
                     MatRef::new(dz, rows, fo),
-                    gw,
+                    &mut g[ly.w..ly.w + fi * fo],
                     false,
                 );
-                let gb = &mut g[ly.b..ly.b + fo];
-                gb.fill(0.0);
-                for drow in dz.chunks_exact(fo) {
-                    for (b, d) in gb.iter_mut().zip(drow) {
-                        *b += d;
-                    }
+                if !ly.hidden {
+                    column_sums(&mut g[ly.b..ly.b + fo], dz);
                 }
             }
             let w = &p[ly.w..ly.w + fi * fo];
@@ -413,100 +418,148 @@ impl EnsembleMlp {
     }
 }
 
-/// After the GEMM of a hidden layer: z += b → [LayerNorm] → activation, one pass
-/// per row. Keeps h (pre-activation) in `pre`, and x̂ and 1/σ for the backward pass.
-#[allow(clippy::too_many_arguments)]
+multiversion! {
+/// Output layer after its GEMM: z += b, then tanh for the actor.
+fn output_bias(out: &mut [f32], bias: &[f32], tanh: bool) {
+    for row in out.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+        if tanh {
+            row.iter_mut().for_each(|v| *v = v.tanh());
+        }
+    }
+}
+}
+
+multiversion! {
+/// `sums[j] = Σ_r x[r, j]` (bias gradients), rows in order.
+fn column_sums(sums: &mut [f32], x: &[f32]) {
+    sums.fill(0.0);
+    for row in x.chunks_exact(sums.len()) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+}
+}
+
+multiversion! {
+/// After the GEMM of a hidden layer, one row at a time: z += b → [LayerNorm] →
+/// activation. With LayerNorm, `z` ends as x̂ and `rstd` holds 1/σ per row (for the
+/// backward pass); without it `z` ends as h, the activation's input.
 fn fused_forward<A: ActFn>(
-    pre: &mut [f32],
+    z: &mut [f32],
     out: &mut [f32],
     bias: &[f32],
     ln: Option<(&[f32], &[f32])>,
-    xhat: &mut [f32],
     rstd: &mut [f32],
-    rows: usize,
     fo: usize,
 ) {
-    for r in 0..rows {
-        let prow = &mut pre[r * fo..(r + 1) * fo];
-        let orow = &mut out[r * fo..(r + 1) * fo];
-        for (h, b) in prow.iter_mut().zip(bias) {
+    for (r, (zrow, orow)) in z.chunks_exact_mut(fo).zip(out.chunks_exact_mut(fo)).enumerate() {
+        for (h, b) in zrow.iter_mut().zip(bias) {
             *h += b;
         }
         match ln {
             None => {
-                for (o, h) in orow.iter_mut().zip(prow.iter()) {
+                for (o, h) in orow.iter_mut().zip(zrow.iter()) {
                     *o = A::f(*h);
                 }
             }
             Some((gain, shift)) => {
-                let mean = sum8(prow) / fo as f32;
-                let xrow = &mut xhat[r * fo..(r + 1) * fo];
-                for (xh, h) in xrow.iter_mut().zip(prow.iter()) {
-                    *xh = h - mean;
+                let mean = sum8(zrow) / fo as f32;
+                for v in zrow.iter_mut() {
+                    *v -= mean;
                 }
-                let var = dot8(xrow, xrow) / fo as f32;
+                let var = dot8(zrow, zrow) / fo as f32;
                 let rs = 1.0 / (var + LN_EPS).sqrt();
                 rstd[r] = rs;
-                for j in 0..fo {
-                    let xh = xrow[j] * rs;
-                    xrow[j] = xh;
-                    let h = xh * gain[j] + shift[j];
-                    prow[j] = h;
-                    orow[j] = A::f(h);
+                for (((xh, o), g), s) in zrow.iter_mut().zip(orow.iter_mut()).zip(gain).zip(shift) {
+                    *xh *= rs;
+                    *o = A::f(*xh * g + s);
                 }
             }
         }
     }
 }
+}
 
-/// LayerNorm inputs of the backward pass: gain, x̂, 1/σ and (if wanted) the
-/// gradient slots of gain and shift.
-type LnBack<'a> = (
-    &'a [f32],
-    &'a [f32],
-    &'a [f32],
-    Option<(&'a mut [f32], &'a mut [f32])>,
-);
+/// What the backward pass of a hidden layer reads besides its output.
+enum Hidden<'a> {
+    /// No LayerNorm: h, the activation's input.
+    Plain(&'a [f32]),
+    /// LayerNorm: h = x̂·gain + shift is recomputed from x̂.
+    Ln {
+        gain: &'a [f32],
+        shift: &'a [f32],
+        xhat: &'a [f32],
+        rstd: &'a [f32],
+    },
+}
 
-/// dL/da → dL/dz of a hidden layer (activation, then LayerNorm), in place in `dz`.
+/// Gradient slots of a hidden layer: bias, and LayerNorm gain and shift.
+type HiddenGrads<'a> = (&'a mut [f32], Option<(&'a mut [f32], &'a mut [f32])>);
+
+multiversion! {
+/// dL/da → dL/dz of a hidden layer (activation, then LayerNorm), in place in `dz`,
+/// one row at a time while it is in cache; accumulates the bias and LayerNorm
+/// gradients (over rows in order) when given.
 fn fused_backward<A: ActFn>(
     dz: &mut [f32],
-    h: &[f32],
     a: &[f32],
-    ln: Option<LnBack>,
-    rows: usize,
+    hidden: Hidden,
+    grads: Option<HiddenGrads>,
     fo: usize,
 ) {
-    for ((d, hv), av) in dz.iter_mut().zip(h).zip(a) {
-        *d *= A::df(*hv, *av);
-    }
-    let Some((gain, xh, rstd, ln_grads)) = ln else {
-        return;
+    let (mut gb, mut gln) = match grads {
+        Some((gb, ln)) => (Some(gb), ln),
+        None => (None, None),
     };
-    if let Some((gg, gs)) = ln_grads {
+    if let Some(gb) = gb.as_deref_mut() {
+        gb.fill(0.0);
+    }
+    if let Some((gg, gs)) = gln.as_mut() {
         gg.fill(0.0);
         gs.fill(0.0);
-        for (drow, xrow) in dz.chunks_exact(fo).zip(xh.chunks_exact(fo)) {
-            for j in 0..fo {
-                gg[j] += drow[j] * xrow[j];
-                gs[j] += drow[j];
+    }
+    let inv_n = 1.0 / fo as f32;
+    for (r, (drow, arow)) in dz.chunks_exact_mut(fo).zip(a.chunks_exact(fo)).enumerate() {
+        match hidden {
+            Hidden::Plain(h) => {
+                let hrow = &h[r * fo..(r + 1) * fo];
+                for ((d, h), a) in drow.iter_mut().zip(hrow).zip(arow) {
+                    *d *= A::df(*h, *a);
+                }
+            }
+            Hidden::Ln { gain, shift, xhat, rstd } => {
+                let xrow = &xhat[r * fo..(r + 1) * fo];
+                for ((((d, x), a), g), s) in drow.iter_mut().zip(xrow).zip(arow).zip(gain).zip(shift) {
+                    *d *= A::df(*x * g + s, *a);
+                }
+                if let Some((gg, gs)) = gln.as_mut() {
+                    for (((gg, gs), d), x) in gg.iter_mut().zip(gs.iter_mut()).zip(drow.iter()).zip(xrow) {
+                        *gg += d * x;
+                        *gs += d;
+                    }
+                }
+                for (d, g) in drow.iter_mut().zip(gain) {
+                    *d *= g;
+                }
+                let m1 = sum8(drow) * inv_n;
+                let m2 = dot8(drow, xrow) * inv_n;
+                let rs = rstd[r];
+                for (d, x) in drow.iter_mut().zip(xrow) {
+                    *d = rs * (*d - m1 - x * m2);
+                }
+            }
+        }
+        if let Some(gb) = gb.as_deref_mut() {
+            for (b, d) in gb.iter_mut().zip(drow.iter()) {
+                *b += d;
             }
         }
     }
-    let inv_n = 1.0 / fo as f32;
-    for r in 0..rows {
-        let drow = &mut dz[r * fo..(r + 1) * fo];
-        let xrow = &xh[r * fo..(r + 1) * fo];
-        for (d, g) in drow.iter_mut().zip(gain) {
-            *d *= g;
-        }
-        let m1 = sum8(drow) * inv_n;
-        let m2 = dot8(drow, xrow) * inv_n;
-        let rs = rstd[r];
-        for (d, x) in drow.iter_mut().zip(xrow) {
-            *d = rs * (*d - m1 - x * m2);
-        }
-    }
+}
 }
 
 /// Bit set of the listed members (no allocation on the training path).
@@ -553,7 +606,7 @@ impl Tape {
         };
         let ln = s.layer_norm;
         let member = MemberTape {
-            pre: mk(&|l| if l.hidden { max_rows * l.fan_out } else { 0 }),
+            pre: mk(&|l| if l.hidden && !ln { max_rows * l.fan_out } else { 0 }),
             xhat: mk(&|l| {
                 if l.hidden && ln {
                     max_rows * l.fan_out

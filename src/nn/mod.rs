@@ -8,6 +8,7 @@
 pub mod adam;
 pub mod gemm;
 pub mod mlp;
+pub mod simd;
 
 pub use adam::{Adam, LrSchedule};
 pub use mlp::{EnsembleMlp, Init, MlpSpec, Tape};
@@ -197,11 +198,7 @@ pub fn dot8(a: &[f32], b: &[f32]) -> f32 {
 pub fn polyak(target: &mut [f32], online: &[f32], tau: f32) {
     use rayon::prelude::*;
     assert_eq!(target.len(), online.len());
-    let update = |(t, o): (&mut [f32], &[f32])| {
-        for (t, o) in t.iter_mut().zip(o) {
-            *t += tau * (o - *t);
-        }
-    };
+    let update = |(t, o): (&mut [f32], &[f32])| polyak_chunk(t, o, tau);
     if target.len() >= 2 * adam::PAR_CHUNK {
         target
             .par_chunks_mut(adam::PAR_CHUNK)
@@ -210,4 +207,12 @@ pub fn polyak(target: &mut [f32], online: &[f32], tau: f32) {
     } else {
         update((target, online));
     }
+}
+
+crate::multiversion! {
+fn polyak_chunk(target: &mut [f32], online: &[f32], tau: f32) {
+    for (t, o) in target.iter_mut().zip(online) {
+        *t += tau * (o - *t);
+    }
+}
 }
