@@ -61,6 +61,7 @@ struct Workspace {
     critic_in: Vec<f32>,
     next_in: Vec<f32>,
     next_act: Vec<f32>,
+    target_eps: Vec<f32>,
     y: Vec<f32>,
     dout: Vec<f32>,
     critic_grads: Vec<f32>,
@@ -202,11 +203,16 @@ impl Agent {
 
     /// One offline gradient step on `batch` (critic every call, actor every `policy_delay`).
     pub fn update(&mut self, batch: &Batch) -> UpdateStats {
-        let mut stats = self.update_critic(batch);
+        let actor_step = (self.steps + 1).is_multiple_of(self.cfg.policy_delay as u64);
+        // the actor step's π(s) is computed alongside the critic step (same numbers)
+        let mut stats = self.critic_grads(batch, actor_step);
+        self.critic_opt
+            .update(&mut self.critic.params, &self.ws.critic_grads);
         self.steps += 1;
-        let actor_step = self.steps.is_multiple_of(self.cfg.policy_delay as u64);
         if actor_step {
-            self.update_actor(batch, &mut stats);
+            self.actor_grads(batch, &mut stats, None, true);
+            self.actor_opt
+                .update(&mut self.actor.params, &self.ws.actor_grads);
         }
         if actor_step || self.cfg.target_update == TargetUpdate::EveryCritic {
             polyak(
@@ -225,7 +231,7 @@ impl Agent {
 
     /// Critic step: TD loss plus (if PA) the infeasible-action penalty.
     pub fn update_critic(&mut self, batch: &Batch) -> UpdateStats {
-        let stats = self.critic_grads(batch);
+        let stats = self.critic_grads(batch, false);
         self.critic_opt
             .update(&mut self.critic.params, &self.ws.critic_grads);
         stats
@@ -233,13 +239,14 @@ impl Agent {
 
     /// Actor step (see `actor_grads`) followed by Adam.
     pub fn update_actor(&mut self, batch: &Batch, stats: &mut UpdateStats) {
-        self.actor_grads(batch, stats, None);
+        self.actor_grads(batch, stats, None, false);
         self.actor_opt
             .update(&mut self.actor.params, &self.ws.actor_grads);
     }
 
     /// Gradient of the critic loss L_Q = TD + α·PA into the workspace; no parameter change.
-    fn critic_grads(&mut self, batch: &Batch) -> UpdateStats {
+    /// `prefetch_actor`: also run the actor's forward pass on `batch` for `actor_grads`.
+    fn critic_grads(&mut self, batch: &Batch, prefetch_actor: bool) -> UpdateStats {
         let cfg = &self.cfg;
         let (b, od, ad) = (batch.size, self.obs_dim, self.act_dim);
         assert!(
@@ -255,55 +262,19 @@ impl Agent {
             d.pa_u.clear();
         }
 
-        // target action ā' = clip(π̄(s') + clip(σε, −c, c), −1, 1)
-        self.actor_target.forward(
-            &batch.next_obs[..b * od],
-            b,
-            &[0],
-            &mut ws.actor_target_tape,
-        );
-        let pi_next = ws.actor_target_tape.output(0);
-        for (o, p) in ws.next_act[..b * ad].iter_mut().zip(pi_next) {
-            let eps: f32 = self.rng.sample(StandardNormal);
-            if let Some(d) = rec.as_deref_mut() {
-                d.target_eps.push(eps);
-            }
-            let noise = (cfg.policy_noise * eps).clamp(-cfg.noise_clip, cfg.noise_clip);
-            *o = (p + noise).clamp(-1.0, 1.0);
+        // Draws first, in a fixed order (ε, target subset, PA actions), so that the three
+        // independent forward passes below can run at once with the same numbers.
+        for e in &mut ws.target_eps[..b * ad] {
+            *e = self.rng.sample(StandardNormal);
         }
-        concat_rows(
-            &batch.next_obs[..b * od],
-            &ws.next_act[..b * ad],
-            od,
-            ad,
-            &mut ws.next_in[..b * ind],
-        );
-
-        // y = c·r + γ(1−d)·min over a random subset of target members
+        if let Some(d) = rec.as_deref_mut() {
+            d.target_eps.extend_from_slice(&ws.target_eps[..b * ad]);
+        }
         sample_subset(&mut self.rng, n, cfg.critic_subset, &mut ws.subset);
         if let Some(d) = rec.as_deref_mut() {
             d.target_subset.clear();
             d.target_subset.extend_from_slice(&ws.subset);
         }
-        self.critic_target.forward(
-            &ws.next_in[..b * ind],
-            b,
-            &ws.subset,
-            &mut ws.critic_target_tape,
-        );
-        let mut target_sum = 0.0f64;
-        for r in 0..b {
-            let q_next = ws
-                .subset
-                .iter()
-                .map(|&m| ws.critic_target_tape.output(m)[r])
-                .fold(f32::INFINITY, f32::min);
-            let y =
-                cfg.reward_scale * batch.rewards[r] + cfg.gamma * (1.0 - batch.dones[r]) * q_next;
-            ws.y[r] = y;
-            target_sum += y as f64;
-        }
-
         // rows 0..b: (s, a); rows b..2b: (s, a_inf) when PA is on
         concat_rows(
             &batch.obs[..b * od],
@@ -329,12 +300,65 @@ impl Agent {
         } else {
             b
         };
-        self.critic.forward(
-            &ws.critic_in[..rows * ind],
-            rows,
-            &ws.all_members,
-            &mut ws.critic_tape,
+
+        let Workspace {
+            actor_tape,
+            actor_target_tape,
+            critic_tape,
+            critic_target_tape,
+            critic_in,
+            next_in,
+            next_act,
+            target_eps,
+            subset,
+            all_members,
+            ..
+        } = &mut *ws;
+        let (actor, actor_target, critic, critic_target) = (
+            &self.actor,
+            &self.actor_target,
+            &self.critic,
+            &self.critic_target,
         );
+        let target_path = || {
+            // target action ā' = clip(π̄(s') + clip(σε, −c, c), −1, 1), then the targets' Q
+            actor_target.forward(&batch.next_obs[..b * od], b, &[0], actor_target_tape);
+            let pi_next = actor_target_tape.output(0);
+            for ((o, p), e) in next_act[..b * ad].iter_mut().zip(pi_next).zip(&*target_eps) {
+                let noise = (cfg.policy_noise * e).clamp(-cfg.noise_clip, cfg.noise_clip);
+                *o = (p + noise).clamp(-1.0, 1.0);
+            }
+            concat_rows(
+                &batch.next_obs[..b * od],
+                &next_act[..b * ad],
+                od,
+                ad,
+                &mut next_in[..b * ind],
+            );
+            critic_target.forward(&next_in[..b * ind], b, subset, critic_target_tape);
+        };
+        let online_path = || {
+            critic.forward(&critic_in[..rows * ind], rows, all_members, critic_tape);
+            // π(s) of the coming actor step depends on neither critic
+            if prefetch_actor {
+                actor.forward(&batch.obs[..b * od], b, &[0], actor_tape);
+            }
+        };
+        rayon::join(target_path, online_path);
+
+        // y = c·r + γ(1−d)·min over a random subset of target members
+        let mut target_sum = 0.0f64;
+        for r in 0..b {
+            let q_next = ws
+                .subset
+                .iter()
+                .map(|&m| ws.critic_target_tape.output(m)[r])
+                .fold(f32::INFINITY, f32::min);
+            let y =
+                cfg.reward_scale * batch.rewards[r] + cfg.gamma * (1.0 - batch.dones[r]) * q_next;
+            ws.y[r] = y;
+            target_sum += y as f64;
+        }
         ws.last_batch = b;
 
         let scale = 2.0 / (n * b) as f32;
@@ -381,15 +405,24 @@ impl Agent {
     /// Gradient of the actor loss into the workspace: maximise the critic's value (min
     /// over all N offline, mean over a random subset of `actor_subset` members online)
     /// with a BC term. `fixed_lambda` replaces λ = 1/mean|q| (for gradient checks).
-    fn actor_grads(&mut self, batch: &Batch, stats: &mut UpdateStats, fixed_lambda: Option<f32>) {
+    /// `forward_done`: the actor's forward pass on `batch` is already in the tape.
+    fn actor_grads(
+        &mut self,
+        batch: &Batch,
+        stats: &mut UpdateStats,
+        fixed_lambda: Option<f32>,
+        forward_done: bool,
+    ) {
         let cfg = &self.cfg;
         let (b, od, ad) = (batch.size, self.obs_dim, self.act_dim);
         let ind = od + ad;
         let n = cfg.n_critics;
         let ws = &mut self.ws;
 
-        self.actor
-            .forward(&batch.obs[..b * od], b, &[0], &mut ws.actor_tape);
+        if !forward_done {
+            self.actor
+                .forward(&batch.obs[..b * od], b, &[0], &mut ws.actor_tape);
+        }
         let pi = ws.actor_tape.output(0);
         concat_rows(
             &batch.obs[..b * od],
@@ -564,6 +597,7 @@ impl Workspace {
             critic_in: vec![0.0; 2 * b * ind],
             next_in: vec![0.0; b * ind],
             next_act: vec![0.0; b * ad],
+            target_eps: vec![0.0; b * ad],
             y: vec![0.0; b],
             dout: vec![0.0; n * 2 * b],
             critic_grads: vec![0.0; critic.params.len()],
@@ -631,7 +665,7 @@ mod tests {
         }
         member1[len - 1] -= 10.0 * shift.abs();
         let mut stats = UpdateStats::default();
-        agent.actor_grads(&tiny_batch(1), &mut stats, Some(1.0));
+        agent.actor_grads(&tiny_batch(1), &mut stats, Some(1.0), false);
         agent.ws.actor_grads.clone()
     }
 
@@ -711,7 +745,7 @@ mod tests {
         }
         // and the rows the critic actually sees
         let mut agent = Agent::new(tiny_cfg(), OD, AD, -1.0, 100, 3);
-        agent.critic_grads(&tiny_batch(1));
+        agent.critic_grads(&tiny_batch(1), false);
         let (l, b, ind) = (agent.cfg.infeasible_distance, 5, OD + AD);
         let rows = &agent.ws.critic_in[b * ind..2 * b * ind];
         let mut signs = [0, 0];
@@ -748,7 +782,7 @@ mod tests {
         make_constant(&mut agent.critic_target, 2.0);
         make_constant(&mut agent.critic, 1.5);
         let batch = tiny_batch(2);
-        let stats = agent.critic_grads(&batch);
+        let stats = agent.critic_grads(&batch, false);
         // y = c·r + γ(1−d)·2
         let y: Vec<f32> = (0..5)
             .map(|i| 3.0 * batch.rewards[i] + 0.99 * (1.0 - batch.dones[i]) * 2.0)
@@ -770,7 +804,7 @@ mod tests {
         make_constant(&mut agent.critic, -2.0);
         let batch = tiny_batch(4);
         let mut stats = UpdateStats::default();
-        agent.actor_grads(&batch, &mut stats, None);
+        agent.actor_grads(&batch, &mut stats, None, false);
         let mut pol = crate::policy::Policy::new(agent.actor.clone());
         let mut bc = 0.0;
         for r in 0..5 {
@@ -820,13 +854,13 @@ mod tests {
             let agent = Agent::new(cfg, OD, AD, -1.0, 100, 5);
             let batch = tiny_batch(6);
             let mut a0 = agent.clone();
-            a0.critic_grads(&batch);
+            a0.critic_grads(&batch, false);
             let grads = a0.ws.critic_grads.clone();
             let n = agent.critic.params.len();
             let mut loss_at = |i: usize, d: f32| {
                 let mut a = agent.clone(); // same RNG state: same noise, subset and a_inf
                 a.critic.params[i] += d;
-                let s = a.critic_grads(&batch);
+                let s = a.critic_grads(&batch, false);
                 s.td_loss as f64 + a.cfg.alpha as f64 * s.pa_loss as f64
             };
             check_grads(&grads, &mut loss_at, n, "critic");
@@ -845,14 +879,14 @@ mod tests {
             let lambda = 0.7;
             let mut a0 = agent.clone();
             let mut st = UpdateStats::default();
-            a0.actor_grads(&batch, &mut st, Some(lambda));
+            a0.actor_grads(&batch, &mut st, Some(lambda), false);
             let grads = a0.ws.actor_grads.clone();
             let n = agent.actor.params.len();
             let mut loss_at = |i: usize, d: f32| {
                 let mut a = agent.clone();
                 a.actor.params[i] += d;
                 let mut st = UpdateStats::default();
-                a.actor_grads(&batch, &mut st, Some(lambda));
+                a.actor_grads(&batch, &mut st, Some(lambda), false);
                 st.actor_loss.unwrap() as f64
             };
             check_grads(&grads, &mut loss_at, n, "actor");

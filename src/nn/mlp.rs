@@ -8,7 +8,6 @@ use super::gemm::{matmul, MatRef};
 use super::{dot8, sum8, ActFn, Activation};
 use crate::multiversion;
 use rand::Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 const LN_EPS: f32 = 1e-5;
@@ -226,16 +225,10 @@ impl EnsembleMlp {
         } = tape;
         let x: &[f32] = &tx[..rows * input];
         let sel = selection(members, self.members);
-        let run = |(m, t): (usize, &mut MemberTape)| {
-            if sel & (1u128 << m) != 0 {
-                self.forward_member(self.member_params(m), x, rows, t);
-            }
+        let run = |m: usize, t: &mut MemberTape, _: Option<&mut [f32]>| {
+            self.forward_member(self.member_params(m), x, rows, t);
         };
-        if members.len() > 1 {
-            mt.par_iter_mut().enumerate().for_each(run);
-        } else {
-            mt.iter_mut().enumerate().for_each(run);
-        }
+        for_selected(mt, None, 0, 0, sel, &run);
     }
 
     fn forward_member(&self, p: &[f32], x: &[f32], rows: usize, t: &mut MemberTape) {
@@ -293,39 +286,14 @@ impl EnsembleMlp {
         } = tape;
         let x: &[f32] = &tx[..rows * self.spec.input];
         let ml = self.member_len;
-        let run = |(m, (t, g)): (usize, (&mut MemberTape, Option<&mut [f32]>))| {
-            if sel & (1u128 << m) != 0 {
-                let d = &dout[m * out_len..(m + 1) * out_len];
-                self.backward_member(self.member_params(m), x, rows, t, d, g, want_dinput);
-            }
+        let run = |m: usize, t: &mut MemberTape, g: Option<&mut [f32]>| {
+            let d = &dout[m * out_len..(m + 1) * out_len];
+            self.backward_member(self.member_params(m), x, rows, t, d, g, want_dinput);
         };
-        match grads {
-            Some(g) => {
-                assert_eq!(g.len(), self.params.len());
-                let it = mt
-                    .par_iter_mut()
-                    .zip(g.par_chunks_mut(ml).map(Some))
-                    .enumerate();
-                if members.len() > 1 {
-                    it.for_each(run);
-                } else {
-                    mt.iter_mut()
-                        .zip(g.chunks_mut(ml).map(Some))
-                        .enumerate()
-                        .for_each(run);
-                }
-            }
-            None => {
-                if members.len() > 1 {
-                    mt.par_iter_mut()
-                        .map(|t| (t, None))
-                        .enumerate()
-                        .for_each(run);
-                } else {
-                    mt.iter_mut().map(|t| (t, None)).enumerate().for_each(run);
-                }
-            }
+        if let Some(g) = &grads {
+            assert_eq!(g.len(), self.params.len());
         }
+        for_selected(mt, grads, ml, 0, sel, &run);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -562,6 +530,58 @@ fn fused_backward<A: ActFn>(
 }
 }
 
+/// Run `f(member, tape, its gradient slice)` for every selected member of `tapes`
+/// (members `base..`), halving the *selected* members across the thread pool, so that
+/// any subset (e.g. 2 target members of 10) is spread evenly over the cores. Each
+/// member's arithmetic does not depend on where it runs.
+fn for_selected<F>(
+    tapes: &mut [MemberTape],
+    grads: Option<&mut [f32]>,
+    member_len: usize,
+    base: usize,
+    sel: u128,
+    f: &F,
+) where
+    F: Fn(usize, &mut MemberTape, Option<&mut [f32]>) + Sync,
+{
+    let picked = |i: usize| (sel >> (base + i)) & 1 == 1;
+    let count = (0..tapes.len()).filter(|&i| picked(i)).count();
+    match count {
+        0 => {}
+        1 => {
+            let i = (0..tapes.len()).find(|&i| picked(i)).unwrap();
+            let g = grads.map(|g| &mut g[i * member_len..(i + 1) * member_len]);
+            f(base + i, &mut tapes[i], g);
+        }
+        _ => {
+            // split after the (count/2)-th selected member
+            let mut seen = 0;
+            let mut split = tapes.len();
+            for i in 0..tapes.len() {
+                if picked(i) {
+                    seen += 1;
+                    if seen == count / 2 {
+                        split = i + 1;
+                        break;
+                    }
+                }
+            }
+            let (tl, tr) = tapes.split_at_mut(split);
+            let (gl, gr) = match grads {
+                Some(g) => {
+                    let (a, b) = g.split_at_mut(split * member_len);
+                    (Some(a), Some(b))
+                }
+                None => (None, None),
+            };
+            rayon::join(
+                || for_selected(tl, gl, member_len, base, sel, f),
+                || for_selected(tr, gr, member_len, base + split, sel, f),
+            );
+        }
+    }
+}
+
 /// Bit set of the listed members (no allocation on the training path).
 fn selection(members: &[usize], n: usize) -> u128 {
     assert!(n <= 128, "at most 128 ensemble members");
@@ -606,7 +626,13 @@ impl Tape {
         };
         let ln = s.layer_norm;
         let member = MemberTape {
-            pre: mk(&|l| if l.hidden && !ln { max_rows * l.fan_out } else { 0 }),
+            pre: mk(&|l| {
+                if l.hidden && !ln {
+                    max_rows * l.fan_out
+                } else {
+                    0
+                }
+            }),
             xhat: mk(&|l| {
                 if l.hidden && ln {
                     max_rows * l.fan_out
