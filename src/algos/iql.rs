@@ -220,9 +220,11 @@ impl IqlAgent {
             "batch larger than the configured batch_size"
         );
         self.fill_inputs(batch);
-        let iql = self.value_grads(batch);
-        let mut stats = self.critic_grads(batch);
-        stats.actor_loss = Some(self.actor_grads(batch));
+        self.forward_all(batch);
+        let iql = self.value_loss(batch);
+        let mut stats = self.critic_loss(batch);
+        stats.actor_loss = Some(self.actor_loss(batch));
+        self.backward_all(batch.size);
         (
             stats,
             IqlStats {
@@ -262,20 +264,93 @@ impl IqlAgent {
         }
     }
 
+    /// Every forward pass of the step. All read the current parameters only, so they
+    /// run at once (each pass's numbers do not depend on where it runs).
+    fn forward_all(&mut self, batch: &Batch) {
+        let (b, od) = (batch.size, self.obs_dim);
+        let ind = od + self.act_dim;
+        let rows = if self.cfg.penalty { 2 * b } else { b };
+        let Workspace {
+            actor_tape,
+            critic_tape,
+            critic_target_tape,
+            value_tape,
+            value_next_tape,
+            critic_in,
+            all_members,
+            ..
+        } = &mut self.ws;
+        let (actor, critic, critic_target, value) =
+            (&self.actor, &self.critic, &self.critic_target, &self.value);
+        let critic_in: &[f32] = critic_in;
+        let all: &[usize] = all_members;
+        rayon::join(
+            || {
+                rayon::join(
+                    || critic_target.forward(&critic_in[..b * ind], b, all, critic_target_tape),
+                    || {
+                        value.forward(&batch.obs[..b * od], b, &[0], value_tape);
+                        value.forward(&batch.next_obs[..b * od], b, &[0], value_next_tape);
+                        actor.forward(&batch.obs[..b * od], b, &[0], actor_tape);
+                    },
+                )
+            },
+            || critic.forward(&critic_in[..rows * ind], rows, all, critic_tape),
+        );
+    }
+
+    /// Every backward pass of the step (after the three losses), at once.
+    fn backward_all(&mut self, b: usize) {
+        let n = self.cfg.n_critics;
+        let rows = if self.cfg.penalty { 2 * b } else { b };
+        let Workspace {
+            actor_tape,
+            critic_tape,
+            value_tape,
+            critic_dout,
+            value_dout,
+            actor_dout,
+            critic_grads,
+            value_grads,
+            actor_grads,
+            all_members,
+            ..
+        } = &mut self.ws;
+        let ad = self.act_dim;
+        let (actor, critic, value) = (&self.actor, &self.critic, &self.value);
+        rayon::join(
+            || {
+                rayon::join(
+                    || value.backward(value_tape, &[0], &value_dout[..b], Some(value_grads), false),
+                    || {
+                        actor.backward(
+                            actor_tape,
+                            &[0],
+                            &actor_dout[..b * ad],
+                            Some(actor_grads),
+                            false,
+                        )
+                    },
+                )
+            },
+            || {
+                critic.backward(
+                    critic_tape,
+                    all_members,
+                    &critic_dout[..n * rows],
+                    Some(critic_grads),
+                    false,
+                )
+            },
+        );
+    }
+
     /// Expectile regression of V towards Q̂ = min_i Q̄_i(s, a); keeps u = Q̂ − V(s).
-    fn value_grads(&mut self, batch: &Batch) -> IqlStats {
-        let (b, ind) = (batch.size, self.obs_dim + self.act_dim);
+    fn value_loss(&mut self, batch: &Batch) -> IqlStats {
+        let b = batch.size;
         let n = self.cfg.n_critics;
         let tau_e = self.iql.expectile;
         let ws = &mut self.ws;
-        self.critic_target.forward(
-            &ws.critic_in[..b * ind],
-            b,
-            &ws.all_members,
-            &mut ws.critic_target_tape,
-        );
-        self.value
-            .forward(&batch.obs[..b * self.obs_dim], b, &[0], &mut ws.value_tape);
         let v = ws.value_tape.output(0);
         let (mut loss, mut sum, mut sq) = (0.0f64, 0.0f64, 0.0f64);
         for (r, &v_r) in v.iter().enumerate() {
@@ -291,13 +366,6 @@ impl IqlAgent {
             sum += u as f64;
             sq += (u as f64) * (u as f64);
         }
-        self.value.backward(
-            &mut ws.value_tape,
-            &[0],
-            &ws.value_dout[..b],
-            Some(&mut ws.value_grads),
-            false,
-        );
         let m = sum / b as f64;
         IqlStats {
             v_loss: (loss / b as f64) as f32,
@@ -308,14 +376,11 @@ impl IqlAgent {
     }
 
     /// TD regression of every critic towards c·(r + shift) + γ(1 − done)·V(s'), plus PA.
-    fn critic_grads(&mut self, batch: &Batch) -> UpdateStats {
+    fn critic_loss(&mut self, batch: &Batch) -> UpdateStats {
         let cfg = &self.cfg;
-        let (b, od, ad) = (batch.size, self.obs_dim, self.act_dim);
-        let ind = od + ad;
+        let b = batch.size;
         let n = cfg.n_critics;
         let ws = &mut self.ws;
-        self.value
-            .forward(&batch.next_obs[..b * od], b, &[0], &mut ws.value_next_tape);
         let next_v = ws.value_next_tape.output(0);
         let mut target_sum = 0.0f64;
         for (r, &v_next) in next_v.iter().enumerate() {
@@ -325,12 +390,6 @@ impl IqlAgent {
             target_sum += y as f64;
         }
         let rows = if cfg.penalty { 2 * b } else { b };
-        self.critic.forward(
-            &ws.critic_in[..rows * ind],
-            rows,
-            &ws.all_members,
-            &mut ws.critic_tape,
-        );
         ws.last_batch = b;
         let scale = 2.0 / (n * b) as f32;
         let (mut td, mut pa, mut qd, mut qi) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
@@ -350,13 +409,6 @@ impl IqlAgent {
                 d[r] = cfg.alpha * scale * e;
             }
         }
-        self.critic.backward(
-            &mut ws.critic_tape,
-            &ws.all_members,
-            &ws.critic_dout[..n * rows],
-            Some(&mut ws.critic_grads),
-            false,
-        );
         let nb = (n * b) as f64;
         UpdateStats {
             td_loss: (td / nb) as f32,
@@ -373,17 +425,15 @@ impl IqlAgent {
     }
 
     /// Advantage-weighted regression of the policy on the dataset actions, weights
-    /// from the u of `value_grads`. Returns L_π.
-    fn actor_grads(&mut self, batch: &Batch) -> f32 {
-        let (b, od, ad) = (batch.size, self.obs_dim, self.act_dim);
+    /// from the u of `value_loss`. Returns L_π.
+    fn actor_loss(&mut self, batch: &Batch) -> f32 {
+        let (b, ad) = (batch.size, self.act_dim);
         let ws = &mut self.ws;
         for r in 0..b {
             ws.weight[r] = (self.iql.temperature * ws.adv[r])
                 .exp()
                 .min(self.iql.max_weight);
         }
-        self.actor
-            .forward(&batch.obs[..b * od], b, &[0], &mut ws.actor_tape);
         let mu = ws.actor_tape.output(0);
         let mut loss = 0.0f64;
         ws.log_std_grads.fill(0.0);
@@ -419,13 +469,6 @@ impl IqlAgent {
                 }
             }
         }
-        self.actor.backward(
-            &mut ws.actor_tape,
-            &[0],
-            &ws.actor_dout[..b * ad],
-            Some(&mut ws.actor_grads),
-            false,
-        );
         (loss / b as f64) as f32
     }
 
