@@ -360,6 +360,11 @@ fn synthetic_transitions(n: usize, obs: usize, act: usize, seed: u64) -> Transit
 /// Single-precision GEMM rate on `threads` cores, each multiplying its own large
 /// square matrices (the same kernels the engine uses).
 pub fn gemm_peak_gflops(threads: usize) -> f64 {
+    gemm_peak_gflops_tries(threads, 3)
+}
+
+/// The best of `tries` measurements of `gemm_peak_gflops`.
+fn gemm_peak_gflops_tries(threads: usize, tries: usize) -> f64 {
     let n = 1024;
     let run = || {
         let a = vec![0.5f32; n * n];
@@ -374,7 +379,7 @@ pub fn gemm_peak_gflops(threads: usize) -> f64 {
         2.0 * (n * n * n) as f64 * reps as f64 / t.elapsed().as_secs_f64() / 1e9
     };
     let mut best = 0.0f64;
-    for _ in 0..3 {
+    for _ in 0..tries {
         let total: f64 = std::thread::scope(|s| {
             let hs: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
             hs.into_iter().map(|h| h.join().unwrap()).sum()
@@ -384,34 +389,77 @@ pub fn gemm_peak_gflops(threads: usize) -> f64 {
     best
 }
 
+/// Median of a non-empty list.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// One configuration's timings, measured in rounds.
+struct Timing {
+    min: f64,
+    median: f64,
+    median_1_thread: Option<f64>,
+    /// Medians over rounds of the ratios measured within each round.
+    fraction_of_peak: f64,
+    scaling: Option<f64>,
+    peak: f64,
+}
+
+/// Time a configuration in `repeats` rounds. Each round measures the GEMM peak on the
+/// pool's cores, `steps` updates on the pool and (with `pool1`) `steps` updates on one
+/// thread, back to back, so that a slow spell of a shared machine weighs on the step
+/// rate and on the peak it is divided by alike; ratios are taken within a round.
 fn time_config(
     c: &BenchConfig,
     steps: usize,
     repeats: usize,
     pool: &rayon::ThreadPool,
-) -> (f64, f64) {
+    pool1: Option<&rayon::ThreadPool>,
+) -> Timing {
     let (obs, act) = (c.obs, c.act);
     let data = synthetic_transitions(10_000, obs, act, 1);
-    let mut agent = c.learner();
+    let flops = flops_per_step(c);
+    let mut agents = [c.learner(), c.learner()];
     let mut batch = Batch::new(c.agent.batch_size, obs, act);
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    pool.install(|| {
-        for _ in 0..10 {
-            data.sample_into(&mut rng, &mut batch);
-            agent.update(&batch);
-        }
-        let mut rates = Vec::new();
-        for _ in 0..repeats {
+    let mut run = |agent: &mut Learner, pool: &rayon::ThreadPool, n: usize| {
+        pool.install(|| {
             let t = Instant::now();
-            for _ in 0..steps {
+            for _ in 0..n {
                 data.sample_into(&mut rng, &mut batch);
                 agent.update(&batch);
             }
-            rates.push(steps as f64 / t.elapsed().as_secs_f64());
+            n as f64 / t.elapsed().as_secs_f64()
+        })
+    };
+    let [a, a1] = &mut agents;
+    run(a, pool, 10);
+    if let Some(p1) = pool1 {
+        run(a1, p1, 10);
+    }
+    let (mut rates, mut rates1, mut fractions, mut scalings, mut peaks) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..repeats {
+        let peak = gemm_peak_gflops_tries(pool.current_num_threads(), 1);
+        let rate = run(a, pool, steps);
+        rates.push(rate);
+        peaks.push(peak);
+        fractions.push(flops * rate / 1e9 / peak);
+        if let Some(p1) = pool1 {
+            let r1 = run(a1, p1, steps);
+            rates1.push(r1);
+            scalings.push(rate / r1);
         }
-        rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        (rates[0], rates[rates.len() / 2])
-    })
+    }
+    Timing {
+        min: rates.iter().cloned().fold(f64::INFINITY, f64::min),
+        median: median(rates),
+        median_1_thread: pool1.map(|_| median(rates1)),
+        fraction_of_peak: median(fractions),
+        scaling: pool1.map(|_| median(scalings)),
+        peak: median(peaks),
+    }
 }
 
 /// Time a fine-tuning run on Hopper with the hopper-medium preset's online settings
@@ -448,8 +496,9 @@ fn bench_online(env_steps: u64, repeats: usize, pool: &rayon::ThreadPool) -> Res
         50,
         repeats.min(3),
         pool,
+        None,
     )
-    .1;
+    .median;
     let res = pool.install(|| -> Result<_> {
         let agent = Agent::new(agent_cfg.clone(), obs, act, -100.0, env_steps, 0);
         let mut run = OnlineRun::new(cfg.clone(), agent, Some(&data))?;
@@ -507,25 +556,20 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
             eprintln!("timing config {name} ({desc}) ...");
         }
         let flops = flops_per_step(&c);
-        let (min, median) = time_config(&c, a.steps, a.repeats, &pool);
-        let one = if threads > 1 && !a.no_scaling {
-            Some(time_config(&c, a.steps, a.repeats, &pool1).1)
-        } else {
-            None
-        };
-        let gflops = flops * median / 1e9;
+        let scaling_pool = (threads > 1 && !a.no_scaling).then_some(&pool1);
+        let t = time_config(&c, a.steps, a.repeats, &pool, scaling_pool);
         configs.push(ConfigResult {
             name: name.to_ascii_uppercase(),
             description: desc,
-            steps_per_s: median,
-            steps_per_s_min: min,
+            steps_per_s: t.median,
+            steps_per_s_min: t.min,
             flops_per_step: flops,
-            gflops,
-            peak_gflops: peak,
-            fraction_of_peak: gflops / peak,
+            gflops: flops * t.median / 1e9,
+            peak_gflops: t.peak,
+            fraction_of_peak: t.fraction_of_peak,
             threads,
-            steps_per_s_1_thread: one,
-            scaling: one.map(|o| median / o),
+            steps_per_s_1_thread: t.median_1_thread,
+            scaling: t.scaling,
         });
     }
     // inference: deterministic actor, HalfCheetah shape
@@ -601,6 +645,7 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         return Ok(());
     }
     println!("threads: {threads}   GEMM peak (f32, 1024^3): {:.1} GFLOP/s on 1 thread, {:.1} GFLOP/s on {threads}", peak1, peak);
+    println!("(each configuration runs in rounds of peak, {threads}-thread and 1-thread timing; \"of peak\" and 2T/1T are medians of the rounds' ratios)");
     println!(
         "{:<4} {:<34} {:>10} {:>10} {:>12} {:>9} {:>8} {:>9}",
         "cfg", "description", "steps/s", "min", "MFLOP/step", "GFLOP/s", "of peak", "2T/1T"
