@@ -286,9 +286,12 @@ impl EnsembleMlp {
         } = tape;
         let x: &[f32] = &tx[..rows * self.spec.input];
         let ml = self.member_len;
+        // a lone member (the actor, V) splits its own work; members of an ensemble
+        // already fill the cores and stay on one core each (their data stays in its cache)
+        let alone = sel.count_ones() == 1;
         let run = |m: usize, t: &mut MemberTape, g: Option<&mut [f32]>| {
             let d = &dout[m * out_len..(m + 1) * out_len];
-            self.backward_member(self.member_params(m), x, rows, t, d, g, want_dinput);
+            self.backward_member(self.member_params(m), x, rows, t, d, g, want_dinput, alone);
         };
         if let Some(g) = &grads {
             assert_eq!(g.len(), self.params.len());
@@ -306,6 +309,7 @@ impl EnsembleMlp {
         dout: &[f32],
         mut g: Option<&mut [f32]>,
         want_dinput: bool,
+        split: bool,
     ) {
         let act = self.spec.activation;
         let last = self.layers.len() - 1;
@@ -354,9 +358,9 @@ impl EnsembleMlp {
             }
             let dz: &[f32] = dz;
             let input: &[f32] = if l == 0 { x } else { &acts[l - 1][..rows * fi] };
-            // the weight gradient and the input gradient both only read dz: run them at
-            // once (on one thread they run in turn; the numbers are the same either way)
-            let param_grads = || {
+            // the weight gradient and the input gradient both only read dz: with `split`
+            // they run at once (the numbers are the same either way)
+            let mut param_grads = || {
                 if let Some(g) = g.as_deref_mut() {
                     matmul(
                         MatRef::t(input, rows, fi),
@@ -382,7 +386,12 @@ impl EnsembleMlp {
                     matmul(MatRef::new(dz, rows, fo), MatRef::t(w, fi, fo), out, false);
                 }
             };
-            rayon::join(param_grads, input_grads);
+            if split {
+                rayon::join(param_grads, input_grads);
+            } else {
+                param_grads();
+                input_grads();
+            }
             if l > 0 {
                 std::mem::swap(dcur, dnext);
             }
