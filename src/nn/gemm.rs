@@ -41,6 +41,17 @@ impl<'a> MatRef<'a> {
     }
 }
 
+thread_local! {
+    static IN_GEMM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside the `gemm` crate (which allocates its packing buffer
+/// and a vector of flags in every product; the allocation test tells those from ours).
+#[doc(hidden)]
+pub fn in_gemm() -> bool {
+    IN_GEMM.with(|f| f.get())
+}
+
 /// `c = a · b` (or `c += a · b` when `accumulate`), `c` row-major `a.rows × b.cols`.
 pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
@@ -57,6 +68,7 @@ pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     }
     let (a_rs, a_cs) = a.strides();
     let (b_rs, b_cs) = b.strides();
+    IN_GEMM.with(|f| f.set(true));
     // SAFETY: the asserts above guarantee every index the kernel touches is in bounds.
     unsafe {
         gemm::gemm(
@@ -81,6 +93,7 @@ pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
             gemm::Parallelism::None,
         );
     }
+    IN_GEMM.with(|f| f.set(false));
 }
 
 #[cfg(test)]
