@@ -171,7 +171,17 @@ fn quiet_drops_summaries_and_verbose_adds_log_lines() {
     };
     let loud = ok(&run(&[], "a"));
     assert!(loud.contains("run directory: a"), "{loud}");
-    assert_eq!(ok(&run(&["--quiet"], "b")), "");
+    let q = run(&["--quiet"], "b");
+    assert_eq!(ok(&q), "");
+    // a run that cannot evaluate says so, even when quiet; with --env it does not
+    assert!(
+        stderr(&q).contains("no evaluation environment (--env"),
+        "{}",
+        stderr(&q)
+    );
+    let e = run(&["--quiet", "--env", "pointmaze-umaze-v0"], "e");
+    assert_eq!(ok(&e), "");
+    assert_eq!(stderr(&e), "");
     // global flags work before the command too, and -v raises the log level
     let mut a = vec!["-v", "--quiet"];
     a.extend([

@@ -687,7 +687,12 @@ fn data_and_env(cfg: &TrainConfig, dataset: &Path) -> Result<(Transitions, Optio
             );
             Some(env)
         }
-        None => None,
+        None => {
+            tracing::warn!(
+                "no evaluation environment (--env, e.g. --env hopper-medium-v2): training without evaluations"
+            );
+            None
+        }
     };
     Ok((tr, env))
 }
