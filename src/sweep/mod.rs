@@ -141,6 +141,11 @@ pub fn flatten_config<T: Serialize>(cfg: &T) -> Vec<(String, String)> {
                     walk(&key, v, out);
                 }
             }
+            // most settings are f32: print 0.01, not the f64 0.009999999776482582
+            toml::Value::Float(f) if (*f as f32) as f64 == *f => out.push((
+                prefix.to_string(),
+                toml::Value::Float((*f as f32).to_string().parse().unwrap()).to_string(),
+            )),
             other => out.push((prefix.to_string(), other.to_string())),
         }
     }
@@ -168,4 +173,25 @@ pub fn config_difference<T: Serialize>(a: &T, b: &T) -> String {
         }
     }
     diffs.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattened_settings_print_f32_values_as_written() {
+        let cfg = crate::algos::TrainConfig::default();
+        let mut c = cfg.clone();
+        c.agent.beta = Some(0.01);
+        c.agent.gamma = 0.995;
+        let flat: std::collections::BTreeMap<_, _> = flatten_config(&c).into_iter().collect();
+        assert_eq!(flat["agent.beta"], "0.01");
+        assert_eq!(flat["agent.gamma"], "0.995");
+        let diff = config_difference(&cfg, &c);
+        assert!(
+            diff.contains("0.995") && !diff.contains("0.99500"),
+            "{diff}"
+        );
+    }
 }
