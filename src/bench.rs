@@ -406,6 +406,37 @@ struct Timing {
     peak: f64,
 }
 
+/// A configuration's learner on synthetic data, timed a number of updates at a time.
+struct Stepper {
+    data: Transitions,
+    agent: Learner,
+    batch: Batch,
+    rng: ChaCha8Rng,
+}
+
+impl Stepper {
+    fn new(c: &BenchConfig) -> Self {
+        Self {
+            data: synthetic_transitions(10_000, c.obs, c.act, 1),
+            agent: c.learner(),
+            batch: Batch::new(c.agent.batch_size, c.obs, c.act),
+            rng: ChaCha8Rng::seed_from_u64(2),
+        }
+    }
+
+    /// Updates per second over `n` updates on `pool`.
+    fn rate(&mut self, pool: &rayon::ThreadPool, n: usize) -> f64 {
+        pool.install(|| {
+            let t = Instant::now();
+            for _ in 0..n {
+                self.data.sample_into(&mut self.rng, &mut self.batch);
+                self.agent.update(&self.batch);
+            }
+            n as f64 / t.elapsed().as_secs_f64()
+        })
+    }
+}
+
 /// Time a configuration in `repeats` rounds. Each round measures the GEMM peak on the
 /// pool's cores, `steps` updates on the pool and (with `pool1`) `steps` updates on one
 /// thread, back to back, so that a slow spell of a shared machine weighs on the step
@@ -417,37 +448,24 @@ fn time_config(
     pool: &rayon::ThreadPool,
     pool1: Option<&rayon::ThreadPool>,
 ) -> Timing {
-    let (obs, act) = (c.obs, c.act);
-    let data = synthetic_transitions(10_000, obs, act, 1);
     let flops = flops_per_step(c);
-    let mut agents = [c.learner(), c.learner()];
-    let mut batch = Batch::new(c.agent.batch_size, obs, act);
-    let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let mut run = |agent: &mut Learner, pool: &rayon::ThreadPool, n: usize| {
-        pool.install(|| {
-            let t = Instant::now();
-            for _ in 0..n {
-                data.sample_into(&mut rng, &mut batch);
-                agent.update(&batch);
-            }
-            n as f64 / t.elapsed().as_secs_f64()
-        })
-    };
-    let [a, a1] = &mut agents;
-    run(a, pool, 10);
-    if let Some(p1) = pool1 {
-        run(a1, p1, 10);
-    }
+    let mut a = Stepper::new(c);
+    a.rate(pool, 10);
+    let mut one = pool1.map(|p1| {
+        let mut s = Stepper::new(c);
+        s.rate(p1, 10);
+        (s, p1)
+    });
     let (mut rates, mut rates1, mut fractions, mut scalings, mut peaks) =
         (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..repeats {
         let peak = gemm_peak_gflops_tries(pool.current_num_threads(), 1);
-        let rate = run(a, pool, steps);
+        let rate = a.rate(pool, steps);
         rates.push(rate);
         peaks.push(peak);
         fractions.push(flops * rate / 1e9 / peak);
-        if let Some(p1) = pool1 {
-            let r1 = run(a1, p1, steps);
+        if let Some((s, p1)) = one.as_mut() {
+            let r1 = s.rate(p1, steps);
             rates1.push(r1);
             scalings.push(rate / r1);
         }
@@ -485,20 +503,19 @@ fn bench_online(env_steps: u64, repeats: usize, pool: &rayon::ThreadPool) -> Res
         ..OnlineConfig::default()
     };
     let data = synthetic_transitions(10_000, obs, act, 5);
-    let offline = time_config(
-        &BenchConfig {
-            description: String::new(),
-            obs,
-            act,
-            agent: agent_cfg.clone(),
-            iql: None,
-        },
-        50,
-        repeats.min(3),
-        pool,
-        None,
-    )
-    .median;
+    let mut offline = Stepper::new(&BenchConfig {
+        description: String::new(),
+        obs,
+        act,
+        agent: agent_cfg.clone(),
+        iql: None,
+    });
+    offline.rate(pool, 10);
+    let offline = median(
+        (0..repeats.min(3))
+            .map(|_| offline.rate(pool, 50))
+            .collect(),
+    );
     let res = pool.install(|| -> Result<_> {
         let agent = Agent::new(agent_cfg.clone(), obs, act, -100.0, env_steps, 0);
         let mut run = OnlineRun::new(cfg.clone(), agent, Some(&data))?;

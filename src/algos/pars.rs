@@ -205,14 +205,10 @@ impl Agent {
     pub fn update(&mut self, batch: &Batch) -> UpdateStats {
         let actor_step = (self.steps + 1).is_multiple_of(self.cfg.policy_delay as u64);
         // the actor step's π(s) is computed alongside the critic step (same numbers)
-        let mut stats = self.critic_grads(batch, actor_step);
-        self.critic_opt
-            .update(&mut self.critic.params, &self.ws.critic_grads);
+        let mut stats = self.critic_step(batch, actor_step);
         self.steps += 1;
         if actor_step {
-            self.actor_grads(batch, &mut stats, None, true);
-            self.actor_opt
-                .update(&mut self.actor.params, &self.ws.actor_grads);
+            self.actor_step(batch, &mut stats, true);
         }
         if actor_step || self.cfg.target_update == TargetUpdate::EveryCritic {
             polyak(
@@ -231,15 +227,25 @@ impl Agent {
 
     /// Critic step: TD loss plus (if PA) the infeasible-action penalty.
     pub fn update_critic(&mut self, batch: &Batch) -> UpdateStats {
-        let stats = self.critic_grads(batch, false);
+        self.critic_step(batch, false)
+    }
+
+    /// Actor step (see `actor_grads`) followed by Adam.
+    pub fn update_actor(&mut self, batch: &Batch, stats: &mut UpdateStats) {
+        self.actor_step(batch, stats, false)
+    }
+
+    /// `critic_grads` then Adam.
+    fn critic_step(&mut self, batch: &Batch, prefetch_actor: bool) -> UpdateStats {
+        let stats = self.critic_grads(batch, prefetch_actor);
         self.critic_opt
             .update(&mut self.critic.params, &self.ws.critic_grads);
         stats
     }
 
-    /// Actor step (see `actor_grads`) followed by Adam.
-    pub fn update_actor(&mut self, batch: &Batch, stats: &mut UpdateStats) {
-        self.actor_grads(batch, stats, None, false);
+    /// `actor_grads` then Adam.
+    fn actor_step(&mut self, batch: &Batch, stats: &mut UpdateStats, forward_done: bool) {
+        self.actor_grads(batch, stats, None, forward_done);
         self.actor_opt
             .update(&mut self.actor.params, &self.ws.actor_grads);
     }

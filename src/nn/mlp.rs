@@ -337,13 +337,16 @@ impl EnsembleMlp {
             let dz = &mut dcur[..rows * fo];
             if ly.hidden {
                 // dcur holds dL/da; turn it into dL/dz (and the bias/LN gradients)
-                let grads = g.as_deref_mut().map(|g| {
-                    let (gb, rest) = g[ly.b..].split_at_mut(fo);
-                    let ln = ly.ln.map(|(gi, _)| {
-                        let (gg, gs) = rest[gi - ly.b - fo..gi - ly.b + fo].split_at_mut(fo);
-                        (gg, gs)
-                    });
-                    (gb, ln)
+                let grads = g.as_deref_mut().map(|g| match ly.ln {
+                    // gain and shift gradients lie after the bias's
+                    Some((gi, _)) => {
+                        let (head, tail) = g.split_at_mut(gi);
+                        (
+                            &mut head[ly.b..ly.b + fo],
+                            Some(tail[..2 * fo].split_at_mut(fo)),
+                        )
+                    }
+                    None => (&mut g[ly.b..ly.b + fo], None),
                 });
                 let h = match ly.ln {
                     Some((gi, si)) => Hidden::Ln {

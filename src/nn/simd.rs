@@ -8,12 +8,12 @@
 //! FMA or reorders float sums on its own, and our reductions have a fixed order
 //! (`sum8`/`dot8`), so every copy gives bit-identical results.
 
-/// Widest instruction set of this CPU that `multiversion!` uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Widest instruction set of this CPU that `multiversion!` uses (ordered by width).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    Avx512,
-    Avx2,
     Baseline,
+    Avx2,
+    Avx512,
 }
 
 /// The level the kernels run at (detected once; `PARS_SIMD=avx2|baseline` lowers it,
@@ -27,12 +27,7 @@ pub fn level() -> Level {
             Ok("avx2") => Level::Avx2,
             _ => Level::Avx512,
         };
-        let best = detect();
-        match (cap, best) {
-            (Level::Baseline, _) | (_, Level::Baseline) => Level::Baseline,
-            (Level::Avx2, _) | (_, Level::Avx2) => Level::Avx2,
-            _ => Level::Avx512,
-        }
+        cap.min(detect())
     })
 }
 
