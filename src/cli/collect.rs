@@ -43,7 +43,9 @@ pub struct CollectArgs {
     pub from_run: Option<PathBuf>,
     /// A D4RL-style dataset recipe instead: hopper-random, walker2d-random,
     /// halfcheetah-random, hopper-medium, hopper-medium-replay, halfcheetah-medium,
-    /// halfcheetah-medium-replay (see docs/study.md);
+    /// halfcheetah-medium-replay, antmaze-umaze, antmaze-umaze-diverse,
+    /// antmaze-medium-play, antmaze-medium-diverse, antmaze-large-play,
+    /// antmaze-large-diverse (see docs/study.md);
     /// --steps overrides its size (default: D4RL's 1M rows; medium-replay: its whole
     /// training run), --seed its randomness.
     #[arg(long, conflicts_with_all = ["policy", "from_run", "style"])]
@@ -157,8 +159,19 @@ fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<()> {
     // --steps and --seed keep clap defaults; only an explicit value changes the recipe
     let rows = (a.steps != DEFAULT_STEPS).then_some(a.steps);
     let ds = crate::recipes::build(&recipe, rows, a.seed, out.progress())?;
-    let s = data::summarize(&ds);
     data::write_d4rl(&a.out, &ds)?;
+    if let crate::recipes::Kind::AntMaze(_) = recipe.kind {
+        let (episodes, reached, rows) = crate::recipes::goal_summary(&ds);
+        println!(
+            "wrote {} ({}: {} rows, {episodes} episodes, {reached} of them reach the \
+             evaluation goal, {rows} rows with reward 1)",
+            a.out.display(),
+            recipe.name,
+            ds.len()
+        );
+        return Ok(());
+    }
+    let s = data::summarize(&ds);
     println!(
         "wrote {} ({}: {} rows, {} episodes, return mean {:.1}, min {:.1}, max {:.1})",
         a.out.display(),

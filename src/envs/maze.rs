@@ -276,23 +276,7 @@ impl Grid {
 
     /// BFS distance (in cells) from every cell to `goal`; `u32::MAX` where unreachable.
     pub fn distances_to(&self, goal: Cell) -> Vec<u32> {
-        let mut dist = vec![u32::MAX; self.height * self.width];
-        if !self.is_free(goal) {
-            return dist;
-        }
-        dist[self.index(goal)] = 0;
-        let mut queue = VecDeque::from([goal]);
-        while let Some(cell) = queue.pop_front() {
-            let d = dist[self.index(cell)];
-            for n in self.neighbours(cell) {
-                let i = self.index(n);
-                if dist[i] == u32::MAX {
-                    dist[i] = d + 1;
-                    queue.push_back(n);
-                }
-            }
-        }
-        dist
+        grid_distances(self.height, self.width, |c| self.is_free(c), goal)
     }
 
     /// Distance in cells between two cells, if connected.
@@ -354,6 +338,40 @@ impl Grid {
         let c = self.cell_centre(cell);
         (pos[0] - c[0]).hypot(pos[1] - c[1]) < GOAL_RADIUS
     }
+}
+
+/// BFS distance (in cells, 4-connected) from every cell of a `height` × `width` grid to
+/// `goal`, row-major; `u32::MAX` where unreachable. Shared by the point maze and the
+/// AntMaze waypoint planner.
+pub fn grid_distances(
+    height: usize,
+    width: usize,
+    is_free: impl Fn(Cell) -> bool,
+    goal: Cell,
+) -> Vec<u32> {
+    let mut dist = vec![u32::MAX; height * width];
+    if !is_free(goal) {
+        return dist;
+    }
+    dist[goal.0 * width + goal.1] = 0;
+    let mut queue = VecDeque::from([goal]);
+    while let Some((r, c)) = queue.pop_front() {
+        let d = dist[r * width + c];
+        // down, up, right, left (the order `Grid::neighbours` uses)
+        let around = [
+            (r + 1, c),
+            (r.wrapping_sub(1), c),
+            (r, c + 1),
+            (r, c.wrapping_sub(1)),
+        ];
+        for n in around {
+            if n.0 < height && n.1 < width && is_free(n) && dist[n.0 * width + n.1] == u32::MAX {
+                dist[n.0 * width + n.1] = d + 1;
+                queue.push_back(n);
+            }
+        }
+    }
+    dist
 }
 
 /// The point-mass maze environment.

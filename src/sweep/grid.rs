@@ -71,6 +71,9 @@ pub struct VariantEntry {
     /// `--set`-style overrides of this variant.
     #[serde(default)]
     pub set: Vec<String>,
+    /// Run this variant on these dataset labels only (default: every dataset).
+    #[serde(default)]
+    pub datasets: Vec<String>,
 }
 
 /// One run of a sweep: a dataset, a variant and a seed, fully resolved.
@@ -190,6 +193,15 @@ pub fn resolve_grid(g: &GridFile, name: &str, base: &Path) -> Result<Grid> {
     ensure!(distinct.len() == seeds.len(), "the grid lists a seed twice");
     unique_labels("dataset", g.datasets.iter().map(|d| d.label.as_str()))?;
     unique_labels("variant", g.variants.iter().map(|v| v.label.as_str()))?;
+    for v in &g.variants {
+        for want in &v.datasets {
+            ensure!(
+                g.datasets.iter().any(|d| &d.label == want),
+                "variant '{}' names dataset '{want}', which the grid does not define",
+                v.label
+            );
+        }
+    }
     let s = &g.settings;
     let mut flags: Vec<(String, toml::Value)> = Vec::new();
     let mut add = |k: &str, v: Option<toml::Value>| {
@@ -218,6 +230,9 @@ pub fn resolve_grid(g: &GridFile, name: &str, base: &Path) -> Result<Grid> {
     for d in &g.datasets {
         let dataset_path = absolute(&base.join(&d.path));
         for v in &g.variants {
+            if !v.datasets.is_empty() && !v.datasets.contains(&d.label) {
+                continue;
+            }
             for &seed in &seeds {
                 let name = cell_name(&v.label, &d.label, seed);
                 let describe = || {
@@ -380,6 +395,44 @@ mod tests {
         // the same grid gives the same cells
         assert_eq!(grid(OK).unwrap().cells, g.cells);
         assert_eq!(cell_name("a b", "x/y", 3), "a_b-x_y-s3");
+    }
+
+    #[test]
+    fn a_variant_can_be_limited_to_some_datasets() {
+        let two = OK.replace(
+            "[[variant]]\n        label = \"pars\"",
+            "[[dataset]]\n        label = \"medium\"\n        path = \"m.hdf5\"\n        \
+             env = \"pointmaze-medium-v0\"\n        [[variant]]\n        label = \"pars\"",
+        );
+        assert_eq!(grid(&two).unwrap().cells.len(), 8);
+        let limited = two.replace(
+            "set = [\"agent.penalty=false\"]",
+            "set = [\"agent.penalty=false\"]\n        datasets = [\"medium\"]",
+        );
+        let names: Vec<String> = grid(&limited)
+            .unwrap()
+            .cells
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "pars-umaze-s0",
+                "pars-umaze-s1",
+                "pars-medium-s0",
+                "pars-medium-s1",
+                "pars-noPA-medium-s0",
+                "pars-noPA-medium-s1"
+            ]
+        );
+        let e = grid(&limited.replace("datasets = [\"medium\"]", "datasets = [\"large\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("variant 'pars-noPA' names dataset 'large'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -17,15 +17,15 @@ use super::{asset, normal_noise, to_f32, uniform_noise, Episode, Sim, SimEnv};
 use crate::envs::{Env, EnvSpec, Step};
 
 /// Side of one maze cell in metres (D4RL's `maze_size_scaling`).
-const CELL: f64 = 4.0;
+pub(super) const CELL: f64 = 4.0;
 /// Half-height of a wall box: D4RL's `maze_height` 0.5 × scaling / 2, so walls are 2 m tall.
 const WALL_HALF_HEIGHT: f64 = 0.5 * CELL / 2.0;
 /// The goal counts as reached within this distance (x, y) of the goal point.
-const GOAL_RADIUS: f64 = 0.5;
+pub(super) const GOAL_RADIUS: f64 = 0.5;
 /// Physics steps per environment step (0.1 s per step with the 0.02 s time step).
-const FRAME_SKIP: usize = 5;
-const OBS_DIM: usize = 29;
-const ACT_DIM: usize = 8;
+pub(super) const FRAME_SKIP: usize = 5;
+pub(super) const OBS_DIM: usize = 29;
+pub(super) const ACT_DIM: usize = 8;
 /// Geoms of the ant model without walls: the floor and 13 body geoms.
 const ANT_GEOMS: usize = 14;
 
@@ -165,6 +165,65 @@ impl Layout {
         self.cell_centre(i, j)
     }
 
+    /// Whether (row, column) is inside the layout and not a wall.
+    pub fn is_free(self, (row, col): (usize, usize)) -> bool {
+        let g = self.grid();
+        row < g.len() && col < g[0].len() && g[row].as_bytes()[col] != b'#'
+    }
+
+    /// Every free cell, row by row.
+    pub fn free_cells(self) -> Vec<(usize, usize)> {
+        let g = self.grid();
+        (0..g.len())
+            .flat_map(|i| (0..g[0].len()).map(move |j| (i, j)))
+            .filter(|&c| self.is_free(c))
+            .collect()
+    }
+
+    /// The cell holding world point (x, y), if inside the layout.
+    pub fn cell_of(self, [x, y]: [f64; 2]) -> Option<(usize, usize)> {
+        let (i0, j0) = self.find(b'r');
+        let (i, j) = (
+            i0 as f64 + (y / CELL).round(),
+            j0 as f64 + (x / CELL).round(),
+        );
+        let g = self.grid();
+        (i >= 0.0 && j >= 0.0 && (i as usize) < g.len() && (j as usize) < g[0].len())
+            .then_some((i as usize, j as usize))
+    }
+
+    /// (row, column) of the start and goal cells.
+    pub fn start_cell(self) -> (usize, usize) {
+        self.find(b'r')
+    }
+
+    pub fn goal_cell(self) -> (usize, usize) {
+        self.find(b'g')
+    }
+
+    /// BFS distances (in cells) to `goal`, row-major with the layout's width.
+    pub fn distances_to(self, goal: (usize, usize)) -> Vec<u32> {
+        let g = self.grid();
+        crate::envs::maze::grid_distances(g.len(), g[0].len(), |c| self.is_free(c), goal)
+    }
+
+    /// The free neighbour of `cell` one step closer to the goal of `dist`, if any.
+    pub fn next_cell(self, dist: &[u32], (i, j): (usize, usize)) -> Option<(usize, usize)> {
+        let w = self.grid()[0].len();
+        let d = *dist.get(i * w + j)?;
+        if d == 0 || d == u32::MAX {
+            return None;
+        }
+        [
+            (i + 1, j),
+            (i.wrapping_sub(1), j),
+            (i, j + 1),
+            (i, j.wrapping_sub(1)),
+        ]
+        .into_iter()
+        .find(|&(a, b)| self.is_free((a, b)) && dist[a * w + b] == d - 1)
+    }
+
     /// (row, column) of every wall cell, row by row.
     pub fn walls(self) -> Vec<(usize, usize)> {
         let mut v = Vec::new();
@@ -192,6 +251,16 @@ fn replace_exactly(text: &str, from: &str, to: &str, count: usize) -> Result<Str
 /// The MuJoCo model of a layout as XML text: Gymnasium's ant with D4RL's physics, plus
 /// one box per wall cell (named `block_ROW_COL` like D4RL's) appended to the world body.
 fn model_xml(layout: Layout, ant_xml: &str) -> Result<String> {
+    let walls: Vec<((usize, usize), [f64; 2])> = layout
+        .walls()
+        .into_iter()
+        .map(|(i, j)| ((i, j), layout.cell_centre(i, j)))
+        .collect();
+    ant_model_xml(ant_xml, &walls)
+}
+
+/// Gymnasium's ant with D4RL's physics and the given wall boxes ((row, column), centre).
+pub(super) fn ant_model_xml(ant_xml: &str, walls: &[((usize, usize), [f64; 2])]) -> Result<String> {
     let mut xml = replace_exactly(ant_xml, "timestep=\"0.01\"", "timestep=\"0.02\"", 1)?;
     // Contact softness of D4RL's default geom class (solref is MuJoCo's default anyway).
     let (start, end) = match (xml.find("<default>"), xml.find("</default>")) {
@@ -219,18 +288,17 @@ fn model_xml(layout: Layout, ant_xml: &str) -> Result<String> {
         "ctrlrange=\"-30 30\"",
         ACT_DIM,
     )?;
-    let mut walls = String::new();
-    for (i, j) in layout.walls() {
-        let [x, y] = layout.cell_centre(i, j);
+    let mut boxes = String::new();
+    for &((i, j), [x, y]) in walls {
         let h = CELL / 2.0;
-        walls.push_str(&format!(
+        boxes.push_str(&format!(
             "    <geom name=\"block_{i}_{j}\" type=\"box\" pos=\"{x} {y} {WALL_HALF_HEIGHT}\" \
              size=\"{h} {h} {WALL_HALF_HEIGHT}\" contype=\"1\" conaffinity=\"1\" \
              rgba=\"0.7 0.5 0.3 1\"/>\n"
         ));
     }
-    walls.push_str("  </worldbody>");
-    replace_exactly(&xml, "</worldbody>", &walls, 1)
+    boxes.push_str("  </worldbody>");
+    replace_exactly(&xml, "</worldbody>", &boxes, 1)
 }
 
 pub struct AntMaze {
@@ -340,6 +408,15 @@ impl Env for AntMaze {
     }
 }
 
+/// D4RL's `NormalizedBoxEnv`: lo + (a + 1)/2 · (hi − lo), i.e. 30·a, clipped.
+pub(super) fn box_to_ctrl(action: &[f32], ctrl_range: &[(f64, f64)]) -> Vec<f64> {
+    action
+        .iter()
+        .zip(ctrl_range)
+        .map(|(&a, &(lo, hi))| (lo + (a as f64 + 1.0) * 0.5 * (hi - lo)).clamp(lo, hi))
+        .collect()
+}
+
 impl SimEnv for AntMaze {
     fn sim(&self) -> &Sim {
         &self.sim
@@ -377,13 +454,8 @@ impl SimEnv for AntMaze {
         self.goal.to_vec()
     }
 
-    /// D4RL's `NormalizedBoxEnv`: lo + (a + 1)/2 · (hi − lo), i.e. 30·a, clipped.
     fn action_to_ctrl(&self, action: &[f32]) -> Vec<f64> {
-        action
-            .iter()
-            .zip(&self.ctrl_range)
-            .map(|(&a, &(lo, hi))| (lo + (a as f64 + 1.0) * 0.5 * (hi - lo)).clamp(lo, hi))
-            .collect()
+        box_to_ctrl(action, &self.ctrl_range)
     }
 }
 

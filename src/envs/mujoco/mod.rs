@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use super::{Env, EnvSpec};
 
 pub mod adroit;
+pub mod antgoal;
 pub mod antmaze;
 pub mod crosscheck;
 pub mod locomotion;
@@ -290,7 +291,10 @@ pub fn list_envs() -> Vec<EnvSpec> {
     let loco = locomotion::Kind::ALL.iter().map(|k| k.spec());
     let ant = antmaze::Layout::ALL.iter().map(|l| l.spec());
     let adroit = adroit::Task::ALL.iter().map(|t| t.spec());
-    loco.chain(ant).chain(adroit).collect()
+    loco.chain(ant)
+        .chain(std::iter::once(antgoal::spec()))
+        .chain(adroit)
+        .collect()
 }
 
 /// Build a MuJoCo environment from a D4RL-style id (`hopper-medium-v2`,
@@ -306,6 +310,9 @@ pub fn make_sim_env(id: &str) -> Option<Result<Box<dyn SimEnv>>> {
     }
     if let Some(l) = antmaze::Layout::from_env_id(&lower) {
         return Some(antmaze::AntMaze::new(l).map(|e| Box::new(e) as Box<dyn SimEnv>));
+    }
+    if lower == antgoal::ENV_ID {
+        return Some(antgoal::AntGoal::new().map(|e| Box::new(e) as Box<dyn SimEnv>));
     }
     if let Some(t) = adroit::Task::from_env_id(&lower) {
         return Some(adroit::Adroit::new(t).map(|e| Box::new(e) as Box<dyn SimEnv>));
