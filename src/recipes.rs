@@ -88,7 +88,7 @@ pub const ANT_GOAL: Behaviour = Behaviour {
 /// How an AntMaze dataset picks its starts and commanded goals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Goals {
-    /// `antmaze-umaze`: from the start cell to the evaluation goal and back.
+    /// `antmaze-umaze`: from the start cell to the evaluation goal, then around it.
     Single,
     /// `play`: hand-picked start and goal cells.
     Play,

@@ -40,12 +40,13 @@ const GOAL_SPREAD: f64 = 1.0;
 type Cell = (usize, usize);
 
 /// Hand-picked (starts, goals) of the `play` datasets; the evaluation goal's cell is
-/// always among the goals. `Single` (antmaze-umaze): from the start cell to the goal and
-/// back, again and again.
+/// always among the goals. `Single` (antmaze-umaze): from the start cell to the
+/// evaluation goal, then new goal points in the goal's cell for the rest of the episode
+/// (D4RL's umaze generator re-sampled its environment's goal on reaching it).
 fn cells(layout: Layout, goals: Goals) -> (Vec<Cell>, Vec<Cell>) {
     let (start, goal) = (layout.start_cell(), layout.goal_cell());
     match goals {
-        Goals::Single => (vec![start], vec![goal, start]),
+        Goals::Single => (vec![start], vec![goal]),
         Goals::Diverse => {
             let free = layout.free_cells();
             (free.clone(), free)
@@ -99,11 +100,12 @@ pub fn build(
     let pick = |rng: &mut ChaCha8Rng, not: Option<Cell>| -> (Cell, [f64; 2]) {
         let cell = loop {
             let c = goal_cells[rng.gen_range(0..goal_cells.len())];
-            if Some(c) != not {
+            if Some(c) != not || goal_cells.len() == 1 {
                 break c;
             }
         };
-        let point = if cell == eval_cell {
+        // the first visit of the evaluation goal's cell goes to the goal itself
+        let point = if cell == eval_cell && not != Some(eval_cell) {
             eval_goal
         } else {
             let [x, y] = layout.cell_centre(cell.0, cell.1);
@@ -161,7 +163,8 @@ pub fn build(
             let next = to_f32(q.iter().chain(v).copied());
             let reached = (q[0] - eval_goal[0]).hypot(q[1] - eval_goal[1]) <= REACH;
             let last = ds.rewards.len() + 1 == rows;
-            let timeout = !reached && (t + 1 == EPISODE_STEPS || upside_down(q) || last);
+            // the episode's last row is a timeout even on the goal (then both flags are set)
+            let timeout = t + 1 == EPISODE_STEPS || upside_down(q) || last;
             ds.observations.extend_from_slice(&obs);
             ds.actions.extend_from_slice(&action);
             ds.rewards.push(if reached { 1.0 } else { 0.0 });
@@ -172,7 +175,7 @@ pub fn build(
                 .expect("set above")
                 .extend_from_slice(&next);
             pb.inc(1);
-            if last || upside_down(q) || t + 1 == EPISODE_STEPS {
+            if timeout {
                 break;
             }
             obs = next;
