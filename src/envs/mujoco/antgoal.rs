@@ -16,8 +16,8 @@ use anyhow::{ensure, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::antmaze::{ant_model_xml, box_to_ctrl, ACT_DIM, FRAME_SKIP, GOAL_RADIUS, OBS_DIM};
-use super::{asset, normal_noise, uniform_noise, Episode, Sim, SimEnv};
+use super::antmaze::{ant_sim, box_to_ctrl, ACT_DIM, GOAL_RADIUS};
+use super::{normal_noise, uniform_noise, Episode, Sim, SimEnv};
 use crate::envs::{Env, EnvSpec, Step};
 
 pub const ENV_ID: &str = "antgoal-v0";
@@ -94,18 +94,7 @@ pub struct AntGoal {
 
 impl AntGoal {
     pub fn new() -> Result<Self> {
-        let path = asset("gymnasium/envs/mujoco/assets/ant.xml")?;
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        let sim = Sim::from_xml_text(&ant_model_xml(&text, &[])?, FRAME_SKIP)?;
-        ensure!(
-            sim.nu() == ACT_DIM && sim.nq() + sim.nv() == OBS_DIM,
-            "{}: unexpected ant model ({} actuators, {} + {} state entries)",
-            path.display(),
-            sim.nu(),
-            sim.nq(),
-            sim.nv()
-        );
+        let sim = ant_sim(&[])?;
         let ctrl_range = sim.ctrl_range();
         Ok(AntGoal {
             sim,

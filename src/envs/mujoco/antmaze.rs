@@ -248,19 +248,29 @@ fn replace_exactly(text: &str, from: &str, to: &str, count: usize) -> Result<Str
     Ok(text.replace(from, to))
 }
 
-/// The MuJoCo model of a layout as XML text: Gymnasium's ant with D4RL's physics, plus
-/// one box per wall cell (named `block_ROW_COL` like D4RL's) appended to the world body.
-fn model_xml(layout: Layout, ant_xml: &str) -> Result<String> {
-    let walls: Vec<((usize, usize), [f64; 2])> = layout
-        .walls()
-        .into_iter()
-        .map(|(i, j)| ((i, j), layout.cell_centre(i, j)))
-        .collect();
-    ant_model_xml(ant_xml, &walls)
+/// D4RL's ant with one box per wall ((row, column), centre), checked against what the
+/// rest of this module assumes (8 motors, 29 state entries, 14 geoms plus the walls).
+pub(super) fn ant_sim(walls: &[((usize, usize), [f64; 2])]) -> Result<Sim> {
+    let path = asset("gymnasium/envs/mujoco/assets/ant.xml")?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let sim = Sim::from_xml_text(&ant_model_xml(&text, walls)?, FRAME_SKIP)?;
+    let ngeom = sim.model().ffi().ngeom as usize;
+    ensure!(
+        sim.nu() == ACT_DIM && sim.nq() + sim.nv() == OBS_DIM && ngeom == ANT_GEOMS + walls.len(),
+        "{}: the model has {} actuators, {} + {} state entries and {ngeom} geoms, expected \
+         {ACT_DIM} actuators, an observation of {OBS_DIM} and {} geoms",
+        path.display(),
+        sim.nu(),
+        sim.nq(),
+        sim.nv(),
+        ANT_GEOMS + walls.len()
+    );
+    Ok(sim)
 }
 
 /// Gymnasium's ant with D4RL's physics and the given wall boxes ((row, column), centre).
-pub(super) fn ant_model_xml(ant_xml: &str, walls: &[((usize, usize), [f64; 2])]) -> Result<String> {
+fn ant_model_xml(ant_xml: &str, walls: &[((usize, usize), [f64; 2])]) -> Result<String> {
     let mut xml = replace_exactly(ant_xml, "timestep=\"0.01\"", "timestep=\"0.02\"", 1)?;
     // Contact softness of D4RL's default geom class (solref is MuJoCo's default anyway).
     let (start, end) = match (xml.find("<default>"), xml.find("</default>")) {
@@ -314,23 +324,12 @@ pub struct AntMaze {
 
 impl AntMaze {
     pub fn new(layout: Layout) -> Result<Self> {
-        let path = asset("gymnasium/envs/mujoco/assets/ant.xml")?;
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        let sim = Sim::from_xml_text(&model_xml(layout, &text)?, FRAME_SKIP)?;
-        let ngeom = sim.model().ffi().ngeom as usize;
-        ensure!(
-            sim.nu() == ACT_DIM
-                && sim.nq() + sim.nv() == OBS_DIM
-                && ngeom == ANT_GEOMS + layout.walls().len(),
-            "{}: the model has {} actuators, {} + {} state entries and {ngeom} geoms, expected \
-             {ACT_DIM} actuators, an observation of {OBS_DIM} and {} geoms",
-            path.display(),
-            sim.nu(),
-            sim.nq(),
-            sim.nv(),
-            ANT_GEOMS + layout.walls().len()
-        );
+        let walls: Vec<((usize, usize), [f64; 2])> = layout
+            .walls()
+            .into_iter()
+            .map(|(i, j)| ((i, j), layout.cell_centre(i, j)))
+            .collect();
+        let sim = ant_sim(&walls)?;
         let ctrl_range = sim.ctrl_range();
         Ok(AntMaze {
             layout,
