@@ -308,12 +308,7 @@ impl Grid {
 
     /// First neighbour one step closer according to a distance field.
     fn next_cell(&self, dist: &[u32], cell: Cell) -> Option<Cell> {
-        let d = dist[self.index(cell)];
-        if d == 0 || d == u32::MAX {
-            return None;
-        }
-        self.neighbours(cell)
-            .find(|&n| dist[self.index(n)] == d - 1)
+        grid_next_cell(self.height, self.width, |c| self.is_free(c), dist, cell)
     }
 
     /// Whether the disc's bounding square touches a wall cell. Using the square
@@ -357,21 +352,48 @@ pub fn grid_distances(
     let mut queue = VecDeque::from([goal]);
     while let Some((r, c)) = queue.pop_front() {
         let d = dist[r * width + c];
-        // down, up, right, left (the order `Grid::neighbours` uses)
-        let around = [
-            (r + 1, c),
-            (r.wrapping_sub(1), c),
-            (r, c + 1),
-            (r, c.wrapping_sub(1)),
-        ];
-        for n in around {
-            if n.0 < height && n.1 < width && is_free(n) && dist[n.0 * width + n.1] == u32::MAX {
+        for n in grid_neighbours(height, width, &is_free, (r, c)) {
+            if dist[n.0 * width + n.1] == u32::MAX {
                 dist[n.0 * width + n.1] = d + 1;
                 queue.push_back(n);
             }
         }
     }
     dist
+}
+
+/// Free 4-neighbours of `cell` in a fixed order: down, up, right, left (as
+/// `Grid::neighbours`).
+fn grid_neighbours<'a>(
+    height: usize,
+    width: usize,
+    is_free: &'a impl Fn(Cell) -> bool,
+    (r, c): Cell,
+) -> impl Iterator<Item = Cell> + 'a {
+    [
+        (r + 1, c),
+        (r.wrapping_sub(1), c),
+        (r, c + 1),
+        (r, c.wrapping_sub(1)),
+    ]
+    .into_iter()
+    .filter(move |&n| n.0 < height && n.1 < width && is_free(n))
+}
+
+/// The first free neighbour of `cell` one step closer to the goal of the distance field
+/// `dist` (from [`grid_distances`]); `None` at the goal or where it is unreachable.
+pub fn grid_next_cell(
+    height: usize,
+    width: usize,
+    is_free: impl Fn(Cell) -> bool,
+    dist: &[u32],
+    cell: Cell,
+) -> Option<Cell> {
+    let d = *dist.get(cell.0 * width + cell.1)?;
+    if d == 0 || d == u32::MAX {
+        return None;
+    }
+    grid_neighbours(height, width, &is_free, cell).find(|n| dist[n.0 * width + n.1] == d - 1)
 }
 
 /// The point-mass maze environment.

@@ -208,20 +208,9 @@ impl Layout {
     }
 
     /// The free neighbour of `cell` one step closer to the goal of `dist`, if any.
-    pub fn next_cell(self, dist: &[u32], (i, j): (usize, usize)) -> Option<(usize, usize)> {
-        let w = self.grid()[0].len();
-        let d = *dist.get(i * w + j)?;
-        if d == 0 || d == u32::MAX {
-            return None;
-        }
-        [
-            (i + 1, j),
-            (i.wrapping_sub(1), j),
-            (i, j + 1),
-            (i, j.wrapping_sub(1)),
-        ]
-        .into_iter()
-        .find(|&(a, b)| self.is_free((a, b)) && dist[a * w + b] == d - 1)
+    pub fn next_cell(self, dist: &[u32], cell: (usize, usize)) -> Option<(usize, usize)> {
+        let g = self.grid();
+        crate::envs::maze::grid_next_cell(g.len(), g[0].len(), |c| self.is_free(c), dist, cell)
     }
 
     /// (row, column) of every wall cell, row by row.
