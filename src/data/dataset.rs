@@ -26,6 +26,51 @@ pub struct RawDataset {
 }
 
 impl RawDataset {
+    /// An empty dataset with room for `rows` rows, next observations included, for
+    /// collectors that append one logged step at a time with `push_row`.
+    pub fn with_capacity(obs_dim: usize, act_dim: usize, rows: usize) -> RawDataset {
+        RawDataset {
+            observations: Vec::with_capacity(rows * obs_dim),
+            actions: Vec::with_capacity(rows * act_dim),
+            rewards: Vec::with_capacity(rows),
+            terminals: Vec::with_capacity(rows),
+            timeouts: Vec::with_capacity(rows),
+            next_observations: Some(Vec::with_capacity(rows * obs_dim)),
+            obs_dim,
+            act_dim,
+        }
+    }
+
+    /// Appends one logged step (s, a, r, terminal, timeout, s'). Panics on a dataset
+    /// without next observations (one not made by `with_capacity`) or on wrong widths.
+    pub fn push_row(
+        &mut self,
+        obs: &[f32],
+        action: &[f32],
+        reward: f32,
+        terminal: bool,
+        timeout: bool,
+        next_obs: &[f32],
+    ) {
+        assert!(
+            obs.len() == self.obs_dim && next_obs.len() == self.obs_dim,
+            "push_row: observation width {} / {}, dataset's {}",
+            obs.len(),
+            next_obs.len(),
+            self.obs_dim
+        );
+        assert_eq!(action.len(), self.act_dim, "push_row: action width");
+        self.next_observations
+            .as_mut()
+            .expect("push_row needs a dataset with next observations (RawDataset::with_capacity)")
+            .extend_from_slice(next_obs);
+        self.observations.extend_from_slice(obs);
+        self.actions.extend_from_slice(action);
+        self.rewards.push(reward);
+        self.terminals.push(terminal);
+        self.timeouts.push(timeout);
+    }
+
     pub fn len(&self) -> usize {
         self.rewards.len()
     }

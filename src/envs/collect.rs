@@ -157,46 +157,25 @@ impl Chooser {
     }
 }
 
-/// Growing D4RL arrays.
-struct Builder {
-    ds: RawDataset,
-    next_obs: Vec<f32>,
-}
-
-impl Builder {
-    fn new(obs_dim: usize, act_dim: usize, cap: usize) -> Builder {
-        Builder {
-            ds: RawDataset {
-                observations: Vec::with_capacity(cap * obs_dim),
-                actions: Vec::with_capacity(cap * act_dim),
-                rewards: Vec::with_capacity(cap),
-                terminals: Vec::with_capacity(cap),
-                timeouts: Vec::with_capacity(cap),
-                next_observations: None,
-                obs_dim,
-                act_dim,
-            },
-            next_obs: Vec::with_capacity(cap * obs_dim),
-        }
-    }
-
-    /// Appends a row; returns whether the episode ended on it.
-    fn push(&mut self, obs: &[f32], action: &[f32], step: &super::Step, last: bool) -> bool {
-        self.ds.observations.extend_from_slice(obs);
-        self.ds.actions.extend_from_slice(action);
-        self.ds.rewards.push(step.reward);
-        self.ds.terminals.push(step.terminated);
-        // A terminal takes precedence; the stream end cuts like a time limit.
-        let timeout = !step.terminated && (step.truncated || last);
-        self.ds.timeouts.push(timeout);
-        self.next_obs.extend_from_slice(&step.obs);
-        step.terminated || timeout
-    }
-
-    fn finish(mut self) -> RawDataset {
-        self.ds.next_observations = Some(self.next_obs);
-        self.ds
-    }
+/// Appends a row for an environment step; returns whether the episode ended on it.
+/// A terminal takes precedence; the end of the stream (`last`) cuts like a time limit.
+fn push_step(
+    ds: &mut RawDataset,
+    obs: &[f32],
+    action: &[f32],
+    step: &super::Step,
+    last: bool,
+) -> bool {
+    let timeout = !step.terminated && (step.truncated || last);
+    ds.push_row(
+        obs,
+        action,
+        step.reward,
+        step.terminated,
+        timeout,
+        &step.obs,
+    );
+    step.terminated || timeout
 }
 
 fn normal(std: f32) -> Result<Normal<f32>> {
@@ -221,9 +200,9 @@ pub fn collect(cfg: &CollectConfig) -> Result<RawDataset> {
     let grid = env.grid().clone();
     let chooser = Chooser::new(&grid, cfg.style);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut b = Builder::new(env.obs_dim(), env.act_dim(), cfg.num_steps);
+    let mut ds = RawDataset::with_capacity(env.obs_dim(), env.act_dim(), cfg.num_steps);
 
-    while b.ds.len() < cfg.num_steps {
+    while ds.len() < cfg.num_steps {
         let start = grid.cell_centre(chooser.start(&mut rng));
         let pos = [
             start[0] + rng.gen_range(-0.25..=0.25),
@@ -241,14 +220,14 @@ pub fn collect(cfg: &CollectConfig) -> Result<RawDataset> {
                 *x = (*x + noise.sample(&mut rng)).clamp(-1.0, 1.0);
             }
             let step = env.step(&a)?;
-            let last = b.ds.len() + 1 == cfg.num_steps;
-            if b.push(&obs, &a, &step, last) {
+            let last = ds.len() + 1 == cfg.num_steps;
+            if push_step(&mut ds, &obs, &a, &step, last) {
                 break;
             }
             obs = step.obs;
         }
     }
-    Ok(b.finish())
+    Ok(ds)
 }
 
 /// Rolls out `policy` with Gaussian action noise (std `noise`, then clipped to
@@ -264,8 +243,8 @@ pub fn rollout_policy<F: FnMut(&[f32]) -> Vec<f32>>(
 ) -> Result<RawDataset> {
     let dist = normal(noise)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut b = Builder::new(env.obs_dim(), env.act_dim(), num_steps);
-    while b.ds.len() < num_steps {
+    let mut ds = RawDataset::with_capacity(env.obs_dim(), env.act_dim(), num_steps);
+    while ds.len() < num_steps {
         let mut obs = env.reset(rng.gen());
         loop {
             let mut a = policy(&obs);
@@ -280,14 +259,14 @@ pub fn rollout_policy<F: FnMut(&[f32]) -> Vec<f32>>(
                 *x = x.clamp(-1.0, 1.0);
             }
             let step = env.step(&a)?;
-            let last = b.ds.len() + 1 == num_steps;
-            if b.push(&obs, &a, &step, last) {
+            let last = ds.len() + 1 == num_steps;
+            if push_step(&mut ds, &obs, &a, &step, last) {
                 break;
             }
             obs = step.obs;
         }
     }
-    Ok(b.finish())
+    Ok(ds)
 }
 
 #[cfg(test)]

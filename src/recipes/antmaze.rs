@@ -118,16 +118,7 @@ pub fn build(
     };
 
     let (obs_dim, act_dim) = (env.obs_dim(), env.act_dim());
-    let mut ds = RawDataset {
-        observations: Vec::with_capacity(rows * obs_dim),
-        actions: Vec::with_capacity(rows * act_dim),
-        rewards: Vec::with_capacity(rows),
-        terminals: Vec::with_capacity(rows),
-        timeouts: Vec::with_capacity(rows),
-        next_observations: Some(Vec::with_capacity(rows * obs_dim)),
-        obs_dim,
-        act_dim,
-    };
+    let mut ds = RawDataset::with_capacity(obs_dim, act_dim, rows);
     let pb = progress_bar(rows as u64, env_id, show_progress);
     while ds.rewards.len() < rows {
         let start = starts[rng.gen_range(0..starts.len())];
@@ -165,15 +156,8 @@ pub fn build(
             let last = ds.rewards.len() + 1 == rows;
             // the episode's last row is a timeout even on the goal (then both flags are set)
             let timeout = t + 1 == EPISODE_STEPS || upside_down(q) || last;
-            ds.observations.extend_from_slice(&obs);
-            ds.actions.extend_from_slice(&action);
-            ds.rewards.push(if reached { 1.0 } else { 0.0 });
-            ds.terminals.push(reached);
-            ds.timeouts.push(timeout);
-            ds.next_observations
-                .as_mut()
-                .expect("set above")
-                .extend_from_slice(&next);
+            let reward = if reached { 1.0 } else { 0.0 };
+            ds.push_row(&obs, &action, reward, reached, timeout, &next);
             pb.inc(1);
             if timeout {
                 break;
