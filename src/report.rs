@@ -620,7 +620,6 @@ fn file_label(s: &str) -> String {
 /// One figure per dataset: each variant's evaluation curve, mean ± std over seeds.
 pub fn plot_report(report: &Report, out: &Path) -> Result<Vec<PathBuf>> {
     use plotters::prelude::*;
-    let colors = [&BLUE, &RED, &GREEN, &MAGENTA, &BLACK, &CYAN];
     let variants = report.variants();
     let mut files = Vec::new();
     for d in unique(report.groups.iter().map(|g| g.dataset.clone())) {
@@ -664,7 +663,7 @@ pub fn plot_report(report: &Report, out: &Path) -> Result<Vec<PathBuf>> {
             .draw()?;
         for g in &gs {
             let i = variants.iter().position(|v| v == &g.variant).unwrap_or(0);
-            let c = colors[i % colors.len()];
+            let c = crate::run::plots::series_color(i);
             let mut band: Vec<(f64, f64)> = g
                 .curve
                 .iter()

@@ -12,6 +12,27 @@ pub struct Series<'a> {
 
 /// Draw panels of line plots into one PNG, side by side (in two rows when there are
 /// more than four).
+/// Colour of the i-th series: the six basic colours first, then six more, so that a
+/// figure with up to 12 series (a sweep's variants) has no two alike.
+pub fn series_color(i: usize) -> plotters::style::RGBColor {
+    use plotters::style::{colors::*, RGBColor};
+    const COLORS: [RGBColor; 12] = [
+        BLUE,
+        RED,
+        GREEN,
+        MAGENTA,
+        BLACK,
+        CYAN,
+        RGBColor(255, 140, 0),
+        RGBColor(140, 86, 75),
+        RGBColor(128, 128, 0),
+        RGBColor(128, 128, 128),
+        RGBColor(0, 128, 128),
+        RGBColor(128, 0, 160),
+    ];
+    COLORS[i % COLORS.len()]
+}
+
 pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<()> {
     use plotters::prelude::*;
     let n = panels.len().max(1);
@@ -20,7 +41,6 @@ pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<
     let root = BitMapBackend::new(path, (420 * cols as u32, 360 * rows as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let areas = root.split_evenly((rows, cols));
-    let colors = [&BLUE, &RED, &GREEN, &MAGENTA, &BLACK, &CYAN];
     for ((title, xlabel, series), area) in panels.iter().zip(areas.iter()) {
         let pts: Vec<&(f64, f64)> = series
             .iter()
@@ -59,7 +79,7 @@ pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<
             .y_labels(6)
             .draw()?;
         for (i, s) in series.iter().enumerate() {
-            let c = colors[i % colors.len()];
+            let c = series_color(i);
             let pts: Vec<(f64, f64)> = s
                 .points
                 .iter()
