@@ -286,3 +286,19 @@ fn plot_success_rate(
     root.present()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::series_color;
+
+    #[test]
+    fn twelve_series_get_twelve_colours_then_repeat() {
+        let first: Vec<_> = (0..12).map(series_color).collect();
+        for i in 0..12 {
+            for j in 0..i {
+                assert_ne!(first[i], first[j], "series {i} and {j} share a colour");
+            }
+        }
+        assert_eq!(series_color(12), series_color(0));
+    }
+}
