@@ -117,10 +117,9 @@ pub fn build(
         (cell, point)
     };
 
-    let (obs_dim, act_dim) = (env.obs_dim(), env.act_dim());
-    let mut ds = RawDataset::with_capacity(obs_dim, act_dim, rows);
+    let mut ds = RawDataset::with_capacity(env.obs_dim(), env.act_dim(), rows);
     let pb = progress_bar(rows as u64, env_id, show_progress);
-    while ds.rewards.len() < rows {
+    while ds.len() < rows {
         let start = starts[rng.gen_range(0..starts.len())];
         let [sx, sy] = layout.cell_centre(start.0, start.1);
         let mut qpos = uniform_noise(&mut rng, env.sim().init_qpos(), 0.1);
@@ -153,7 +152,7 @@ pub fn build(
             let (q, v) = (env.sim().qpos(), env.sim().qvel());
             let next = to_f32(q.iter().chain(v).copied());
             let reached = (q[0] - eval_goal[0]).hypot(q[1] - eval_goal[1]) <= REACH;
-            let last = ds.rewards.len() + 1 == rows;
+            let last = ds.len() + 1 == rows;
             // the episode's last row is a timeout even on the goal (then both flags are set)
             let timeout = t + 1 == EPISODE_STEPS || upside_down(q) || last;
             let reward = if reached { 1.0 } else { 0.0 };
