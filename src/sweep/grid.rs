@@ -350,6 +350,25 @@ mod tests {
         resolve_grid(&g, "t", Path::new("/data"))
     }
 
+    #[test]
+    fn every_example_grid_resolves() {
+        // the study's grids are documentation too: each must stay a valid grid
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let g = parse_grid(&path).unwrap_or_else(|e| panic!("{e:#}"));
+                assert!(!g.cells.is_empty(), "{} has no cells", path.display());
+                n += 1;
+            }
+        }
+        assert!(
+            n >= 10,
+            "expected the study's grids in examples/, found {n}"
+        );
+    }
+
     const OK: &str = r#"
         seeds = [0, 1]
         [settings]
