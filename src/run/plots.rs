@@ -10,8 +10,6 @@ pub struct Series<'a> {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Draw panels of line plots into one PNG, side by side (in two rows when there are
-/// more than four).
 /// Colour of the i-th series: the six basic colours first, then six more, so that a
 /// figure with up to 12 series (a sweep's variants) has no two alike.
 pub fn series_color(i: usize) -> plotters::style::RGBColor {
@@ -33,6 +31,8 @@ pub fn series_color(i: usize) -> plotters::style::RGBColor {
     COLORS[i % COLORS.len()]
 }
 
+/// Draw panels of line plots into one PNG, side by side (in two rows when there are
+/// more than four).
 pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<()> {
     use plotters::prelude::*;
     let n = panels.len().max(1);
