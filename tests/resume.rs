@@ -289,7 +289,7 @@ fn walk(p: &Path) -> Vec<(String, Vec<u8>)> {
 fn online_runs_stop_on_sigterm_and_resume_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let args = |out: &str| -> Vec<String> {
+    let args = |out: &str, steps: &str| -> Vec<String> {
         [
             "online",
             "--env",
@@ -301,7 +301,7 @@ fn online_runs_stop_on_sigterm_and_resume_exactly() {
             "--batch-size",
             "32",
             "--steps",
-            "1500",
+            steps,
             "--random-steps",
             "200",
             "--learning-starts",
@@ -322,12 +322,12 @@ fn online_runs_stop_on_sigterm_and_resume_exactly() {
         .map(|s| s.to_string())
         .collect()
     };
-    let a = args("whole");
+    let a = args("whole", "1500");
     ok(&pars(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>(), d));
     assert_eq!(status(d, "whole")["state"], "finished");
     assert_eq!(status(d, "whole")["command"], "online");
     let child = spawn_until_file(
-        &args("termed"),
+        &args("termed", "1500"),
         d,
         &d.join("termed/checkpoints/online_state.bin"),
     );
@@ -351,5 +351,42 @@ fn online_runs_stop_on_sigterm_and_resume_exactly() {
         let x = std::fs::read(d.join("whole").join(f)).unwrap();
         let y = std::fs::read(d.join("termed").join(f)).unwrap();
         assert!(x == y, "{f} differs after resume");
+    }
+    // a run started for 900 steps and extended on resume ends as the 1500-step run
+    let child = spawn_until_file(
+        &args("short", "900"),
+        d,
+        &d.join("short/checkpoints/online_state.bin"),
+    );
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(130));
+    let at = status(d, "short")["step"].as_u64().unwrap();
+    let e = stderr(&pars(
+        &["online", "--resume", "short", "--steps", &at.to_string()],
+        d,
+    ));
+    assert!(e.contains("already at environment step"), "{e}");
+    let e = stderr(&pars(&["online", "--resume", "short", "--seed", "3"], d));
+    assert!(e.contains("except --steps"), "{e}");
+    ok(&pars(
+        &["online", "--resume", "short", "--steps", "1500"],
+        d,
+    ));
+    let st = status(d, "short");
+    assert_eq!(
+        (&st["state"], &st["total_steps"]),
+        (&"finished".into(), &1500.into())
+    );
+    for f in [
+        "metrics.csv",
+        "episodes.csv",
+        "final_eval.json",
+        "policy.safetensors",
+    ] {
+        let x = std::fs::read(d.join("whole").join(f)).unwrap();
+        let y = std::fs::read(d.join("short").join(f)).unwrap();
+        assert!(x == y, "{f} differs after an extending resume");
     }
 }

@@ -374,6 +374,24 @@ impl<'d> OnlineRun<'d> {
         Ok(run)
     }
 
+    /// Let the run go on to `steps` environment steps instead of its configured length
+    /// (`pars online --resume DIR --steps N`). Nothing else in the loop depends on the
+    /// length, except a cosine learning-rate schedule, which is refused.
+    pub fn extend(&mut self, steps: u64) -> Result<()> {
+        ensure!(
+            steps > self.st.env_steps,
+            "option --steps {steps}: the run is already at environment step {}",
+            self.st.env_steps
+        );
+        ensure!(
+            matches!(self.agent.actor_opt.schedule, LrSchedule::Constant),
+            "option --steps: the actor's learning-rate schedule is tied to the run's length ({} steps), so the run cannot be extended",
+            self.cfg.steps
+        );
+        self.cfg.steps = steps;
+        Ok(())
+    }
+
     /// Put `env` back into the running episode by replaying its actions.
     fn restore_env(&mut self, env: &mut dyn Env) -> Result<()> {
         if self.env_ready {
@@ -744,9 +762,11 @@ pub fn start_run(
     drive(online, env.as_mut(), eval_env.as_mut(), dir, show_progress)
 }
 
-/// Continue the online run in `dir` from its last checkpoint.
+/// Continue the online run in `dir` from its last checkpoint, to `steps` environment
+/// steps if given (else its configured length).
 pub fn resume_run(
     dir: &Path,
+    steps: Option<u64>,
     show_progress: bool,
 ) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
     let state = dir.join("checkpoints").join(STATE_FILE);
@@ -772,9 +792,16 @@ pub fn resume_run(
     let offline = load_offline_data(&cfg)?;
     let mut env = crate::envs::make_env(&cfg.env)?;
     let mut eval_env = crate::envs::make_env(&cfg.env)?;
-    let online = OnlineRun::load(&state, cfg, offline.as_ref())
+    let mut online = OnlineRun::load(&state, cfg, offline.as_ref())
         .with_context(|| format!("cannot resume {}", dir.display()))?;
-    let live = LiveRunDir::reopen(dir)?;
+    if let Some(n) = steps {
+        online.extend(n)?;
+    }
+    let mut live = LiveRunDir::reopen(dir)?;
+    if steps.is_some() {
+        live.write_text("online.toml", &crate::run::config_toml(&online.cfg)?)?;
+        live.set_total_steps(online.cfg.steps)?;
+    }
     if show_progress {
         println!(
             "resuming {} at environment step {}",

@@ -180,12 +180,20 @@ impl OnlineFlags {
 }
 
 /// `--resume` keeps a run's configuration: refuse any other option next to it.
-pub fn check_resume_alone(run: &RunFlags, online: &OnlineFlags, others: bool) -> Result<()> {
+pub fn check_resume_alone(
+    run: &RunFlags,
+    online: &OnlineFlags,
+    others: bool,
+) -> Result<Option<u64>> {
+    let rest = RunFlags {
+        steps: None,
+        ..run.clone()
+    };
     ensure!(
-        *run == RunFlags::default() && *online == OnlineFlags::default() && !others,
-        "option --resume cannot be combined with other options: the run keeps its configuration"
+        rest == RunFlags::default() && *online == OnlineFlags::default() && !others,
+        "option --resume takes no other options except --steps (a new length): the run keeps its configuration"
     );
-    Ok(())
+    Ok(run.steps)
 }
 
 /// The summary printed after an online run (fine-tune or from scratch).

@@ -14,7 +14,7 @@ pub struct FinetuneArgs {
     /// Offline run directory (from `pars train`) to continue online.
     #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
     pub from: Option<PathBuf>,
-    /// Continue an interrupted fine-tune (its --out directory).
+    /// Continue an interrupted fine-tune (its --out directory); with --steps, to a new length.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Preset whose online settings to use (default: the offline run's preset).
@@ -32,8 +32,9 @@ pub struct FinetuneArgs {
 /// `pars finetune`: continue an offline run online (SPEC §4).
 pub fn run(a: FinetuneArgs, out: &Output) -> Result<()> {
     if let Some(dir) = &a.resume {
-        check_resume_alone(&a.run, &a.online, a.preset.is_some() || a.dataset.is_some())?;
-        let (cfg, res, path) = resume_run(dir, out.progress())?;
+        let steps =
+            check_resume_alone(&a.run, &a.online, a.preset.is_some() || a.dataset.is_some())?;
+        let (cfg, res, path) = resume_run(dir, steps, out.progress())?;
         print_online_summary(&cfg, &res, &path, out);
         return Ok(());
     }

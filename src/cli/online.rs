@@ -19,7 +19,7 @@ pub struct OnlineArgs {
     /// Hidden width of actor and critics.
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Continue an interrupted run (its --out directory).
+    /// Continue an interrupted run (its --out directory); with --steps, to a new length.
     #[arg(long, conflicts_with = "preset")]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
@@ -31,12 +31,12 @@ pub struct OnlineArgs {
 /// `pars online`: learn from scratch with no offline data.
 pub fn run(a: OnlineArgs, out: &Output) -> Result<()> {
     if let Some(dir) = &a.resume {
-        check_resume_alone(
+        let steps = check_resume_alone(
             &a.run,
             &a.online,
             a.hidden.is_some() || a.algo != OnlineAlgo::Td3,
         )?;
-        let (cfg, res, path) = resume_run(dir, out.progress())?;
+        let (cfg, res, path) = resume_run(dir, steps, out.progress())?;
         print_online_summary(&cfg, &res, &path, out);
         return Ok(());
     }

@@ -125,6 +125,12 @@ impl LiveRunDir {
         self.status.write(&self.path)
     }
 
+    /// A resumed run was given a new length (`--resume DIR --steps N`).
+    pub fn set_total_steps(&mut self, total_steps: u64) -> Result<()> {
+        self.status.total_steps = total_steps;
+        self.status.write(&self.path)
+    }
+
     /// The run ended normally.
     pub fn finish(mut self) -> Result<PathBuf> {
         self.close(RunState::Finished, None)?;
