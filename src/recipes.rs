@@ -39,7 +39,7 @@ pub struct Behaviour {
     pub steps: u64,
     pub random_steps: u64,
     pub seed: u64,
-    /// Evaluation return of the saved policy (5 episodes, deterministic).
+    /// Evaluation return of the saved policy (its run's evaluation, deterministic).
     pub eval_return: f64,
     /// The saved policy (`policy.safetensors` of that run).
     pub policy: &'static [u8],
@@ -69,6 +69,19 @@ pub const HALFCHEETAH_MEDIUM: Behaviour = Behaviour {
     seed: 0,
     eval_return: 4162.0,
     policy: include_bytes!("../data/behaviour/halfcheetah-medium.safetensors"),
+};
+
+/// Walker2d: TD3 (`pars online --env walker2d-v2 --algo td3 --random-steps 10000
+/// --learning-starts 10000 --seed 3`), the actor of its first evaluation at or above a
+/// third of D4RL's expert return (1531): 2146 at 295k environment steps.
+pub const WALKER2D_MEDIUM: Behaviour = Behaviour {
+    env: "walker2d-v2",
+    algo: OnlineAlgo::Td3,
+    steps: 295_000,
+    random_steps: 10_000,
+    seed: 3,
+    eval_return: 2146.2,
+    policy: include_bytes!("../data/behaviour/walker2d-medium.safetensors"),
 };
 
 /// The goal-reaching ant behind the AntMaze recipes: TD3 in the open arena `antgoal-v0`
@@ -114,7 +127,7 @@ pub struct Recipe {
     pub default_rows: usize,
 }
 
-pub const RECIPES: [Recipe; 13] = [
+pub const RECIPES: [Recipe; 15] = [
     Recipe {
         name: "hopper-random",
         env: "hopper-v2",
@@ -144,6 +157,18 @@ pub const RECIPES: [Recipe; 13] = [
         env: "hopper-v2",
         kind: Kind::MediumReplay(HOPPER_MEDIUM),
         default_rows: HOPPER_MEDIUM.steps as usize,
+    },
+    Recipe {
+        name: "walker2d-medium",
+        env: "walker2d-v2",
+        kind: Kind::Medium(WALKER2D_MEDIUM),
+        default_rows: 1_000_000,
+    },
+    Recipe {
+        name: "walker2d-medium-replay",
+        env: "walker2d-v2",
+        kind: Kind::MediumReplay(WALKER2D_MEDIUM),
+        default_rows: WALKER2D_MEDIUM.steps as usize,
     },
     Recipe {
         name: "halfcheetah-medium",

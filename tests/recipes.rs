@@ -3,7 +3,8 @@
 //! docs/study.md).
 mod common;
 use common::{ok, pars, stderr};
-use pars::data::{read_dataset, summarize};
+use pars::data::{read_dataset, summarize, RawDataset};
+use std::path::Path;
 
 #[test]
 fn recipes_write_d4rl_files_in_the_intended_quality_order() {
@@ -92,24 +93,43 @@ fn recipes_write_d4rl_files_in_the_intended_quality_order() {
     assert_ne!(read_dataset(&d.join("r3.hdf5")).unwrap().actions, r.actions);
 }
 
-#[test]
-fn halfcheetah_recipes_order_random_below_medium() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    for (recipe, out, rows) in [
-        ("halfcheetah-random", "r.hdf5", "2000"),
-        ("halfcheetah-medium", "m.hdf5", "2000"),
-        ("halfcheetah-medium-replay", "mr.hdf5", "1500"),
-    ] {
+/// Build `<body>-random`, `-medium` and `-medium-replay` small and check their format and
+/// that random returns less than medium; returns (random, medium, medium-replay).
+fn build_random_medium_replay(
+    d: &Path,
+    body: &str,
+    dims: (usize, usize),
+) -> (RawDataset, RawDataset, RawDataset) {
+    let names = ["random", "medium", "medium-replay"].map(|k| format!("{body}-{k}"));
+    for (recipe, rows) in names.iter().zip(["2000", "2000", "1500"]) {
+        let out = format!("{recipe}.hdf5");
         ok(&pars(
-            &["collect", "--recipe", recipe, "--steps", rows, "--out", out],
+            &[
+                "collect", "--recipe", recipe, "--steps", rows, "--out", &out,
+            ],
             d,
         ));
     }
-    let read = |f: &str| read_dataset(&d.join(f)).unwrap();
-    let (r, m, mr) = (read("r.hdf5"), read("m.hdf5"), read("mr.hdf5"));
+    let read = |r: &str| read_dataset(&d.join(format!("{r}.hdf5"))).unwrap();
+    let (r, m, mr) = (read(&names[0]), read(&names[1]), read(&names[2]));
     for (ds, rows) in [(&r, 2000), (&m, 2000), (&mr, 1500)] {
-        assert_eq!((ds.len(), ds.obs_dim, ds.act_dim), (rows, 17, 6));
+        assert_eq!((ds.len(), ds.obs_dim, ds.act_dim), (rows, dims.0, dims.1));
+    }
+    // the replay buffer starts with the training run's uniformly random actions
+    assert!(mr.next_observations.is_some());
+    let mean_abs = mr.actions.iter().map(|a| a.abs() as f64).sum::<f64>() / mr.actions.len() as f64;
+    assert!(
+        (mean_abs - 0.5).abs() < 0.03,
+        "uniform actions have mean |a| 0.5: {mean_abs}"
+    );
+    (r, m, mr)
+}
+
+#[test]
+fn halfcheetah_recipes_order_random_below_medium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, m, mr) = build_random_medium_replay(dir.path(), "halfcheetah", (17, 6));
+    for ds in [&r, &m, &mr] {
         // HalfCheetah never terminates; episodes end by the 1000-step limit
         assert!(!ds.terminals.iter().any(|&t| t));
     }
@@ -117,12 +137,23 @@ fn halfcheetah_recipes_order_random_below_medium() {
     // D4RL: random ≈ −280, medium ≈ 4770; the stored policy returns 4162 without noise
     assert!(sr.return_mean < 0.0, "random {}", sr.return_mean);
     assert!(sm.return_mean > 3000.0, "medium {}", sm.return_mean);
-    // the replay buffer starts with the training run's uniformly random actions
-    assert!(mr.next_observations.is_some());
-    let mean_abs = mr.actions.iter().map(|a| a.abs() as f64).sum::<f64>() / mr.actions.len() as f64;
+}
+
+#[test]
+fn walker2d_recipes_order_random_below_medium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, m, _) = build_random_medium_replay(dir.path(), "walker2d", (17, 6));
+    let (sr, sm) = (summarize(&r), summarize(&m));
+    // D4RL: random ≈ 1.9, medium ≈ 2850; the stored policy returns 2146 without noise
+    // and ~1600 with the recipe's noise, whose walks often end in a fall
+    assert!(sr.return_mean < 50.0, "random {}", sr.return_mean);
+    assert!(sm.return_mean > 800.0, "medium {}", sm.return_mean);
+    // a random walker falls within ~20 steps, the medium one walks for hundreds
     assert!(
-        (mean_abs - 0.5).abs() < 0.03,
-        "uniform actions have mean |a| 0.5: {mean_abs}"
+        sm.episodes * 10 < sr.episodes,
+        "{} vs {} episodes",
+        sm.episodes,
+        sr.episodes
     );
 }
 
