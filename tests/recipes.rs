@@ -42,12 +42,8 @@ fn recipes_write_d4rl_files_in_the_intended_quality_order() {
     ] {
         assert_eq!((ds.len(), ds.obs_dim, ds.act_dim), (rows, 11, 3), "{name}");
         assert!(ds.actions.iter().all(|a| a.abs() <= 1.0), "{name}");
-        // the random and early-training policies fall; the medium one stands (docs/study.md)
-        assert_eq!(
-            ds.terminals.iter().any(|&t| t),
-            name != "medium",
-            "{name}: terminals"
-        );
+        // every policy here falls sooner or later
+        assert!(ds.terminals.iter().any(|&t| t), "{name}: terminals");
     }
     assert!(mr.next_observations.is_some(), "replay rows store s'");
     let (sr, sm) = (summarize(&r), summarize(&m));
@@ -59,6 +55,8 @@ fn recipes_write_d4rl_files_in_the_intended_quality_order() {
     );
     // D4RL's random hopper averages ~18; a medium policy about a third of 3234
     assert!(sr.return_mean < 100.0 && sm.return_mean > 800.0);
+    // a random hopper falls within ~20 steps; the medium one hops for hundreds
+    assert!(sm.episodes * 5 < sr.episodes, "{} vs {} episodes", sm.episodes, sr.episodes);
     // the same seed rebuilds the same file; another seed gives other rows
     ok(&pars(
         &[
@@ -176,7 +174,7 @@ fn recipe_errors_name_the_problem() {
             "--recipe",
             "hopper-medium-replay",
             "--steps",
-            "20000",
+            "300000",
             "--out",
             "x.hdf5",
         ],
