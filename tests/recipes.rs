@@ -57,7 +57,12 @@ fn recipes_write_d4rl_files_in_the_intended_quality_order() {
     // (a third of the expert's 3234) and ~730 with the recipe's noise
     assert!(sr.return_mean < 100.0 && sm.return_mean > 500.0);
     // a random hopper falls within ~20 steps; the medium one hops for hundreds
-    assert!(sm.episodes * 5 < sr.episodes, "{} vs {} episodes", sm.episodes, sr.episodes);
+    assert!(
+        sm.episodes * 5 < sr.episodes,
+        "{} vs {} episodes",
+        sm.episodes,
+        sr.episodes
+    );
     // the same seed rebuilds the same file; another seed gives other rows
     ok(&pars(
         &[

@@ -285,6 +285,20 @@ fn walk(p: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// An online run's outputs in `b` are byte-identical to those in `a`.
+fn assert_same_online_outputs(d: &Path, a: &str, b: &str) {
+    for f in [
+        "metrics.csv",
+        "episodes.csv",
+        "final_eval.json",
+        "policy.safetensors",
+    ] {
+        let x = std::fs::read(d.join(a).join(f)).unwrap();
+        let y = std::fs::read(d.join(b).join(f)).unwrap();
+        assert!(x == y, "{f} differs between {a} and {b}");
+    }
+}
+
 #[test]
 fn online_runs_stop_on_sigterm_and_resume_exactly() {
     let dir = tempfile::tempdir().unwrap();
@@ -342,16 +356,7 @@ fn online_runs_stop_on_sigterm_and_resume_exactly() {
     assert_eq!(st["state"], "interrupted", "{st}");
     ok(&pars(&["online", "--resume", "termed"], d));
     assert_eq!(status(d, "termed")["state"], "finished");
-    for f in [
-        "metrics.csv",
-        "episodes.csv",
-        "final_eval.json",
-        "policy.safetensors",
-    ] {
-        let x = std::fs::read(d.join("whole").join(f)).unwrap();
-        let y = std::fs::read(d.join("termed").join(f)).unwrap();
-        assert!(x == y, "{f} differs after resume");
-    }
+    assert_same_online_outputs(d, "whole", "termed");
     // a run started for 900 steps and extended on resume ends as the 1500-step run
     let child = spawn_until_file(
         &args("short", "900"),
@@ -379,14 +384,5 @@ fn online_runs_stop_on_sigterm_and_resume_exactly() {
         (&st["state"], &st["total_steps"]),
         (&"finished".into(), &1500.into())
     );
-    for f in [
-        "metrics.csv",
-        "episodes.csv",
-        "final_eval.json",
-        "policy.safetensors",
-    ] {
-        let x = std::fs::read(d.join("whole").join(f)).unwrap();
-        let y = std::fs::read(d.join("short").join(f)).unwrap();
-        assert!(x == y, "{f} differs after an extending resume");
-    }
+    assert_same_online_outputs(d, "whole", "short");
 }
