@@ -41,7 +41,7 @@ pub struct Behaviour {
     pub seed: u64,
     /// Evaluation return of the saved policy (its run's evaluation, deterministic).
     pub eval_return: f64,
-    /// The saved policy (`policy.safetensors` of that run).
+    /// The saved policy (that evaluation's `checkpoints/actor_<step>.safetensors`).
     pub policy: &'static [u8],
 }
 

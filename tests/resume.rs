@@ -375,6 +375,11 @@ fn online_runs_stop_on_sigterm_and_resume_exactly() {
     assert!(e.contains("already at environment step"), "{e}");
     let e = stderr(&pars(&["online", "--resume", "short", "--seed", "3"], d));
     assert!(e.contains("except --steps"), "{e}");
+    // as if a kill had come between an extension's online.toml and its next checkpoint
+    let toml_path = d.join("short/online.toml");
+    let text = std::fs::read_to_string(&toml_path).unwrap();
+    assert!(text.contains("steps = 900\n"), "{text}");
+    std::fs::write(&toml_path, text.replace("steps = 900\n", "steps = 1200\n")).unwrap();
     ok(&pars(
         &["online", "--resume", "short", "--steps", "1500"],
         d,

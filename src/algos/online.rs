@@ -342,11 +342,18 @@ impl<'d> OnlineRun<'d> {
         );
         let saved: OnlineConfig = toml::from_str(f.header["config"].as_str().unwrap_or(""))
             .with_context(|| format!("{}: malformed config", path.display()))?;
+        // the length may differ: `--resume --steps N` writes online.toml before the
+        // next checkpoint stores the new length (a kill in between must not strand it)
+        let length = cfg.steps;
         ensure!(
-            saved == cfg,
+            OnlineConfig {
+                steps: saved.steps,
+                ..cfg.clone()
+            } == saved,
             "{}: the checkpoint belongs to a different configuration",
             path.display()
         );
+        let cfg = saved;
         let st: LoopState = serde_json::from_value(f.header["loop"].clone())
             .with_context(|| format!("{}: malformed loop state", path.display()))?;
         let agent_bytes = f.read_bytes("agent")?;
@@ -371,6 +378,9 @@ impl<'d> OnlineRun<'d> {
         run.episode_actions = episode_actions;
         run.obs = obs;
         run.env_ready = run.st.episode.is_none();
+        if length != run.cfg.steps {
+            run.extend(length)?;
+        }
         Ok(run)
     }
 
