@@ -224,8 +224,13 @@ fn finetune_raises_the_success_rate_of_a_weak_offline_policy() {
         "not an online run directory",
     );
     fails(
-        &pars(&["finetune", "--resume", "ft", "--steps", "5"], d),
-        "cannot be combined",
+        &pars(&["finetune", "--resume", "ft", "--seed", "5"], d),
+        "except --steps",
+    );
+    // a new length does not reopen a finished run
+    fails(
+        &pars(&["finetune", "--resume", "ft", "--steps", "5000"], d),
+        "already finished",
     );
     assert!(!d.join("x").exists());
 }
