@@ -385,9 +385,9 @@ impl<'d> OnlineRun<'d> {
     }
 
     /// Let the run go on to `steps` environment steps instead of its configured length
-    /// (`pars online --resume DIR --steps N`). Nothing else in the loop depends on the
-    /// length, except a cosine learning-rate schedule, which is refused.
-    pub fn extend(&mut self, steps: u64) -> Result<()> {
+    /// (`pars online --resume DIR --steps N`, through `load`). Nothing else in the loop
+    /// depends on the length, except a cosine learning-rate schedule, which is refused.
+    fn extend(&mut self, steps: u64) -> Result<()> {
         ensure!(
             steps > self.st.env_steps,
             "option --steps {steps}: the run is already at environment step {}",
@@ -797,16 +797,17 @@ pub fn resume_run(
     );
     let text = std::fs::read_to_string(&toml_path)
         .with_context(|| format!("cannot read {}", toml_path.display()))?;
-    let cfg: OnlineConfig =
+    let mut cfg: OnlineConfig =
         toml::from_str(&text).with_context(|| format!("{}: invalid online.toml", dir.display()))?;
+    // a new length goes through `load`, which accepts one that differs from the checkpoint's
+    if let Some(n) = steps {
+        cfg.steps = n;
+    }
     let offline = load_offline_data(&cfg)?;
     let mut env = crate::envs::make_env(&cfg.env)?;
     let mut eval_env = crate::envs::make_env(&cfg.env)?;
-    let mut online = OnlineRun::load(&state, cfg, offline.as_ref())
+    let online = OnlineRun::load(&state, cfg, offline.as_ref())
         .with_context(|| format!("cannot resume {}", dir.display()))?;
-    if let Some(n) = steps {
-        online.extend(n)?;
-    }
     let mut live = LiveRunDir::reopen(dir)?;
     if steps.is_some() {
         live.write_text("online.toml", &crate::run::config_toml(&online.cfg)?)?;

@@ -44,8 +44,8 @@ pub struct CollectArgs {
     /// A D4RL-style dataset recipe instead: hopper-random, walker2d-random,
     /// halfcheetah-random, hopper-medium, hopper-medium-replay, walker2d-medium,
     /// walker2d-medium-replay, halfcheetah-medium, halfcheetah-medium-replay,
-    /// antmaze-umaze, antmaze-umaze-diverse, antmaze-medium-play, antmaze-medium-diverse, antmaze-large-play,
-    /// antmaze-large-diverse (see docs/study.md);
+    /// antmaze-umaze, antmaze-umaze-diverse, antmaze-medium-play, antmaze-medium-diverse,
+    /// antmaze-large-play, antmaze-large-diverse (see docs/study.md);
     /// --steps overrides its size (default: D4RL's 1M rows; medium-replay: its whole
     /// training run), --seed its randomness.
     #[arg(long, conflicts_with_all = ["policy", "from_run", "style"])]
