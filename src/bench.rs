@@ -1,8 +1,8 @@
 //! `pars bench`: steps/s of the full PARS (and IQL) update, FLOPs, fraction of the
 //! measured GEMM peak, thread scaling, inference latency and a dataset-memory check.
 use crate::algos::pars::Agent;
-use crate::algos::train::Learner;
-use crate::algos::{AgentConfig, Algorithm, IqlConfig, TrainConfig};
+use crate::algos::Learner;
+use crate::config::{AgentConfig, Algorithm, IqlConfig, TrainConfig};
 use crate::data::{Batch, RawDataset, Transitions};
 use crate::nn::gemm::{matmul, MatRef};
 use crate::nn::{EnsembleMlp, Tape};
@@ -244,8 +244,8 @@ impl BenchConfig {
     }
 
     /// A fresh learner (Q_min 0).
-    pub fn learner(&self) -> Learner {
-        Learner::new(&self.train_config(), self.obs, self.act, 0.0)
+    pub fn learner(&self) -> Box<dyn Learner> {
+        crate::algos::new_learner(&self.train_config(), self.obs, self.act, 0.0)
     }
 }
 
@@ -298,7 +298,7 @@ pub fn bench_config(name: &str) -> Result<BenchConfig> {
             },
         ),
         "D" => {
-            let p = crate::algos::presets::preset("iql-rsln-pa")?;
+            let p = crate::config::presets::preset("iql-rsln-pa")?;
             BenchConfig {
                 description: "antmaze IQL+RS-LN+PA: 2xQ, V, 2x256".into(),
                 obs: 29,
@@ -409,7 +409,7 @@ struct Timing {
 /// A configuration's learner on synthetic data, timed a number of updates at a time.
 struct Stepper {
     data: Transitions,
-    agent: Learner,
+    agent: Box<dyn Learner>,
     batch: Batch,
     rng: ChaCha8Rng,
 }
@@ -483,9 +483,10 @@ fn time_config(
 /// Time a fine-tuning run on Hopper with the hopper-medium preset's online settings
 /// (UTD 20, S_actor 1, half of each batch from a synthetic offline dataset).
 fn bench_online(env_steps: u64, repeats: usize, pool: &rayon::ThreadPool) -> Result<OnlineBench> {
-    use crate::algos::online::{OnlineConfig, OnlineRun};
+    use crate::config::OnlineConfig;
+    use crate::training::OnlineRun;
     let name = "hopper-medium";
-    let p = crate::algos::presets::preset(name)?;
+    let p = crate::config::presets::preset(name)?;
     let settings = p.online.clone().expect("hopper-medium has online settings");
     let mut env = crate::envs::make_env("hopper-v2")?;
     let (obs, act) = (env.obs_dim(), env.act_dim());
@@ -518,8 +519,9 @@ fn bench_online(env_steps: u64, repeats: usize, pool: &rayon::ThreadPool) -> Res
     );
     let res = pool.install(|| -> Result<_> {
         let agent = Agent::new(agent_cfg.clone(), obs, act, -100.0, env_steps, 0);
-        let mut run = OnlineRun::new(cfg.clone(), agent, Some(&data))?;
-        run.run(env.as_mut(), None, None, u64::MAX, false)
+        let mut run = OnlineRun::new(cfg.clone(), Box::new(agent), Some(&data))?;
+        run.run(env.as_mut(), None, None, u64::MAX, false)?
+            .finished()
     })?;
     let update_share = cfg.utd as f64 * res.env_steps_per_s / res.updates_per_s;
     Ok(OnlineBench {

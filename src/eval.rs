@@ -1,7 +1,29 @@
 //! Policy evaluation and D4RL normalised scores.
+use crate::algos::Learner;
 use crate::envs::Env;
+use crate::nn::EnsembleMlp;
+use crate::policy::Policy;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
+
+/// Evaluation episodes use these seeds (offset by the episode index), so every
+/// evaluation of a run sees the same start states.
+pub const EVAL_SEED: u64 = 1_000_003;
+
+/// Evaluate a learner's deterministic actor.
+pub fn eval_learner(
+    learner: &dyn Learner,
+    env: &mut dyn Env,
+    episodes: usize,
+) -> Result<EvalResult> {
+    eval_actor(learner.actor(), env, episodes)
+}
+
+/// Evaluate a deterministic actor (PARS's actor, IQL's mean network).
+pub fn eval_actor(actor: &EnsembleMlp, env: &mut dyn Env, episodes: usize) -> Result<EvalResult> {
+    let mut policy = Policy::new(actor.clone());
+    evaluate(env, |o| policy.act(o).to_vec(), episodes, EVAL_SEED)
+}
 
 /// D4RL reference returns (random, expert) per task family (SPEC §5).
 pub fn reference_returns(env_id: &str) -> Option<(f64, f64)> {

@@ -37,9 +37,7 @@ fn main() {
         Err(e) => Err(anyhow::anyhow!("cannot start the thread pool: {e}")),
     };
     if let Err(e) = result {
-        if e.downcast_ref::<pars::algos::train::Interrupted>()
-            .is_some()
-        {
+        if e.downcast_ref::<pars::training::Interrupted>().is_some() {
             // the run already said where its checkpoint is and how to resume
             std::process::exit(pars::run::signals::INTERRUPTED_EXIT);
         }

@@ -6,14 +6,16 @@
 //! driven through the maze by a waypoint planner. Each recipe rebuilds its file from a
 //! seed; the behaviour policies are built into the binary (`data/behaviour/`), so a
 //! dataset takes minutes, not the hours of training behind it.
-use crate::algos::online::{scratch_config, OnlineAlgo, OnlineRun};
 use crate::algos::pars::actor_spec;
-use crate::algos::{Agent, AgentConfig};
+use crate::algos::Agent;
+use crate::config::online::scratch_config;
+use crate::config::{AgentConfig, OnlineAlgo};
 use crate::data::RawDataset;
 use crate::envs::collect::rollout_policy;
 use crate::envs::make_env;
 use crate::nn::{EnsembleMlp, Init};
 use crate::policy::Policy;
+use crate::training::OnlineRun;
 use anyhow::{bail, ensure, Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -340,7 +342,8 @@ fn replay_of_training(b: &Behaviour, steps: u64, show_progress: bool) -> Result<
         cfg.steps,
         cfg.seed,
     );
-    let mut run = OnlineRun::new(cfg, agent, None)?;
-    run.run(env.as_mut(), None, None, u64::MAX, show_progress)?;
+    let mut run = OnlineRun::new(cfg, Box::new(agent), None)?;
+    run.run(env.as_mut(), None, None, u64::MAX, show_progress)?
+        .finished()?;
     run.replay_raw()
 }

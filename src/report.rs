@@ -7,7 +7,7 @@
 //! labelled by the stem of its dataset file and its config's `algo`. Runs of one group
 //! must agree on every setting but the seed (and on the dataset size); otherwise the
 //! report refuses, or with `split` reports each configuration as its own row.
-use crate::algos::config::TrainConfig;
+use crate::config::TrainConfig;
 use crate::sweep::{cell::run_finished, flatten_config, CellInfo, SweepDir, CELL_FILE};
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;

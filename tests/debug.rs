@@ -3,8 +3,9 @@
 mod common;
 use common::{ok, pars, stderr};
 use pars::data::write_d4rl;
+use pars::formats::TensorReader;
 use pars::nn::{Activation, EnsembleMlp, MlpSpec};
-use pars::policy::{save_policy, TensorReader};
+use pars::policy::save_policy;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;

@@ -1,12 +1,13 @@
 //! End to end: a short PARS run on a small built-in maze dataset clearly beats a random policy.
-use pars::algos::presets::preset;
-use pars::algos::train::{train_offline, EVAL_SEED};
-use pars::algos::TrainConfig;
+use pars::config::presets::preset;
+use pars::config::TrainConfig;
 use pars::data::Transitions;
 use pars::envs::collect::{collect, CollectConfig, Style};
 use pars::envs::make_env;
 use pars::envs::maze::Layout;
 use pars::eval::evaluate;
+use pars::eval::EVAL_SEED;
+use pars::training::train_offline;
 use rand::{Rng, SeedableRng};
 
 #[test]

@@ -3,14 +3,15 @@
 //! before training starts.
 mod common;
 use common::{ok, pars, stderr};
-use pars::algos::presets::{resolve_train_config, TrainSources};
-use pars::algos::train::{train_offline, EVAL_SEED};
-use pars::algos::Algorithm;
+use pars::config::presets::{resolve_train_config, TrainSources};
+use pars::config::Algorithm;
 use pars::data::Transitions;
 use pars::envs::collect::{collect, CollectConfig, Style};
 use pars::envs::make_env;
 use pars::envs::maze::Layout;
 use pars::eval::evaluate;
+use pars::eval::EVAL_SEED;
+use pars::training::train_offline;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 

@@ -2,8 +2,9 @@
 //! allocator watches every thread while PARS, TD3+BC and IQL updates run on two threads.
 //! The `gemm` crate allocates its packing buffer and a vector of flags inside each
 //! product; those are counted apart (and printed), everything else must be zero.
-use pars::algos::presets::preset;
-use pars::algos::{Agent, AgentConfig, IqlAgent};
+use pars::algos::{Agent, IqlAgent};
+use pars::config::presets::preset;
+use pars::config::AgentConfig;
 use pars::data::Batch;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

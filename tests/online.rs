@@ -434,12 +434,13 @@ fn killed_finetune_resumes_to_the_same_numbers() {
 #[test]
 #[ignore]
 fn bench_utd_loop_against_offline_updates() {
-    use pars::algos::online::{apply_online_config, OnlineConfig, OnlineRun};
-    use pars::algos::presets::preset;
-    use pars::algos::Agent;
+    use pars::algos::{Agent, Learner};
+    use pars::config::presets::preset;
+    use pars::config::OnlineConfig;
     use pars::data::{Batch, Transitions};
     use pars::envs::collect::{collect, CollectConfig, Style};
     use pars::envs::maze::{Layout, PointMaze};
+    use pars::training::OnlineRun;
     use rand::SeedableRng;
 
     let raw = collect(&CollectConfig::new(
@@ -466,7 +467,7 @@ fn bench_utd_loop_against_offline_updates() {
 
         let s = preset("pointmaze").unwrap().online.unwrap();
         let ocfg = OnlineConfig {
-            agent: pars::algos::AgentConfig {
+            agent: pars::config::AgentConfig {
                 alpha: s.alpha,
                 beta: Some(s.beta),
                 actor_subset: Some(s.actor_subset),
@@ -479,10 +480,14 @@ fn bench_utd_loop_against_offline_updates() {
             ..OnlineConfig::default()
         };
         let mut agent = Agent::new(cfg.clone(), 4, 2, 0.0, n, 0);
-        apply_online_config(&mut agent, &ocfg.agent).unwrap();
-        let mut run = OnlineRun::new(ocfg, agent, Some(&data)).unwrap();
+        agent.go_online(&ocfg.agent).unwrap();
+        let mut run = OnlineRun::new(ocfg, Box::new(agent), Some(&data)).unwrap();
         let mut env = PointMaze::new(Layout::Umaze);
-        let res = run.run(&mut env, None, None, u64::MAX, false).unwrap();
+        let res = run
+            .run(&mut env, None, None, u64::MAX, false)
+            .unwrap()
+            .finished()
+            .unwrap();
         on.push(res.updates_per_s);
     }
     println!("offline updates/s {off:.0?}; UTD-20 loop critic updates/s {on:.0?}");

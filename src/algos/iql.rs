@@ -20,12 +20,19 @@
 //! All three gradients are taken at the parameters before the step: CORL computes V(s')
 //! for the target and u for the weights before it updates V, and updates the target
 //! critics only after V has read them, so this is the same step.
-use super::config::{AgentConfig, IqlConfig, IqlPolicy};
-use super::pars::{critic_spec, infeasible_coordinate, UpdateStats};
+use super::pars::{critic_spec, infeasible_coordinate};
+use super::{Learner, UpdateStats};
+use crate::config::{AgentConfig, Algorithm, IqlConfig, IqlPolicy, TrainConfig};
 use crate::data::Batch;
+use crate::formats::record::{
+    read_adam, read_vec_adam, same_shape, write_adam, write_vec_adam, AdamRecord,
+};
+use crate::formats::{bits32, TensorReader, TensorWriter, AGENT_FORMAT, FORMAT_VERSION};
 use crate::nn::{polyak, Adam, EnsembleMlp, LrSchedule, MlpSpec, Tape};
+use anyhow::{ensure, Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 /// log σ is clamped to this range before use (CORL's LOG_STD_MIN / LOG_STD_MAX).
 pub const LOG_STD_MIN: f32 = -20.0;
@@ -476,23 +483,11 @@ impl IqlAgent {
     /// `pars::Agent::dormant_ratio`).
     pub fn dormant_ratio(&self) -> Option<f64> {
         let b = self.ws.last_batch;
-        if b == 0 {
-            return None;
-        }
-        let (mut dormant, mut total) = (0usize, 0usize);
-        let w = self.cfg.hidden;
-        for m in 0..self.cfg.n_critics {
-            for l in 0..self.cfg.critic_depth {
-                let h = &self.ws.critic_tape.hidden(m, l)[..b * w];
-                for j in 0..w {
-                    total += 1;
-                    if (0..b).all(|r| h[r * w + j] <= 0.0) {
-                        dormant += 1;
-                    }
-                }
-            }
-        }
-        Some(dormant as f64 / total as f64)
+        (b > 0).then(|| {
+            self.ws
+                .critic_tape
+                .dormant_ratio(self.cfg.critic_depth, self.cfg.hidden, b)
+        })
     }
 
     /// Every parameter vector with its name (for divergence checks).
@@ -542,6 +537,312 @@ impl Workspace {
             all_members: (0..n).collect(),
             last_batch: 0,
         }
+    }
+}
+
+/// Metadata `algorithm` of an IQL agent file and trace (PARS files have none).
+pub const FILE_ALGORITHM: &str = "iql";
+
+/// An IQL agent's scalar state, exactly (metadata `state` of an IQL agent file).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct IqlMeta {
+    /// `[agent]` and `[iql]` as TOML (exact float round trip).
+    cfg_toml: String,
+    obs_dim: usize,
+    act_dim: usize,
+    #[serde(with = "bits32")]
+    q_min: f32,
+    steps: u64,
+    rng: ChaCha8Rng,
+    actor_spec: MlpSpec,
+    critic_spec: MlpSpec,
+    value_spec: MlpSpec,
+    critic_members: usize,
+    actor_opt: AdamRecord,
+    log_std_opt: AdamRecord,
+    critic_opt: AdamRecord,
+    value_opt: AdamRecord,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IqlCfgWrap {
+    agent: AgentConfig,
+    iql: IqlConfig,
+}
+
+/// The agent file and update traces (see `crate::formats`).
+impl IqlAgent {
+    /// A fresh agent for `cfg` (an offline run) on data whose smallest reward is `r_min`.
+    pub fn from_config(cfg: &TrainConfig, obs_dim: usize, act_dim: usize, r_min: f32) -> Self {
+        let iql = cfg.iql_settings();
+        let q_min = iql.resolve_q_min(&cfg.agent, r_min);
+        Self::new(
+            cfg.agent.clone(),
+            iql,
+            obs_dim,
+            act_dim,
+            q_min,
+            cfg.steps,
+            cfg.seed,
+        )
+    }
+
+    /// Every state tensor under `prefix`: the networks `actor` (the mean μ), `critic`,
+    /// `critic_target`, `value`, the vector `log_std` [act_dim], their Adam moments
+    /// (`actor_adam.m.<actor tensor>`, …, `value_adam.v.<value tensor>`,
+    /// `log_std_adam.m`, `log_std_adam.v`) and step counts (`<name>_adam.step`, int64 []).
+    pub fn write_tensors(&self, w: &mut TensorWriter, prefix: &str) {
+        w.net(prefix, "actor", &self.actor);
+        w.net(prefix, "critic", &self.critic);
+        w.net(prefix, "critic_target", &self.critic_target);
+        w.net(prefix, "value", &self.value);
+        w.f32(format!("{prefix}log_std"), &[self.act_dim], &self.log_std);
+        write_adam(w, prefix, "actor", &self.actor, &self.actor_opt);
+        write_adam(w, prefix, "critic", &self.critic, &self.critic_opt);
+        write_adam(w, prefix, "value", &self.value, &self.value_opt);
+        write_vec_adam(w, prefix, "log_std", &self.log_std_opt);
+    }
+
+    /// Read the tensors written by `write_tensors`; the agent's networks give the
+    /// expected shapes (its optimisers keep their scalar settings).
+    pub fn read_tensors(&mut self, r: &TensorReader, prefix: &str) -> Result<()> {
+        let n = self.critic.members;
+        let (aspec, cspec, vspec) = (
+            self.actor.spec.clone(),
+            self.critic.spec.clone(),
+            self.value.spec.clone(),
+        );
+        self.actor = r.net(prefix, "actor", &aspec, 1)?;
+        self.critic = r.net(prefix, "critic", &cspec, n)?;
+        self.critic_target = r.net(prefix, "critic_target", &cspec, n)?;
+        self.value = r.net(prefix, "value", &vspec, 1)?;
+        let ad = self.act_dim;
+        self.log_std = r.f32(&format!("{prefix}log_std"), &[ad])?;
+        read_adam(r, prefix, "actor", &aspec, 1, &mut self.actor_opt)?;
+        read_adam(r, prefix, "critic", &cspec, n, &mut self.critic_opt)?;
+        read_adam(r, prefix, "value", &vspec, 1, &mut self.value_opt)?;
+        read_vec_adam(r, prefix, "log_std", ad, &mut self.log_std_opt)?;
+        Ok(())
+    }
+
+    /// The agent file (format `pars-agent`, metadata `algorithm` = `iql`; the mean
+    /// network is stored as `actor`, so the file loads as a policy). `config` as in
+    /// `pars::Agent::to_file`.
+    pub fn to_file(&self, config: Option<&str>) -> Result<TensorWriter> {
+        let wrap = IqlCfgWrap {
+            agent: self.cfg.clone(),
+            iql: self.iql.clone(),
+        };
+        let meta = IqlMeta {
+            cfg_toml: toml::to_string(&wrap)?,
+            obs_dim: self.obs_dim,
+            act_dim: self.act_dim,
+            q_min: self.q_min,
+            steps: self.steps,
+            rng: self.rng.clone(),
+            actor_spec: self.actor.spec.clone(),
+            critic_spec: self.critic.spec.clone(),
+            value_spec: self.value.spec.clone(),
+            critic_members: self.critic.members,
+            actor_opt: AdamRecord::of(&self.actor_opt),
+            log_std_opt: AdamRecord::of(&self.log_std_opt),
+            critic_opt: AdamRecord::of(&self.critic_opt),
+            value_opt: AdamRecord::of(&self.value_opt),
+        };
+        let mut w = TensorWriter::new();
+        w.meta("format", AGENT_FORMAT);
+        w.meta("version", FORMAT_VERSION.to_string());
+        w.meta("algorithm", FILE_ALGORITHM);
+        w.meta("spec", serde_json::to_string(&self.actor.spec)?);
+        w.meta("critic_spec", serde_json::to_string(&self.critic.spec)?);
+        w.meta("critic_members", self.critic.members.to_string());
+        w.meta("value_spec", serde_json::to_string(&self.value.spec)?);
+        let config = match config {
+            Some(c) => c.to_string(),
+            None => serde_json::to_string(&wrap)?,
+        };
+        w.meta("config", config);
+        w.meta("obs_dim", self.obs_dim.to_string());
+        w.meta("act_dim", self.act_dim.to_string());
+        w.meta("q_min", self.q_min.to_string());
+        w.meta("steps", self.steps.to_string());
+        w.meta("state", serde_json::to_string(&meta)?);
+        self.write_tensors(&mut w, "");
+        Ok(w)
+    }
+
+    /// Rebuild an IQL agent from an IQL agent file read into `r`.
+    pub fn read(r: &TensorReader) -> Result<Self> {
+        let path = r.path().display().to_string();
+        r.check_format(&[AGENT_FORMAT], "an agent checkpoint")?;
+        ensure!(
+            r.get_meta("algorithm") == Some(FILE_ALGORITHM),
+            "{path}: not an IQL agent (a PARS or TD3+BC agent)"
+        );
+        let meta: IqlMeta = r.meta_json("state")?;
+        let IqlCfgWrap { agent: cfg, iql } = toml::from_str(&meta.cfg_toml)
+            .with_context(|| format!("{path}: malformed agent config"))?;
+        ensure!(
+            meta.critic_members == cfg.n_critics,
+            "{path}: {} critics saved but the config says {}",
+            meta.critic_members,
+            cfg.n_critics
+        );
+        let mut agent = IqlAgent::new(cfg, iql, meta.obs_dim, meta.act_dim, meta.q_min, 1, 0);
+        ensure!(
+            same_shape(&agent.actor.spec, &meta.actor_spec)
+                && same_shape(&agent.critic.spec, &meta.critic_spec)
+                && same_shape(&agent.value.spec, &meta.value_spec),
+            "{path}: the saved network shapes do not match the saved config"
+        );
+        agent.actor_opt = meta.actor_opt.into_adam();
+        agent.log_std_opt = meta.log_std_opt.into_adam();
+        agent.critic_opt = meta.critic_opt.into_adam();
+        agent.value_opt = meta.value_opt.into_adam();
+        agent.read_tensors(r, "")?;
+        agent.steps = meta.steps;
+        agent.rng = meta.rng;
+        agent.reset_workspace();
+        Ok(agent)
+    }
+
+    /// The `config` of an IQL trace: every agent config field and every `[iql]`
+    /// field, with `value_layer_norm` resolved to a bool, plus `q_min`,
+    /// `actor_cosine_steps` (the cosine schedule's length: one actor update per step),
+    /// `gelu_approximate` and `step_offset`.
+    pub fn trace_config(&self, total_steps: u64) -> Result<serde_json::Value> {
+        let mut v = serde_json::to_value(&self.cfg)?;
+        let m = v
+            .as_object_mut()
+            .context("agent config is not a JSON object")?;
+        let iql = serde_json::to_value(&self.iql)?;
+        for (k, x) in iql.as_object().context("iql config is not a JSON object")? {
+            m.insert(k.clone(), x.clone());
+        }
+        let cosine_steps = match self.actor_opt.schedule {
+            LrSchedule::Cosine { total_steps } => total_steps,
+            LrSchedule::Constant => total_steps,
+        };
+        m.insert(
+            "value_layer_norm".into(),
+            self.iql.value_layer_norm(&self.cfg).into(),
+        );
+        m.insert("q_min".into(), (self.q_min as f64).into());
+        m.insert("actor_cosine_steps".into(), cosine_steps.into());
+        m.insert("gelu_approximate".into(), true.into());
+        m.insert("step_offset".into(), self.steps.into());
+        Ok(v)
+    }
+}
+
+impl Learner for IqlAgent {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::Iql
+    }
+    fn agent_config(&self) -> &AgentConfig {
+        &self.cfg
+    }
+    fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+    fn act_dim(&self) -> usize {
+        self.act_dim
+    }
+    fn q_min(&self) -> f32 {
+        self.q_min
+    }
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn update(&mut self, batch: &Batch) -> UpdateStats {
+        let (stats, iql) = IqlAgent::update(self, batch);
+        UpdateStats {
+            v_loss: Some(iql.v_loss),
+            adv_mean: Some(iql.adv_mean),
+            adv_std: Some(iql.adv_std),
+            ..stats
+        }
+    }
+
+    fn schedule_tied_to_length(&self) -> bool {
+        matches!(self.actor_opt.schedule, LrSchedule::Cosine { .. })
+    }
+
+    fn actor(&self) -> &EnsembleMlp {
+        &self.actor
+    }
+
+    /// μ(s) + N(0, σ²), clipped to the box (IQL does not learn online here).
+    fn explore(&mut self, obs: &[f32], noise: f32, rng: &mut ChaCha8Rng, out: &mut [f32]) {
+        let mut tape = Tape::new(&self.actor, 1);
+        self.actor.forward(obs, 1, &[0], &mut tape);
+        for (a, p) in out.iter_mut().zip(tape.output(0)) {
+            let eps: f32 = rng.sample(rand_distr::StandardNormal);
+            *a = (p + noise * eps).clamp(-1.0, 1.0);
+        }
+    }
+
+    fn dormant_ratio(&self) -> Option<f64> {
+        IqlAgent::dormant_ratio(self)
+    }
+
+    fn named_params(&self) -> Vec<(&'static str, &[f32])> {
+        IqlAgent::named_params(self).to_vec()
+    }
+
+    fn apply_resumable(&mut self, cfg: &TrainConfig) {
+        self.cfg = cfg.agent.clone();
+        self.iql = cfg.iql_settings();
+        self.actor_opt.lr = cfg.agent.actor_lr;
+        self.log_std_opt.lr = cfg.agent.actor_lr;
+        self.critic_opt.lr = cfg.agent.critic_lr;
+        self.value_opt.lr = self.iql.value_lr;
+        self.reset_workspace();
+    }
+
+    fn to_file(&self, config: Option<&str>) -> Result<TensorWriter> {
+        IqlAgent::to_file(self, config)
+    }
+    fn write_tensors(&self, w: &mut TensorWriter, prefix: &str) {
+        IqlAgent::write_tensors(self, w, prefix)
+    }
+
+    fn record_draws(&mut self, on: bool) {
+        IqlAgent::record_draws(self, on)
+    }
+    fn trace_config(&self, total_steps: u64) -> Result<serde_json::Value> {
+        IqlAgent::trace_config(self, total_steps)
+    }
+
+    /// `draw.pa_u` (with PA) and `loss.{td, pa, q_data, target_mean, v, adv_mean,
+    /// adv_std, actor}`.
+    fn write_trace_step(&self, w: &mut TensorWriter, p: &str, stats: &UpdateStats) {
+        let (b, ad) = (self.cfg.batch_size, self.act_dim);
+        if self.cfg.penalty {
+            let u = self.pa_draws().expect("draws are recorded");
+            w.f32(format!("{p}draw.pa_u"), &[b, ad], u);
+        }
+        let mut loss = |n: &str, v: f32| w.f32(format!("{p}loss.{n}"), &[], &[v]);
+        loss("td", stats.td_loss);
+        loss("pa", stats.pa_loss);
+        loss("q_data", stats.q_data);
+        loss("target_mean", stats.target_mean);
+        let iql = "an IQL update reports V and the advantages";
+        loss("v", stats.v_loss.expect(iql));
+        loss("adv_mean", stats.adv_mean.expect(iql));
+        loss("adv_std", stats.adv_std.expect(iql));
+        loss(
+            "actor",
+            stats.actor_loss.expect("IQL updates the actor every step"),
+        );
+    }
+
+    fn clone_box(&self) -> Box<dyn Learner> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -920,5 +1221,100 @@ mod tests {
             assert!((t - (t0 + tau * (c - t0))).abs() < 1e-6);
         }
         assert_ne!(x.critic.params, c0);
+    }
+}
+
+/// IQL agent files.
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use crate::algos::Agent;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn iql_agent_round_trips_bit_for_bit_loads_as_a_policy_and_is_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("agent.safetensors");
+        let pre = crate::config::presets::preset("iql-rsln-pa").unwrap();
+        let agent_cfg = AgentConfig {
+            hidden: 8,
+            batch_size: 4,
+            ..pre.agent
+        };
+        let iql = pre.iql.unwrap();
+        let mut a = IqlAgent::new(agent_cfg, iql, 3, 2, -1.234_567, 100, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut b = Batch::new(4, 3, 2);
+        for v in b
+            .obs
+            .iter_mut()
+            .chain(&mut b.next_obs)
+            .chain(&mut b.actions)
+        {
+            *v = rng.gen_range(-1.0..1.0);
+        }
+        for _ in 0..5 {
+            a.update(&b);
+        }
+        a.to_file(None).unwrap().write(&p).unwrap();
+        let r = TensorReader::open(&p).unwrap();
+        let mut c = IqlAgent::read(&r).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for (x, y) in [
+            (&a.actor.params, &c.actor.params),
+            (&a.critic.params, &c.critic.params),
+            (&a.critic_target.params, &c.critic_target.params),
+            (&a.value.params, &c.value.params),
+            (&a.log_std, &c.log_std),
+            (&a.actor_opt.v, &c.actor_opt.v),
+            (&a.log_std_opt.m, &c.log_std_opt.m),
+            (&a.critic_opt.m, &c.critic_opt.m),
+            (&a.value_opt.v, &c.value_opt.v),
+        ] {
+            assert_eq!(bits(x), bits(y));
+        }
+        assert_eq!(
+            (a.cfg.clone(), a.iql.clone()),
+            (c.cfg.clone(), c.iql.clone())
+        );
+        assert_eq!(
+            (
+                a.steps,
+                a.q_min.to_bits(),
+                a.value_opt.step,
+                a.log_std_opt.schedule
+            ),
+            (
+                c.steps,
+                c.q_min.to_bits(),
+                c.value_opt.step,
+                c.log_std_opt.schedule
+            )
+        );
+        // the same future
+        for _ in 0..3 {
+            assert_eq!(a.update(&b).1, c.update(&b).1);
+        }
+        assert_eq!(bits(&a.critic.params), bits(&c.critic.params));
+        // the mean network loads as a policy; the PARS reader refuses the file, and the
+        // IQL reader a PARS agent
+        let pol = crate::policy::Policy::load(&p).unwrap();
+        assert_eq!(
+            bits(&pol.net.params),
+            bits(&IqlAgent::read(&r).unwrap().actor.params)
+        );
+        let e = format!("{:#}", Agent::load(&p).err().unwrap());
+        assert!(e.contains("an IQL agent"), "{e}");
+        let pp = dir.path().join("pars.safetensors");
+        crate::algos::pars::file_tests::tiny_agent()
+            .save(&pp, None)
+            .unwrap();
+        let e = format!(
+            "{:#}",
+            IqlAgent::read(&TensorReader::open(&pp).unwrap())
+                .err()
+                .unwrap()
+        );
+        assert!(e.contains("not an IQL agent"), "{e}");
     }
 }

@@ -3,9 +3,13 @@
 //! critic:  y = c_reward·r + γ(1−done)·min_{i∈S} Q̄_i(s', ā'),   ā' = clip(π̄(s') + clip(σε, −c, c))
 //!          L_Q = mean_i,b (Q_i(s,a) − y)² + α·mean_i,b (Q_i(s, a_inf) − Q_min)²
 //! actor:   L_π = mean_b(−λ·q(s, π(s)) + β·Σ_d (π(s)_d − a_d)²),  λ = 1/mean|q|
-use super::config::{ActorValue, AgentConfig, TargetUpdate};
+use super::{Learner, UpdateStats};
+use crate::config::{ActorValue, AgentConfig, Algorithm, TargetUpdate, TrainConfig};
 use crate::data::Batch;
+use crate::formats::record::{read_adam, same_shape, write_adam, AdamRecord};
+use crate::formats::{bits32, TensorReader, TensorWriter, AGENT_FORMAT, FORMAT_VERSION};
 use crate::nn::{polyak, Adam, EnsembleMlp, LrSchedule, MlpSpec, Tape};
+use anyhow::{ensure, Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -19,21 +23,6 @@ pub fn infeasible_coordinate(u: f32, l: f32) -> f32 {
     } else {
         (u + 1.0) * l
     }
-}
-
-/// Statistics of one update (actor fields are `None` on steps without an actor update).
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
-pub struct UpdateStats {
-    pub td_loss: f32,
-    pub pa_loss: f32,
-    /// Mean Q over members and batch on dataset actions.
-    pub q_data: f32,
-    /// Mean Q over members and batch on infeasible actions (NaN without PA).
-    pub q_infeasible: f32,
-    pub target_mean: f32,
-    pub actor_loss: Option<f32>,
-    pub bc_loss: Option<f32>,
-    pub lambda: Option<f32>,
 }
 
 /// The random draws of one update, kept when recording is on (`Agent::record_draws`;
@@ -53,6 +42,8 @@ pub struct Draws {
 /// Preallocated buffers of the update step: nothing is allocated per step.
 #[derive(Clone)]
 struct Workspace {
+    /// One row: the exploration action online.
+    act_tape: Tape,
     actor_tape: Tape,
     actor_target_tape: Tape,
     critic_tape: Tape,
@@ -538,23 +529,11 @@ impl Agent {
     /// ≤ 0 (threshold τ = 0) for every row of the batch.
     pub fn dormant_ratio(&self) -> Option<f64> {
         let b = self.ws.last_batch;
-        if b == 0 {
-            return None;
-        }
-        let (mut dormant, mut total) = (0usize, 0usize);
-        let w = self.cfg.hidden;
-        for m in 0..self.cfg.n_critics {
-            for l in 0..self.cfg.critic_depth {
-                let h = &self.ws.critic_tape.hidden(m, l)[..b * w];
-                for j in 0..w {
-                    total += 1;
-                    if (0..b).all(|r| h[r * w + j] <= 0.0) {
-                        dormant += 1;
-                    }
-                }
-            }
-        }
-        Some(dormant as f64 / total as f64)
+        (b > 0).then(|| {
+            self.ws
+                .critic_tape
+                .dormant_ratio(self.cfg.critic_depth, self.cfg.hidden, b)
+        })
     }
 }
 
@@ -595,6 +574,7 @@ impl Workspace {
         let n = cfg.n_critics;
         let ind = od + ad;
         Self {
+            act_tape: Tape::new(actor, 1),
             actor_tape: Tape::new(actor, b),
             actor_target_tape: Tape::new(actor, b),
             critic_tape: Tape::new(critic, 2 * b),
@@ -614,6 +594,353 @@ impl Workspace {
             subset: Vec::with_capacity(n),
             last_batch: 0,
         }
+    }
+}
+
+/// The agent's scalar state, exactly (metadata `state` of an agent file).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct AgentMeta {
+    /// The agent config as TOML (exact float round trip).
+    cfg_toml: String,
+    obs_dim: usize,
+    act_dim: usize,
+    #[serde(with = "bits32")]
+    q_min: f32,
+    #[serde(with = "bits32")]
+    beta: f32,
+    steps: u64,
+    rng: ChaCha8Rng,
+    actor_spec: MlpSpec,
+    critic_spec: MlpSpec,
+    critic_members: usize,
+    actor_opt: AdamRecord,
+    critic_opt: AdamRecord,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CfgWrap {
+    agent: AgentConfig,
+}
+
+/// The agent file and update traces (see `crate::formats`).
+impl Agent {
+    /// A fresh agent for `cfg` (an offline run) on data whose smallest reward is `r_min`.
+    pub fn from_config(cfg: &TrainConfig, obs_dim: usize, act_dim: usize, r_min: f32) -> Self {
+        let q_min = cfg.agent.resolve_q_min(r_min);
+        Self::new(
+            cfg.agent.clone(),
+            obs_dim,
+            act_dim,
+            q_min,
+            cfg.steps,
+            cfg.seed,
+        )
+    }
+
+    /// Every state tensor under `prefix`: the networks `actor`, `actor_target`,
+    /// `critic`, `critic_target` (names from `crate::formats::net_tensors`), the Adam
+    /// moments `actor_adam.m.<actor tensor>`, `actor_adam.v.…`, `critic_adam.m.<critic
+    /// tensor>`, `critic_adam.v.…`, and the step counts `actor_adam.step`,
+    /// `critic_adam.step` (int64, shape []). Agent files and update traces share them.
+    pub fn write_tensors(&self, w: &mut TensorWriter, prefix: &str) {
+        w.net(prefix, "actor", &self.actor);
+        w.net(prefix, "actor_target", &self.actor_target);
+        w.net(prefix, "critic", &self.critic);
+        w.net(prefix, "critic_target", &self.critic_target);
+        write_adam(w, prefix, "actor", &self.actor, &self.actor_opt);
+        write_adam(w, prefix, "critic", &self.critic, &self.critic_opt);
+    }
+
+    /// Read the tensors written by `write_tensors` under `prefix`; the agent's networks
+    /// give the expected shapes.
+    pub fn read_tensors(&mut self, r: &TensorReader, prefix: &str) -> Result<()> {
+        let (aspec, cspec) = (self.actor.spec.clone(), self.critic.spec.clone());
+        let n = self.critic.members;
+        self.actor = r.net(prefix, "actor", &aspec, 1)?;
+        self.actor_target = r.net(prefix, "actor_target", &aspec, 1)?;
+        self.critic = r.net(prefix, "critic", &cspec, n)?;
+        self.critic_target = r.net(prefix, "critic_target", &cspec, n)?;
+        read_adam(r, prefix, "actor", &aspec, 1, &mut self.actor_opt)?;
+        read_adam(r, prefix, "critic", &cspec, n, &mut self.critic_opt)?;
+        Ok(())
+    }
+
+    /// The agent file's tensors and metadata. `config` is the run's resolved
+    /// configuration as JSON text (metadata `config`); without it the agent's own
+    /// config is stored there.
+    pub fn to_file(&self, config: Option<&str>) -> Result<TensorWriter> {
+        let meta = AgentMeta {
+            cfg_toml: toml::to_string(&CfgWrap {
+                agent: self.cfg.clone(),
+            })?,
+            obs_dim: self.obs_dim,
+            act_dim: self.act_dim,
+            q_min: self.q_min,
+            beta: self.beta,
+            steps: self.steps,
+            rng: self.rng.clone(),
+            actor_spec: self.actor.spec.clone(),
+            critic_spec: self.critic.spec.clone(),
+            critic_members: self.critic.members,
+            actor_opt: AdamRecord::of(&self.actor_opt),
+            critic_opt: AdamRecord::of(&self.critic_opt),
+        };
+        let mut w = TensorWriter::new();
+        w.meta("format", AGENT_FORMAT);
+        w.meta("version", FORMAT_VERSION.to_string());
+        // `spec` is the actor's, so the file loads as a policy too
+        w.meta("spec", serde_json::to_string(&self.actor.spec)?);
+        w.meta("critic_spec", serde_json::to_string(&self.critic.spec)?);
+        w.meta("critic_members", self.critic.members.to_string());
+        let config = match config {
+            Some(c) => c.to_string(),
+            None => serde_json::to_string(&CfgWrap {
+                agent: self.cfg.clone(),
+            })?,
+        };
+        w.meta("config", config);
+        w.meta("obs_dim", self.obs_dim.to_string());
+        w.meta("act_dim", self.act_dim.to_string());
+        // readable copies; `state` is the exact record that loading uses
+        w.meta("q_min", self.q_min.to_string());
+        w.meta("beta", self.beta.to_string());
+        w.meta("steps", self.steps.to_string());
+        w.meta("state", serde_json::to_string(&meta)?);
+        self.write_tensors(&mut w, "");
+        Ok(w)
+    }
+
+    /// Save the whole agent (e.g. at the end of offline training, for fine-tuning).
+    pub fn save(&self, path: &std::path::Path, config: Option<&str>) -> Result<()> {
+        self.to_file(config)?.write(path)
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        Self::read(&TensorReader::open(path)?)
+    }
+
+    /// Rebuild an agent from an agent file read into `r`.
+    pub fn read(r: &TensorReader) -> Result<Self> {
+        let path = r.path().display().to_string();
+        r.check_format(&[AGENT_FORMAT], "an agent checkpoint")?;
+        ensure!(
+            r.get_meta("algorithm") != Some(super::iql::FILE_ALGORITHM),
+            "{path}: an IQL agent; this needs a PARS or TD3+BC agent (fine-tuning supports those only)"
+        );
+        let meta: AgentMeta = r.meta_json("state")?;
+        let cfg = toml::from_str::<CfgWrap>(&meta.cfg_toml)
+            .with_context(|| format!("{path}: malformed agent config"))?
+            .agent;
+        ensure!(
+            meta.critic_members == cfg.n_critics,
+            "{path}: {} critics saved but the config says {}",
+            meta.critic_members,
+            cfg.n_critics
+        );
+        let mut agent = Agent::new(cfg, meta.obs_dim, meta.act_dim, meta.q_min, 1, 0);
+        ensure!(
+            same_shape(&agent.actor.spec, &meta.actor_spec)
+                && same_shape(&agent.critic.spec, &meta.critic_spec),
+            "{path}: the saved network shapes do not match the saved config"
+        );
+        agent.actor_opt = meta.actor_opt.into_adam();
+        agent.critic_opt = meta.critic_opt.into_adam();
+        agent.read_tensors(r, "")?;
+        agent.beta = meta.beta;
+        agent.steps = meta.steps;
+        agent.rng = meta.rng;
+        agent.reset_workspace();
+        Ok(agent)
+    }
+
+    /// The trace's `config`: every agent config field, with `beta` and `q_min`
+    /// resolved, plus `actor_cosine_steps` (the cosine schedule's length in actor
+    /// updates), `gelu_approximate` (our GELU is the tanh approximation, as JAX's
+    /// default) and `step_offset` (updates the agent had taken before the trace).
+    /// Floats are the exact f32 values, written as f64.
+    pub fn trace_config(&self, total_steps: u64) -> Result<serde_json::Value> {
+        let mut v = serde_json::to_value(&self.cfg)?;
+        let m = v
+            .as_object_mut()
+            .context("agent config is not a JSON object")?;
+        let cosine_steps = match self.actor_opt.schedule {
+            LrSchedule::Cosine { total_steps } => total_steps,
+            LrSchedule::Constant => total_steps.div_ceil(self.cfg.policy_delay as u64),
+        };
+        m.insert("beta".into(), (self.beta as f64).into());
+        m.insert("q_min".into(), (self.q_min as f64).into());
+        m.insert("actor_cosine_steps".into(), cosine_steps.into());
+        m.insert("gelu_approximate".into(), true.into());
+        m.insert("step_offset".into(), self.steps.into());
+        Ok(v)
+    }
+}
+
+impl Learner for Agent {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::Pars
+    }
+    fn agent_config(&self) -> &AgentConfig {
+        &self.cfg
+    }
+    fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+    fn act_dim(&self) -> usize {
+        self.act_dim
+    }
+    fn q_min(&self) -> f32 {
+        self.q_min
+    }
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn update(&mut self, batch: &Batch) -> UpdateStats {
+        Agent::update(self, batch)
+    }
+
+    fn can_learn_online(&self) -> bool {
+        true
+    }
+
+    /// A critic step; with `TargetUpdate::EveryCritic` the target critics follow it.
+    fn update_critic(&mut self, batch: &Batch) -> UpdateStats {
+        let stats = Agent::update_critic(self, batch);
+        self.steps += 1;
+        if self.cfg.target_update == TargetUpdate::EveryCritic {
+            polyak(
+                &mut self.critic_target.params,
+                &self.critic.params,
+                self.cfg.tau,
+            );
+        }
+        stats
+    }
+
+    /// An actor step, then the target actor (and, for textbook TD3's
+    /// `TargetUpdate::WithActor`, the target critics, before it).
+    fn update_actor(&mut self, batch: &Batch, stats: &mut UpdateStats) {
+        Agent::update_actor(self, batch, stats);
+        if self.cfg.target_update != TargetUpdate::EveryCritic {
+            polyak(
+                &mut self.critic_target.params,
+                &self.critic.params,
+                self.cfg.tau,
+            );
+        }
+        polyak(
+            &mut self.actor_target.params,
+            &self.actor.params,
+            self.cfg.tau,
+        );
+    }
+
+    /// Network shapes must not change; the actor's cosine schedule (ended offline)
+    /// gives way to a constant rate.
+    fn go_online(&mut self, cfg: &AgentConfig) -> Result<()> {
+        let old = &self.cfg;
+        ensure!(
+            (old.hidden, old.critic_depth, old.actor_depth, old.n_critics)
+                == (cfg.hidden, cfg.critic_depth, cfg.actor_depth, cfg.n_critics)
+                && (old.critic_layer_norm, old.activation)
+                    == (cfg.critic_layer_norm, cfg.activation),
+            "the online agent must keep the offline network shapes"
+        );
+        self.cfg = cfg.clone();
+        self.beta = cfg.resolve_beta(self.act_dim);
+        self.actor_opt.schedule = LrSchedule::Constant;
+        self.actor_opt.lr = cfg.actor_lr;
+        self.critic_opt.lr = cfg.critic_lr;
+        self.reset_workspace();
+        Ok(())
+    }
+
+    fn schedule_tied_to_length(&self) -> bool {
+        matches!(self.actor_opt.schedule, LrSchedule::Cosine { .. })
+    }
+
+    fn actor(&self) -> &EnsembleMlp {
+        &self.actor
+    }
+
+    /// π(s) + N(0, σ²), clipped to the box.
+    fn explore(&mut self, obs: &[f32], noise: f32, rng: &mut ChaCha8Rng, out: &mut [f32]) {
+        self.actor.forward(obs, 1, &[0], &mut self.ws.act_tape);
+        for (a, p) in out.iter_mut().zip(self.ws.act_tape.output(0)) {
+            let eps: f32 = rng.sample(StandardNormal);
+            *a = (p + noise * eps).clamp(-1.0, 1.0);
+        }
+    }
+
+    fn dormant_ratio(&self) -> Option<f64> {
+        Agent::dormant_ratio(self)
+    }
+
+    fn named_params(&self) -> Vec<(&'static str, &[f32])> {
+        vec![
+            ("critic", &self.critic.params),
+            ("target critic", &self.critic_target.params),
+            ("actor", &self.actor.params),
+            ("target actor", &self.actor_target.params),
+        ]
+    }
+
+    fn apply_resumable(&mut self, cfg: &TrainConfig) {
+        self.cfg = cfg.agent.clone();
+        self.beta = cfg.agent.resolve_beta(self.act_dim);
+        self.actor_opt.lr = cfg.agent.actor_lr;
+        self.critic_opt.lr = cfg.agent.critic_lr;
+        self.reset_workspace();
+    }
+
+    fn to_file(&self, config: Option<&str>) -> Result<TensorWriter> {
+        Agent::to_file(self, config)
+    }
+    fn write_tensors(&self, w: &mut TensorWriter, prefix: &str) {
+        Agent::write_tensors(self, w, prefix)
+    }
+
+    fn record_draws(&mut self, on: bool) {
+        Agent::record_draws(self, on)
+    }
+    fn trace_config(&self, total_steps: u64) -> Result<serde_json::Value> {
+        Agent::trace_config(self, total_steps)
+    }
+
+    /// `draw.{target_eps, target_subset, pa_u, actor_subset}` and
+    /// `loss.{td, pa, q_data, target_mean, actor, bc, lambda}`.
+    fn write_trace_step(&self, w: &mut TensorWriter, p: &str, stats: &UpdateStats) {
+        let (b, ad) = (self.cfg.batch_size, self.act_dim);
+        let idx = |v: &[usize]| v.iter().map(|&i| i as i64).collect::<Vec<_>>();
+        let d = self.draws().expect("draws are recorded");
+        w.f32(format!("{p}draw.target_eps"), &[b, ad], &d.target_eps);
+        let ts = idx(&d.target_subset);
+        w.i64(format!("{p}draw.target_subset"), &[ts.len()], &ts);
+        if self.cfg.penalty {
+            w.f32(format!("{p}draw.pa_u"), &[b, ad], &d.pa_u);
+        }
+        if stats.actor_loss.is_some() && !d.actor_subset.is_empty() {
+            let s = idx(&d.actor_subset);
+            w.i64(format!("{p}draw.actor_subset"), &[s.len()], &s);
+        }
+        let mut loss = |n: &str, v: f32| w.f32(format!("{p}loss.{n}"), &[], &[v]);
+        loss("td", stats.td_loss);
+        loss("pa", stats.pa_loss);
+        loss("q_data", stats.q_data);
+        loss("target_mean", stats.target_mean);
+        if let (Some(a), Some(bc), Some(l)) = (stats.actor_loss, stats.bc_loss, stats.lambda) {
+            loss("actor", a);
+            loss("bc", bc);
+            loss("lambda", l);
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn Learner> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -946,5 +1273,172 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
+    }
+}
+
+/// Agent files (moved with the agent's own reader and writer).
+#[cfg(test)]
+pub(crate) mod file_tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    pub(crate) fn tiny_agent() -> Agent {
+        let cfg = AgentConfig {
+            hidden: 8,
+            n_critics: 3,
+            batch_size: 4,
+            alpha: 0.123_456_78,
+            ..AgentConfig::default()
+        };
+        let mut a = Agent::new(cfg, 3, 2, -1.234_567, 100, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut b = Batch::new(4, 3, 2);
+        for v in b
+            .obs
+            .iter_mut()
+            .chain(&mut b.next_obs)
+            .chain(&mut b.actions)
+        {
+            *v = rng.gen_range(-1.0..1.0);
+        }
+        for _ in 0..5 {
+            a.update(&b);
+        }
+        a
+    }
+
+    #[test]
+    fn agent_round_trips_bit_for_bit_and_continues_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("agent.safetensors");
+        let mut a = tiny_agent();
+        a.actor_opt.schedule = LrSchedule::Cosine { total_steps: 7 };
+        a.save(&p, None).unwrap();
+        let b = Agent::load(&p).unwrap();
+        assert_eq!(a.cfg, b.cfg);
+        for (x, y) in [
+            (&a.actor.params, &b.actor.params),
+            (&a.actor_target.params, &b.actor_target.params),
+            (&a.critic.params, &b.critic.params),
+            (&a.critic_target.params, &b.critic_target.params),
+            (&a.actor_opt.m, &b.actor_opt.m),
+            (&a.actor_opt.v, &b.actor_opt.v),
+            (&a.critic_opt.m, &b.critic_opt.m),
+            (&a.critic_opt.v, &b.critic_opt.v),
+        ] {
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(x), bits(y));
+        }
+        assert_eq!(
+            (a.actor_opt.step, a.critic_opt.step, a.actor_opt.schedule),
+            (b.actor_opt.step, b.critic_opt.step, b.actor_opt.schedule)
+        );
+        assert_eq!(
+            (a.q_min.to_bits(), a.beta.to_bits(), a.steps),
+            (b.q_min.to_bits(), b.beta.to_bits(), b.steps)
+        );
+        // the same file again: identical bytes
+        let p2 = dir.path().join("again.safetensors");
+        b.save(&p2, None).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(&p2).unwrap());
+        let batch = Batch::new(4, 3, 2);
+        let (mut a, mut b) = (a, b);
+        for _ in 0..3 {
+            assert_eq!(a.update(&batch).td_loss, b.update(&batch).td_loss);
+        }
+        assert_eq!(a.critic.params, b.critic.params);
+        assert_eq!(a.actor.params, b.actor.params);
+    }
+
+    #[test]
+    fn agent_file_is_named_like_a_policy_and_loads_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("agent.safetensors");
+        let a = tiny_agent();
+        a.save(&p, Some("{\"algo\":\"x\"}")).unwrap();
+        let r = TensorReader::open(&p).unwrap();
+        assert_eq!(r.get_meta("format"), Some("pars-agent"));
+        assert_eq!(r.get_meta("config"), Some("{\"algo\":\"x\"}"));
+        for n in [
+            "actor.0.layer0.weight",
+            "actor_target.0.layer2.bias",
+            "critic.2.layer1.ln_scale",
+            "critic_target.0.layer1.ln_bias",
+            "actor_adam.m.actor.0.layer1.weight",
+            "actor_adam.v.actor.0.layer2.bias",
+            "critic_adam.m.critic.1.layer0.weight",
+            "critic_adam.v.critic.2.layer2.weight",
+        ] {
+            assert!(r.contains(n), "{n}");
+        }
+        assert_eq!(r.shape("critic.1.layer0.weight"), Some(&[5usize, 8][..]));
+        assert_eq!(r.i64("critic_adam.step", &[]).unwrap(), vec![5]);
+        let pol = crate::policy::Policy::load(&p).unwrap();
+        assert_eq!(pol.net.params, a.actor.params);
+        // a policy file is not an agent
+        let pp = dir.path().join("policy.safetensors");
+        crate::policy::save_policy(&pp, &a.actor, None, &[]).unwrap();
+        let e = format!("{:#}", Agent::load(&pp).err().unwrap());
+        assert!(
+            e.contains("policy.safetensors: format is 'pars-policy', expected an agent checkpoint"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_agent_files_name_the_file_and_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("agent.safetensors");
+        let a = tiny_agent();
+        // drop one Adam tensor
+        let w = a.to_file(None).unwrap();
+        let bytes = w.to_bytes().unwrap();
+        let r = TensorReader::from_bytes(&p, bytes).unwrap();
+        let mut w2 = TensorWriter::new();
+        for (k, v) in r.metadata() {
+            w2.meta(k, v.clone());
+        }
+        for n in r.names() {
+            let shape = r.shape(&n).unwrap().to_vec();
+            if n.ends_with("_adam.step") {
+                w2.i64(n.clone(), &shape, &r.i64(&n, &shape).unwrap());
+            } else if n != "critic_adam.v.critic.1.layer1.bias" {
+                let mut v = r.f32(&n, &shape).unwrap();
+                if n == "critic_target.2.layer0.weight" {
+                    v[0] = f32::NAN;
+                }
+                w2.f32(n.clone(), &shape, &v);
+            }
+        }
+        w2.write(&p).unwrap();
+        let e = format!("{:#}", Agent::load(&p).err().unwrap());
+        assert!(
+            e.contains("agent.safetensors: tensor 'critic_target.2.layer0.weight' contains NaN"),
+            "{e}"
+        );
+        w2 = TensorWriter::new();
+        for (k, v) in r.metadata() {
+            w2.meta(k, v.clone());
+        }
+        for n in r.names() {
+            let shape = r.shape(&n).unwrap().to_vec();
+            if n.ends_with("_adam.step") {
+                w2.i64(n.clone(), &shape, &r.i64(&n, &shape).unwrap());
+            } else if n != "critic_adam.v.critic.1.layer1.bias" {
+                w2.f32(n.clone(), &shape, &r.f32(&n, &shape).unwrap());
+            }
+        }
+        w2.write(&p).unwrap();
+        let e = format!("{:#}", Agent::load(&p).err().unwrap());
+        assert!(
+            e.contains("missing tensor 'critic_adam.v.critic.1.layer1.bias'"),
+            "{e}"
+        );
+        std::fs::write(&p, b"hello world, not an agent").unwrap();
+        let e = format!("{:#}", Agent::load(&p).err().unwrap());
+        assert!(
+            e.contains("agent.safetensors is not a safetensors file"),
+            "{e}"
+        );
     }
 }

@@ -3,11 +3,11 @@
 //! environment; bar charts with std error bars.
 use super::plots::{bar_charts, BarSeries};
 use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, RunArgs};
-use crate::algos::presets::preset;
-use crate::algos::train::train_offline;
-use crate::algos::TrainConfig;
+use crate::config::presets::preset;
+use crate::config::TrainConfig;
 use crate::envs::make_env;
 use crate::run::OutputDir;
+use crate::training::train_offline;
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 use serde::Serialize;

@@ -11,11 +11,11 @@
 //!   fixed probe set of dataset (s, a) pairs.
 use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, RunArgs};
 use crate::algos::pars::Agent;
-use crate::algos::presets::preset;
-use crate::algos::train::eval_agent;
-use crate::algos::AgentConfig;
+use crate::config::presets::preset;
+use crate::config::AgentConfig;
 use crate::data::{Batch, Transitions};
 use crate::envs::make_env;
+use crate::eval::eval_learner;
 use crate::nn::Tape;
 use crate::run::{plot_panels, OutputDir, Series};
 use anyhow::{ensure, Result};
@@ -198,7 +198,7 @@ pub fn run(a: DormantArgs) -> Result<PathBuf> {
             pb.inc(1);
         }
         let score = match env.as_deref_mut() {
-            Some(env) => Some(eval_agent(&agent, env, episodes)?.mean_score),
+            Some(env) => Some(eval_learner(&agent, env, episodes)?.mean_score),
             None => None,
         };
         runs.push(RunResult {

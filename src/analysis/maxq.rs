@@ -5,8 +5,8 @@
 use super::plots::{bar_charts, BarSeries};
 use super::{check_out, finish, mean_std, progress, write_csv, RunArgs};
 use crate::algos::pars::{critic_spec, infeasible_coordinate};
-use crate::algos::presets::preset;
-use crate::algos::AgentConfig;
+use crate::config::presets::preset;
+use crate::config::AgentConfig;
 use crate::data::RawDataset;
 use crate::nn::{polyak, Adam, EnsembleMlp, LrSchedule, Tape};
 use crate::run::OutputDir;

@@ -1,11 +1,12 @@
 //! `pars collect`: a maze dataset from the scripted controller, uniform random
 //! actions in any environment, a saved policy's rollouts, or an online run's replay.
 use super::common::{policy_and_env, Output};
-use crate::algos::online::{replay_dataset, STATE_FILE};
 use crate::data;
 use crate::envs::collect::{collect, rollout_policy, CollectConfig, Style};
 use crate::envs::make_env;
 use crate::envs::maze::Layout;
+use crate::run::RunPaths;
+use crate::training::online::replay_dataset;
 use anyhow::{ensure, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -130,9 +131,10 @@ fn collect_random(a: &CollectArgs, out: &Output) -> Result<()> {
 
 /// The replay buffer of a finished online run.
 fn collect_replay(a: &CollectArgs, run: &std::path::Path) -> Result<()> {
-    let state = run.join("checkpoints").join(STATE_FILE);
+    let paths = RunPaths::new(run);
+    let state = paths.online_state();
     ensure!(
-        run.join("online.toml").is_file() && state.is_file(),
+        paths.is_online_run() && state.is_file(),
         "{} is not a finished `pars online` / `pars finetune` run",
         run.display()
     );

@@ -103,7 +103,7 @@ impl RunFlags {
 /// directory holding `policy.safetensors`).
 pub fn policy_file(p: &Path) -> PathBuf {
     if p.is_dir() {
-        p.join(crate::policy::POLICY_FILE)
+        p.join(crate::run::paths::POLICY_FILE)
     } else {
         p.to_path_buf()
     }
@@ -198,8 +198,8 @@ pub fn check_resume_alone(
 
 /// The summary printed after an online run (fine-tune or from scratch).
 pub fn print_online_summary(
-    cfg: &crate::algos::online::OnlineConfig,
-    res: &crate::algos::online::OnlineResult,
+    cfg: &crate::config::OnlineConfig,
+    res: &crate::training::online::OnlineResult,
     path: &Path,
     out: &Output,
 ) {
@@ -231,7 +231,7 @@ pub fn print_online_summary(
 }
 
 /// The one-line summary printed after an offline run.
-pub fn print_train_summary(label: &str, res: &crate::algos::train::TrainResult) {
+pub fn print_train_summary(label: &str, res: &crate::training::TrainResult) {
     match &res.final_eval {
         Some(ev) => println!(
             "{label}: normalised score {:.1} ± {:.1}, return {:.3}{} ({:.0} steps/s)",

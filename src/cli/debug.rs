@@ -5,10 +5,9 @@
 //! - `pars debug act` writes a policy's actions for given observations (checked
 //!   against a numpy forward pass by tests/reference/policy_numpy.py).
 use super::common::{policy_file, Output};
-use crate::algos::presets::{resolve_train_config, TrainSources};
-use crate::algos::trace::{run_iql_trace, run_trace};
-use crate::algos::Algorithm;
+use crate::config::presets::{resolve_train_config, TrainSources};
 use crate::policy::Policy;
+use crate::training::trace::run_trace;
 use anyhow::{ensure, Context, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -100,10 +99,7 @@ fn trace(a: TraceArgs, out: &Output) -> Result<()> {
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "trace".into()),
     };
-    let file = match cfg.algorithm {
-        Algorithm::Pars => run_trace(&cfg, &data, &case)?.file,
-        Algorithm::Iql => run_iql_trace(&cfg, &data, &case)?.0,
-    };
+    let file = run_trace(&cfg, &data, &case)?.file;
     let bytes = file.to_bytes()?;
     crate::run::write_atomic(&a.out, &bytes)?;
     if !out.quiet {

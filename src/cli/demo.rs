@@ -4,12 +4,12 @@
 //! closest affordable setting to the paper's random-data results; `--task maze` is the
 //! built-in point-mass maze.
 use super::common::Output;
-use crate::algos::presets::{resolve_train_config, TrainSources};
-use crate::algos::train::{train_run, FinishedRun};
+use crate::config::presets::{resolve_train_config, TrainSources};
 use crate::data;
 use crate::envs::collect::{collect, CollectConfig, Style};
 use crate::envs::maze::Layout;
 use crate::eval::mean_std;
+use crate::training::{train_run, FinishedRun};
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 use rayon::prelude::*;

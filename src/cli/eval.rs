@@ -14,7 +14,7 @@ pub struct EvalArgs {
     pub env: String,
     #[arg(long, default_value_t = 10)]
     pub episodes: usize,
-    #[arg(long, default_value_t = crate::algos::train::EVAL_SEED)]
+    #[arg(long, default_value_t = crate::eval::EVAL_SEED)]
     pub seed: u64,
     /// Print the full result as one JSON object instead of a line of text.
     #[arg(long)]

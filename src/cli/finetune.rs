@@ -1,10 +1,8 @@
 //! `pars finetune`: continue an offline run online (SPEC §4).
 use super::common::{check_resume_alone, print_online_summary, OnlineFlags, Output, RunFlags};
-use crate::algos::online::{
-    apply_online_config, load_offline_run, resolve_online_config, resume_run, start_run,
-    OnlineConfig,
-};
-use crate::algos::presets::{preset, OnlineSettings};
+use crate::config::online::{finetune_config, resolve_online_config};
+use crate::run::DatasetRecord;
+use crate::training::online::{load_offline_run, resume_run, start_run};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -40,39 +38,17 @@ pub fn run(a: FinetuneArgs, out: &Output) -> Result<()> {
     }
     let from = a.from.as_ref().context("option --from is required")?;
     let (train, mut agent) = load_offline_run(from)?;
-    let preset_name = a.preset.clone().unwrap_or_else(|| train.algo.clone());
-    let settings = match preset(&preset_name) {
-        Ok(p) => p.online,
-        Err(e) if a.preset.is_some() => return Err(e),
-        Err(_) => None,
-    };
-    let settings = settings.unwrap_or_else(|| {
-        if !out.quiet {
-            println!(
-                "note: preset '{preset_name}' has no online settings; keeping the offline α and β, S_actor = 1"
-            );
-        }
-        OnlineSettings {
-            alpha: train.agent.alpha,
-            beta: train.agent.resolve_beta(agent.act_dim),
-            actor_subset: 1,
-            offline_fraction: 0.5,
-            exploration_noise: 0.05,
-        }
-    });
     let dataset = match &a.dataset {
         Some(p) => p.clone(),
-        None => {
-            let j = std::fs::read_to_string(from.join("dataset.json"))
-                .with_context(|| format!("{}: no dataset.json; pass --dataset", from.display()))?;
-            let v: serde_json::Value = serde_json::from_str(&j)
-                .with_context(|| format!("{}: malformed dataset.json", from.display()))?;
-            PathBuf::from(
-                v["path"]
-                    .as_str()
-                    .with_context(|| format!("{}: dataset.json has no path", from.display()))?,
-            )
-        }
+        None => DatasetRecord::read(from)?
+            .with_context(|| {
+                format!(
+                    "{}: no {}; pass --dataset",
+                    from.display(),
+                    crate::run::paths::DATASET_FILE
+                )
+            })?
+            .dataset(),
     };
     let env = a
         .run
@@ -85,20 +61,19 @@ pub fn run(a: FinetuneArgs, out: &Output) -> Result<()> {
                 from.display()
             )
         })?;
-    let agent_cfg = settings.online_agent(&train.agent);
-    let base = OnlineConfig {
-        algo: format!("{} finetune", train.algo),
-        agent: agent_cfg,
+    let (base, note) = finetune_config(
+        &train,
+        agent.act_dim(),
+        a.preset.as_deref(),
         env,
-        seed: train.seed,
-        offline_fraction: settings.offline_fraction,
-        exploration_noise: settings.exploration_noise,
-        from_run: Some(from.display().to_string()),
-        dataset: Some(dataset.display().to_string()),
-        ..OnlineConfig::default()
-    };
+        from.display().to_string(),
+        dataset.display().to_string(),
+    )?;
+    if let Some(note) = note.filter(|_| !out.quiet) {
+        println!("{note}");
+    }
     let cfg = resolve_online_config(base, a.online.overrides(&a.run)?.0, &a.run.set)?;
-    apply_online_config(&mut agent, &cfg.agent)?;
+    agent.go_online(&cfg.agent)?;
     let dir = match &a.run.out {
         Some(o) => o.clone(),
         None => crate::run::unique_run_dir(PathBuf::from(format!(

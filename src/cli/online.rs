@@ -1,10 +1,10 @@
 //! `pars online`: learn online from scratch, with the TD3 or the PARS critic.
 use super::common::{check_resume_alone, print_online_summary, OnlineFlags, Output, RunFlags};
-use crate::algos::online::{
-    resolve_online_config, resume_run, scratch_config, start_run, OnlineAlgo, OnlineConfig,
-};
 use crate::algos::Agent;
+use crate::config::online::{resolve_online_config, scratch_config};
+use crate::config::{OnlineAlgo, OnlineConfig};
 use crate::envs::make_env;
+use crate::training::online::{resume_run, start_run};
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -61,7 +61,7 @@ pub fn run(a: OnlineArgs, out: &Output) -> Result<()> {
             cfg.seed
         ))),
     };
-    let (cfg, res, path) = start_run(cfg, agent, &dir, out.progress())?;
+    let (cfg, res, path) = start_run(cfg, Box::new(agent), &dir, out.progress())?;
     print_online_summary(&cfg, &res, &path, out);
     Ok(())
 }
@@ -80,8 +80,8 @@ fn online_config(a: &OnlineArgs, env_id: &str) -> Result<(OnlineConfig, &'static
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algos::config::{ActorValue, TargetUpdate};
-    use crate::algos::AgentConfig;
+    use crate::config::AgentConfig;
+    use crate::config::{ActorValue, TargetUpdate};
     use crate::nn::Init;
     use clap::Parser;
 

@@ -1,6 +1,6 @@
 //! `pars presets [NAME]`: a table of what the presets set, or one preset's resolved
 //! configuration as TOML that `pars train --config` accepts unchanged.
-use crate::algos::presets::{preset, preset_names, resolve_train_config, TrainSources};
+use crate::config::presets::{preset, preset_names, resolve_train_config, TrainSources};
 use anyhow::Result;
 use clap::Args;
 
@@ -21,7 +21,7 @@ pub fn run(a: PresetsArgs) -> Result<()> {
             "# preset {} (pars presets {name}); pass to `pars train --config`",
             p.name
         );
-        if p.algorithm == crate::algos::Algorithm::Iql {
+        if p.algorithm == crate::config::Algorithm::Iql {
             println!("# IQL (see docs/iql.md); pars finetune does not take IQL runs");
         }
         if let Some(o) = &p.online {

@@ -1,9 +1,9 @@
 //! `pars train`: offline training on a dataset.
 use super::common::{print_train_summary, Output, Overrides, RunFlags};
-use crate::algos::presets::{preset_for, resolve_train_config, TrainSources};
-use crate::algos::train::{default_run_dir, resume_run, train_run};
-use crate::algos::Algorithm;
+use crate::config::presets::{preset_for, resolve_train_config, TrainSources};
+use crate::config::Algorithm;
 use crate::nn::Activation;
+use crate::training::{default_run_dir, resume_run, train_run};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;

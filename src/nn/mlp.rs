@@ -689,6 +689,25 @@ impl Tape {
         &t.acts[l][..self.rows * w]
     }
 
+    /// Dormant-neuron ratio over the first `rows` rows of the last forward: the
+    /// fraction of hidden units (all members, the first `depth` hidden layers of width
+    /// `width`) whose activation is ≤ 0 (threshold τ = 0) on every one of those rows.
+    pub fn dormant_ratio(&self, depth: usize, width: usize, rows: usize) -> f64 {
+        let (mut dormant, mut total) = (0usize, 0usize);
+        for m in 0..self.members.len() {
+            for l in 0..depth {
+                let h = &self.hidden(m, l)[..rows * width];
+                for j in 0..width {
+                    total += 1;
+                    if (0..rows).all(|r| h[r * width + j] <= 0.0) {
+                        dormant += 1;
+                    }
+                }
+            }
+        }
+        dormant as f64 / total as f64
+    }
+
     /// Σ over the listed members of dL/dinput, written into `out` ([rows, input]).
     pub fn dinput_sum(&self, members: &[usize], out: &mut [f32]) {
         let n = self.rows * self.input;

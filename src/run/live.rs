@@ -1,14 +1,15 @@
 //! The directory of a training run (`train`, `finetune`, `online`). It lives at its
 //! final name from the start, with a `status.json` saying whether the run is running,
 //! finished, failed or interrupted, so a killed run can be found and resumed.
-use super::status::{RunState, Status, STATUS_FILE};
+use super::paths::{CHECKPOINTS_DIR, CONFIG_FILE, ONLINE_CONFIG_FILE, STATUS_FILE};
+use super::status::{RunState, Status};
 use super::write_atomic;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Files that mark a directory as holding a run.
-const RUN_MARKERS: [&str; 3] = [STATUS_FILE, "config.toml", "online.toml"];
+const RUN_MARKERS: [&str; 3] = [STATUS_FILE, CONFIG_FILE, ONLINE_CONFIG_FILE];
 
 pub struct LiveRunDir {
     path: PathBuf,
@@ -49,7 +50,7 @@ impl LiveRunDir {
                 );
             }
         }
-        std::fs::create_dir_all(path.join("checkpoints"))
+        std::fs::create_dir_all(path.join(CHECKPOINTS_DIR))
             .with_context(|| format!("cannot create {}", path.display()))?;
         let mut status = Status::new(command, total_steps);
         status.write(path)?;
@@ -81,7 +82,7 @@ impl LiveRunDir {
         status.error = None;
         status.write(path)?;
         // temporary files of a checkpoint write that a kill cut short
-        if let Ok(entries) = std::fs::read_dir(path.join("checkpoints")) {
+        if let Ok(entries) = std::fs::read_dir(path.join(CHECKPOINTS_DIR)) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
                 if name.starts_with('.') && name.contains(".tmp") {

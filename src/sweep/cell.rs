@@ -129,7 +129,7 @@ impl SweepDir {
 /// Whether `dir` holds a finished offline run: config, policy, and (where the run
 /// writes one) a `finished` status.
 pub fn run_finished(dir: &Path) -> bool {
-    if !dir.join("config.toml").is_file() || !dir.join(crate::policy::POLICY_FILE).is_file() {
+    if !dir.join("config.toml").is_file() || !dir.join(crate::run::paths::POLICY_FILE).is_file() {
         return false;
     }
     match Status::read(dir) {
@@ -275,8 +275,8 @@ pub fn resumable(dir: &Path, cell: &Cell) -> Option<u64> {
     let step = st.last_checkpoint?;
     let state = dir
         .join("checkpoints")
-        .join(crate::algos::train::TRAIN_STATE_FILE);
-    let saved: crate::algos::config::TrainConfig =
+        .join(crate::run::paths::TRAIN_STATE_FILE);
+    let saved: crate::config::TrainConfig =
         toml::from_str(&std::fs::read_to_string(dir.join("config.toml")).ok()?).ok()?;
     (stopped && state.is_file() && saved == cell.config).then_some(step)
 }
@@ -291,17 +291,12 @@ pub fn resume_or_start(
 ) -> Result<(PathBuf, Start)> {
     let dir = sweep.cell_dir(cell);
     if let Some(step) = resumable(&dir, cell) {
-        let done = crate::algos::train::resume_run(&dir, Vec::new(), &[], show_progress)?;
+        let done = crate::training::resume_run(&dir, Vec::new(), &[], show_progress)?;
         return Ok((done.dir, Start::Resumed(step)));
     }
     remove_unfinished(&dir)?;
-    let done = crate::algos::train::train_run(
-        &cell.config,
-        &cell.dataset_path,
-        &dir,
-        true,
-        show_progress,
-    )?;
+    let done =
+        crate::training::train_run(&cell.config, &cell.dataset_path, &dir, true, show_progress)?;
     Ok((done.dir, Start::Fresh))
 }
 

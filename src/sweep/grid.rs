@@ -1,8 +1,8 @@
 //! Grid files (`pars sweep GRID.toml`): datasets × variants × seeds with shared
 //! settings, resolved into cells, each a complete training configuration with a
 //! deterministic run-directory name. Everything is validated before anything runs.
-use crate::algos::config::TrainConfig;
-use crate::algos::presets::{resolve_train_config, TrainSources};
+use crate::config::presets::{resolve_train_config, TrainSources};
+use crate::config::TrainConfig;
 use crate::run::sanitize_label;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};

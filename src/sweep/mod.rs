@@ -85,7 +85,7 @@ impl SweepDir {
             let p = dir.join("config.toml");
             let text = std::fs::read_to_string(&p)
                 .with_context(|| format!("cannot read {}", p.display()))?;
-            let old: crate::algos::config::TrainConfig = toml::from_str(&text)
+            let old: crate::config::TrainConfig = toml::from_str(&text)
                 .with_context(|| format!("{} is not a training config", p.display()))?;
             if old != c.config {
                 bail!(
@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn flattened_settings_print_f32_values_as_written() {
-        let cfg = crate::algos::TrainConfig::default();
+        let cfg = crate::config::TrainConfig::default();
         let mut c = cfg.clone();
         c.agent.beta = Some(0.01);
         c.agent.gamma = 0.995;

@@ -1,226 +1,77 @@
 //! Update traces (`pars debug trace`): K offline updates of the agent, written with
 //! every input, random draw, loss and the whole state before and after each step, so
 //! an independent implementation (tests/reference/, Python/JAX) can replay and check
-//! them. The updates are `Agent::update`, the code path of training, with the agent's
+//! them. The updates are `Learner::update`, the code path of training, with the learner's
 //! draw recording switched on; batches are sampled as `pars train` samples them, so a
 //! trace of K steps is the first K steps of the training run with the same config.
 //!
 //! Format (safetensors, version 1; tensors float32 unless stated):
 //! metadata `format` = `pars-trace`, `version` = `1`, `case`, `config` (JSON),
 //! `obs_dim`, `act_dim`, `steps` (K); tensors `init.` + every state tensor (see
-//! `checkpoint::write_agent_tensors`), and for k = 1..=K `step{k}.batch.{obs, actions,
+//! `Learner::write_tensors`), and for k = 1..=K `step{k}.batch.{obs, actions,
 //! rewards, next_obs, dones}`, `step{k}.draw.{target_eps, target_subset, pa_u,
 //! actor_subset}`, `step{k}.loss.{td, pa, q_data, target_mean, actor, bc, lambda}` and
 //! `step{k}.after.` + every state tensor. tests/reference/README.md has the details.
-//! IQL traces (`run_iql_trace`) share the format, with metadata `algorithm` = `iql` and
-//! IQL's state tensors, draws and losses.
-use super::checkpoint::{write_agent_tensors, write_iql_tensors};
-use super::config::TrainConfig;
-use super::iql::IqlAgent;
-use super::pars::Agent;
+//! IQL traces share the format, with metadata `algorithm` = `iql` and IQL's state
+//! tensors, draws and losses.
+use super::offline::SAMPLE_SEED_XOR;
+use crate::algos::{new_learner, Learner};
+use crate::config::TrainConfig;
 use crate::data::{Batch, Transitions};
-use crate::nn::LrSchedule;
-use crate::policy::TensorWriter;
-use anyhow::{ensure, Context, Result};
+use crate::formats::TensorWriter;
+use anyhow::{ensure, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
 
 pub const TRACE_FORMAT: &str = "pars-trace";
 pub const TRACE_VERSION: u32 = 1;
 
-/// Seed offset of batch sampling: the one `train::train_offline` uses (a test checks
-/// that a trace follows the training run).
-const SAMPLE_SEED_XOR: u64 = 0x5EED_DA7A;
-
-/// The trace's `config`: every agent config field, with `beta` and `q_min` resolved,
-/// plus `actor_cosine_steps` (the cosine schedule's length in actor updates),
-/// `gelu_approximate` (our GELU is the tanh approximation, as JAX's default) and
-/// `step_offset` (updates the agent had taken before the trace: 0). Floats are the
-/// exact f32 values, written as f64.
-pub fn trace_config(agent: &Agent, total_steps: u64) -> Result<Value> {
-    let mut v = serde_json::to_value(&agent.cfg)?;
-    let m = v
-        .as_object_mut()
-        .context("agent config is not a JSON object")?;
-    let cosine_steps = match agent.actor_opt.schedule {
-        LrSchedule::Cosine { total_steps } => total_steps,
-        LrSchedule::Constant => total_steps.div_ceil(agent.cfg.policy_delay as u64),
-    };
-    m.insert("beta".into(), (agent.beta as f64).into());
-    m.insert("q_min".into(), (agent.q_min as f64).into());
-    m.insert("actor_cosine_steps".into(), cosine_steps.into());
-    m.insert("gelu_approximate".into(), true.into());
-    m.insert("step_offset".into(), agent.steps.into());
-    Ok(v)
-}
-
-/// A finished trace: the file's contents and the agent after the last step.
+/// A finished trace: the file's contents and the learner after the last step.
 pub struct Trace {
     pub file: TensorWriter,
-    pub agent: Agent,
+    pub agent: Box<dyn Learner>,
 }
 
-/// Run `cfg.steps` updates of a fresh agent (seed `cfg.seed`) on `data` and record them.
+/// Run `cfg.steps` updates of a fresh learner (seed `cfg.seed`) on `data` and record
+/// them: batches sampled as `pars train` samples them, the learner's draws and losses
+/// (`Learner::write_trace_step`) and its whole state before and after every step.
 pub fn run_trace(cfg: &TrainConfig, data: &Transitions, case: &str) -> Result<Trace> {
     cfg.validate()?;
-    ensure!(
-        cfg.algorithm == super::config::Algorithm::Pars,
-        "run_trace covers PARS and TD3+BC; IQL traces come from run_iql_trace"
-    );
     ensure!(!data.is_empty(), "the dataset has no transitions");
     let k_steps = cfg.steps;
     let (od, ad) = (data.obs_dim, data.act_dim);
-    let q_min = cfg.agent.resolve_q_min(data.reward_min());
-    let mut agent = Agent::new(cfg.agent.clone(), od, ad, q_min, k_steps, cfg.seed);
+    let mut agent = new_learner(cfg, od, ad, data.reward_min());
     agent.record_draws(true);
-    let b = cfg.agent.batch_size;
     let mut sample_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ SAMPLE_SEED_XOR);
-    let mut batch = Batch::new(b, od, ad);
+    let mut batch = Batch::new(cfg.agent.batch_size, od, ad);
 
     let mut w = TensorWriter::new();
     w.meta("format", TRACE_FORMAT);
     w.meta("version", TRACE_VERSION.to_string());
+    if agent.as_iql().is_some() {
+        w.meta("algorithm", crate::algos::iql::FILE_ALGORITHM);
+    }
     w.meta("case", case);
     w.meta(
         "config",
-        serde_json::to_string(&trace_config(&agent, k_steps)?)?,
+        serde_json::to_string(&agent.trace_config(k_steps)?)?,
     );
     w.meta("obs_dim", od.to_string());
     w.meta("act_dim", ad.to_string());
     w.meta("steps", k_steps.to_string());
     w.meta("seed", cfg.seed.to_string());
     w.meta("algo", cfg.algo.clone());
-    write_agent_tensors(&mut w, "init.", &agent);
-
-    let idx = |v: &[usize]| v.iter().map(|&i| i as i64).collect::<Vec<_>>();
+    agent.write_tensors(&mut w, "init.");
     for k in 1..=k_steps {
         data.sample_into(&mut sample_rng, &mut batch);
         let stats = agent.update(&batch);
         let p = format!("step{k}.");
         write_batch(&mut w, &p, &batch);
-
-        let d = agent.draws().expect("draws are recorded");
-        w.f32(format!("{p}draw.target_eps"), &[b, ad], &d.target_eps);
-        let ts = idx(&d.target_subset);
-        w.i64(format!("{p}draw.target_subset"), &[ts.len()], &ts);
-        if agent.cfg.penalty {
-            w.f32(format!("{p}draw.pa_u"), &[b, ad], &d.pa_u);
-        }
-        let actor_step = stats.actor_loss.is_some();
-        if actor_step && !d.actor_subset.is_empty() {
-            let s = idx(&d.actor_subset);
-            w.i64(format!("{p}draw.actor_subset"), &[s.len()], &s);
-        }
-
-        let mut loss = |n: &str, v: f32| w.f32(format!("{p}loss.{n}"), &[], &[v]);
-        loss("td", stats.td_loss);
-        loss("pa", stats.pa_loss);
-        loss("q_data", stats.q_data);
-        loss("target_mean", stats.target_mean);
-        if let (Some(a), Some(bc), Some(l)) = (stats.actor_loss, stats.bc_loss, stats.lambda) {
-            loss("actor", a);
-            loss("bc", bc);
-            loss("lambda", l);
-        }
-        write_agent_tensors(&mut w, &format!("{p}after."), &agent);
+        agent.write_trace_step(&mut w, &p, &stats);
+        agent.write_tensors(&mut w, &format!("{p}after."));
     }
     agent.record_draws(false);
     Ok(Trace { file: w, agent })
-}
-
-/// The `config` of an IQL trace: every agent config field and every `[iql]` field, with
-/// `value_layer_norm` resolved to a bool, plus `q_min`, `actor_cosine_steps` (the cosine
-/// schedule's length: one actor update per step), `gelu_approximate` and `step_offset`.
-pub fn iql_trace_config(agent: &IqlAgent, total_steps: u64) -> Result<Value> {
-    let mut v = serde_json::to_value(&agent.cfg)?;
-    let m = v
-        .as_object_mut()
-        .context("agent config is not a JSON object")?;
-    let iql = serde_json::to_value(&agent.iql)?;
-    for (k, x) in iql.as_object().context("iql config is not a JSON object")? {
-        m.insert(k.clone(), x.clone());
-    }
-    let cosine_steps = match agent.actor_opt.schedule {
-        LrSchedule::Cosine { total_steps } => total_steps,
-        LrSchedule::Constant => total_steps,
-    };
-    m.insert(
-        "value_layer_norm".into(),
-        agent.iql.value_layer_norm(&agent.cfg).into(),
-    );
-    m.insert("q_min".into(), (agent.q_min as f64).into());
-    m.insert("actor_cosine_steps".into(), cosine_steps.into());
-    m.insert("gelu_approximate".into(), true.into());
-    m.insert("step_offset".into(), agent.steps.into());
-    Ok(v)
-}
-
-/// `run_trace` for IQL: `cfg.steps` updates of a fresh IQL agent, recorded in the same
-/// format with metadata `algorithm` = `iql`: state tensors as `checkpoint::write_iql_tensors`
-/// names them, draws `draw.pa_u` (with PA), losses `loss.{td, pa, q_data, target_mean, v,
-/// adv_mean, adv_std, actor}`.
-pub fn run_iql_trace(
-    cfg: &TrainConfig,
-    data: &Transitions,
-    case: &str,
-) -> Result<(TensorWriter, IqlAgent)> {
-    cfg.validate()?;
-    ensure!(
-        cfg.algorithm == super::config::Algorithm::Iql,
-        "run_iql_trace needs algorithm = \"iql\""
-    );
-    ensure!(!data.is_empty(), "the dataset has no transitions");
-    let k_steps = cfg.steps;
-    let (od, ad) = (data.obs_dim, data.act_dim);
-    let iql = cfg.iql_settings();
-    let q_min = iql.resolve_q_min(&cfg.agent, data.reward_min());
-    let mut agent = IqlAgent::new(cfg.agent.clone(), iql, od, ad, q_min, k_steps, cfg.seed);
-    agent.record_draws(true);
-    let b = cfg.agent.batch_size;
-    let mut sample_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ SAMPLE_SEED_XOR);
-    let mut batch = Batch::new(b, od, ad);
-
-    let mut w = TensorWriter::new();
-    w.meta("format", TRACE_FORMAT);
-    w.meta("version", TRACE_VERSION.to_string());
-    w.meta("algorithm", "iql");
-    w.meta("case", case);
-    w.meta(
-        "config",
-        serde_json::to_string(&iql_trace_config(&agent, k_steps)?)?,
-    );
-    w.meta("obs_dim", od.to_string());
-    w.meta("act_dim", ad.to_string());
-    w.meta("steps", k_steps.to_string());
-    w.meta("seed", cfg.seed.to_string());
-    w.meta("algo", cfg.algo.clone());
-    write_iql_tensors(&mut w, "init.", &agent);
-    for k in 1..=k_steps {
-        data.sample_into(&mut sample_rng, &mut batch);
-        let (stats, istats) = agent.update(&batch);
-        let p = format!("step{k}.");
-        write_batch(&mut w, &p, &batch);
-        if agent.cfg.penalty {
-            let u = agent.pa_draws().expect("draws are recorded");
-            w.f32(format!("{p}draw.pa_u"), &[b, ad], u);
-        }
-        let mut loss = |n: &str, v: f32| w.f32(format!("{p}loss.{n}"), &[], &[v]);
-        loss("td", stats.td_loss);
-        loss("pa", stats.pa_loss);
-        loss("q_data", stats.q_data);
-        loss("target_mean", stats.target_mean);
-        loss("v", istats.v_loss);
-        loss("adv_mean", istats.adv_mean);
-        loss("adv_std", istats.adv_std);
-        loss(
-            "actor",
-            stats.actor_loss.expect("IQL updates the actor every step"),
-        );
-        write_iql_tensors(&mut w, &format!("{p}after."), &agent);
-    }
-    agent.record_draws(false);
-    Ok((w, agent))
 }
 
 /// `{prefix}batch.*`: the rows one step trained on.
@@ -244,11 +95,12 @@ fn write_batch(w: &mut TensorWriter, prefix: &str, batch: &Batch) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algos::checkpoint::read_agent_tensors;
-    use crate::algos::AgentConfig;
+    use crate::algos::{Agent, IqlAgent};
+    use crate::config::AgentConfig;
     use crate::data::RawDataset;
-    use crate::policy::TensorReader;
+    use crate::formats::TensorReader;
     use rand::Rng;
+    use serde_json::Value;
 
     fn data(od: usize, ad: usize) -> Transitions {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
@@ -284,7 +136,7 @@ mod tests {
     /// The agent stored under `prefix`, on the shapes of `like`.
     fn state(r: &TensorReader, prefix: &str, like: &Agent) -> Agent {
         let mut a = like.clone();
-        read_agent_tensors(r, prefix, &mut a).unwrap();
+        a.read_tensors(r, prefix).unwrap();
         a
     }
 
@@ -315,6 +167,7 @@ mod tests {
         };
         let c = cfg(agent_cfg, k);
         let t = run_trace(&c, &d, "unit").unwrap();
+        let t_agent = t.agent.as_pars().unwrap().clone();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.safetensors");
         t.file.write(&p).unwrap();
@@ -354,14 +207,14 @@ mod tests {
         }
         assert_eq!(config["activation"], "relu");
         assert_eq!(config["actor_cosine_steps"], 3); // ceil(5 / 2) actor updates
-        assert_eq!(config["beta"].as_f64().unwrap() as f32, t.agent.beta);
+        assert_eq!(config["beta"].as_f64().unwrap() as f32, t_agent.beta);
 
         // init is a fresh agent; step K's after-state is the final agent
-        let fresh = Agent::new(c.agent.clone(), od, ad, t.agent.q_min, k, c.seed);
-        assert!(same(&state(&r, "init.", &t.agent), &fresh));
+        let fresh = Agent::new(c.agent.clone(), od, ad, t_agent.q_min, k, c.seed);
+        assert!(same(&state(&r, "init.", &t_agent), &fresh));
         assert!(same(
-            &state(&r, &format!("step{k}.after."), &t.agent),
-            &t.agent
+            &state(&r, &format!("step{k}.after."), &t_agent),
+            &t_agent
         ));
         // replaying the trace's batches from init reproduces every after-state
         let mut replay = fresh;
@@ -376,7 +229,7 @@ mod tests {
             batch.dones = r.f32(&format!("{p}dones"), &[b]).unwrap();
             let st = replay.update(&batch);
             assert!(
-                same(&replay, &state(&r, &format!("step{s}.after."), &t.agent)),
+                same(&replay, &state(&r, &format!("step{s}.after."), &t_agent)),
                 "step {s}"
             );
             let td = r.f32(&format!("step{s}.loss.td"), &[]).unwrap()[0];
@@ -413,8 +266,11 @@ mod tests {
         let d = data(3, 2);
         let c = cfg(AgentConfig::td3bc(), 6);
         let t = run_trace(&c, &d, "td3bc").unwrap();
-        let trained = crate::algos::train::train_offline(&c, &d, None, false).unwrap();
-        assert!(same(&t.agent, trained.agent.as_pars().unwrap()));
+        let trained = crate::training::train_offline(&c, &d, None, false).unwrap();
+        assert!(same(
+            t.agent.as_pars().unwrap(),
+            trained.agent.as_pars().unwrap()
+        ));
         // without the penalty or S_actor there is no pa_u and no actor_subset
         let bytes = t.file.to_bytes().unwrap();
         let r = TensorReader::from_bytes(std::path::Path::new("t"), bytes).unwrap();
@@ -425,11 +281,10 @@ mod tests {
 
     #[test]
     fn iql_trace_replays_from_init_and_follows_the_training_run() {
-        use crate::algos::checkpoint::read_iql_tensors;
-        use crate::algos::config::{Algorithm, IqlConfig};
+        use crate::config::{Algorithm, IqlConfig};
         let (od, ad, k) = (3, 2, 4);
         let d = data(od, ad);
-        let pre = crate::algos::presets::preset("iql-rsln-pa").unwrap();
+        let pre = crate::config::presets::preset("iql-rsln-pa").unwrap();
         let c = TrainConfig {
             algorithm: Algorithm::Iql,
             iql: Some(IqlConfig {
@@ -445,11 +300,13 @@ mod tests {
                 k,
             )
         };
-        let (file, agent) = run_iql_trace(&c, &d, "iql").unwrap();
-        let trained = crate::algos::train::train_offline(&c, &d, None, false).unwrap();
-        let crate::algos::train::Learner::Iql(trained) = trained.agent else {
-            panic!("an IQL run gives an IQL learner")
-        };
+        let t = run_trace(&c, &d, "iql").unwrap();
+        let (file, agent) = (t.file, t.agent.as_iql().unwrap().clone());
+        let trained = crate::training::train_offline(&c, &d, None, false).unwrap();
+        let trained = trained
+            .agent
+            .as_iql()
+            .expect("an IQL run gives an IQL learner");
         let same = |a: &IqlAgent, b: &IqlAgent| {
             a.actor.params == b.actor.params
                 && a.log_std == b.log_std
@@ -460,7 +317,7 @@ mod tests {
                 && a.log_std_opt.v == b.log_std_opt.v
                 && a.critic_opt.step == b.critic_opt.step
         };
-        assert!(same(&agent, &trained), "recording changes nothing");
+        assert!(same(&agent, trained), "recording changes nothing");
         let r =
             TensorReader::from_bytes(std::path::Path::new("t"), file.to_bytes().unwrap()).unwrap();
         assert_eq!(r.get_meta("algorithm"), Some("iql"));
@@ -484,7 +341,7 @@ mod tests {
         // come from the agent's RNG, which the replay shares)
         let load = |prefix: &str| {
             let mut a = agent.clone();
-            read_iql_tensors(&r, prefix, &mut a).unwrap();
+            a.read_tensors(&r, prefix).unwrap();
             a
         };
         let mut replay = IqlAgent::new(

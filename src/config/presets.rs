@@ -1,7 +1,7 @@
 //! Named hyperparameter presets: paper Tables 9–11 (and the single AntMaze setting of
 //! Table 13), TD3+BC, settings for the native point-maze tasks, and IQL with and
 //! without RS-LN and PA (paper §6.5, Table 5).
-use super::config::{
+use super::{
     apply_overrides, merge_toml, parse_set, AgentConfig, Algorithm, IqlConfig, TrainConfig,
 };
 use anyhow::{bail, ensure, Context, Result};

@@ -1,7 +1,7 @@
-//! Online RL with the PARS agent (SPEC §4): fine-tuning after offline training and
-//! learning from scratch (TD3-style), generic over `Env`.
+//! The online loop (SPEC §4): fine-tuning after offline training and learning from
+//! scratch, generic over the learner (`Learner::can_learn_online`) and the `Env`.
 //!
-//! Each environment step: act with π(s) + N(0, σ²) clipped to the box (uniform
+//! Each environment step: act with the learner's exploration action (uniform
 //! random actions for the first `random_steps`), store the transition, then `utd`
 //! critic updates on batches mixing offline and online rows, then one actor update.
 //! A time-limit truncation is stored with done = 0 (bootstrapping continues).
@@ -10,131 +10,28 @@
 //! lines so far and the running episode as (reset seed, actions so far). Replaying
 //! those actions restores any deterministic environment exactly, so a resumed run
 //! writes the same numbers as an uninterrupted one.
-use super::checkpoint::{self, bits, Section, StateFile};
-use super::config::{AgentConfig, TrainConfig};
-use super::pars::{Agent, UpdateStats};
-use super::train::{eval_agent, StatsAccum};
+use super::offline::parse_lines;
+use super::stats::StatsAccum;
+use super::{check_resumable, drive, Outcome, Shell};
+use crate::algos::{read_learner, Learner};
+use crate::config::{OnlineConfig, TrainConfig};
 use crate::data::{Batch, RawDataset, ReplayBuffer, Transitions};
 use crate::envs::Env;
-use crate::eval::EvalResult;
-use crate::nn::{polyak, LrSchedule, Tape};
-use crate::policy::{save_policy, TensorReader, POLICY_FILE};
+use crate::eval::{eval_learner, EvalResult};
+use crate::formats::{bits, write_state, Section, StateFile, TensorReader};
 use crate::run::metrics::write_lines;
-use crate::run::{
-    parse_metrics_line, progress_bar, write_atomic, LiveRunDir, MetricsRow, METRICS_HEADER,
-};
+use crate::run::{progress_bar, LiveRunDir, MetricsRow, RunPaths, RunState, Status};
 use anyhow::{bail, ensure, Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Name of the state file inside `<run>/checkpoints/`.
-pub const STATE_FILE: &str = "online_state.bin";
 /// Header of `episodes.csv` (one row per finished training episode).
 pub const EPISODES_HEADER: &str = "env_step,length,return,success";
-
-/// A whole online run (stored as `online.toml` in the run directory).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OnlineConfig {
-    /// Label for tables and plots.
-    pub algo: String,
-    /// The agent as trained online (online α, β, S_actor, PA switch applied).
-    pub agent: AgentConfig,
-    pub env: String,
-    /// Environment steps.
-    pub steps: u64,
-    pub seed: u64,
-    /// Critic updates per environment step.
-    pub utd: usize,
-    /// One actor update after the critic updates of every `actor_every`-th env step.
-    pub actor_every: u64,
-    /// Fraction of each batch drawn from the offline dataset (ignored without one).
-    pub offline_fraction: f32,
-    /// σ of the Gaussian exploration noise.
-    pub exploration_noise: f32,
-    /// Uniformly random actions for this many initial steps.
-    pub random_steps: u64,
-    /// No updates before this many environment steps.
-    pub learning_starts: u64,
-    /// Capacity of the online replay buffer.
-    pub buffer_size: usize,
-    /// Evaluate every this many env steps (0 = only at the start and end).
-    pub eval_every: u64,
-    pub eval_episodes: usize,
-    pub log_every: u64,
-    /// Write a resumable checkpoint every this many env steps (0 = never).
-    pub checkpoint_every: u64,
-    /// Offline run the agent came from (None = random initialisation).
-    pub from_run: Option<String>,
-    /// Offline dataset mixed into the batches (None = online data only).
-    pub dataset: Option<String>,
-}
-
-impl Default for OnlineConfig {
-    /// Fine-tuning settings of SPEC §4.
-    fn default() -> Self {
-        Self {
-            algo: "PARS".into(),
-            agent: AgentConfig::default(),
-            env: String::new(),
-            steps: 300_000,
-            seed: 0,
-            utd: 20,
-            actor_every: 1,
-            offline_fraction: 0.5,
-            exploration_noise: 0.05,
-            random_steps: 0,
-            learning_starts: 0,
-            buffer_size: 1_000_000,
-            eval_every: 10_000,
-            eval_episodes: 10,
-            log_every: 1000,
-            checkpoint_every: 10_000,
-            from_run: None,
-            dataset: None,
-        }
-    }
-}
-
-impl OnlineConfig {
-    pub fn validate(&self) -> Result<()> {
-        self.agent.validate()?;
-        ensure!(self.steps > 0, "option steps must be positive");
-        ensure!(self.utd > 0, "option utd must be positive");
-        ensure!(self.actor_every > 0, "option actor_every must be positive");
-        ensure!(
-            (0.0..=1.0).contains(&self.offline_fraction),
-            "option offline_fraction must be in [0, 1] (got {})",
-            self.offline_fraction
-        );
-        ensure!(
-            self.exploration_noise.is_finite() && self.exploration_noise >= 0.0,
-            "option exploration_noise must be a finite non-negative number"
-        );
-        ensure!(self.buffer_size > 0, "option buffer_size must be positive");
-        ensure!(self.log_every > 0, "option log_every must be positive");
-        ensure!(
-            self.eval_episodes > 0,
-            "option eval_episodes must be positive"
-        );
-        Ok(())
-    }
-
-    /// Batch rows drawn from the offline dataset.
-    fn offline_rows(&self, has_offline: bool) -> usize {
-        if has_offline {
-            (self.offline_fraction * self.agent.batch_size as f32).round() as usize
-        } else {
-            0
-        }
-    }
-}
 
 /// The running training episode.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -173,8 +70,6 @@ pub struct OnlineResult {
     /// Environment steps per second over the whole run (evaluation included).
     pub env_steps_per_s: f64,
     pub episodes: u64,
-    /// A signal stopped the run (after a checkpoint) before its last step.
-    pub interrupted: bool,
     /// Fraction of finished training episodes that succeeded (goal tasks).
     pub train_success_rate: Option<f64>,
 }
@@ -182,7 +77,7 @@ pub struct OnlineResult {
 /// An online run in progress: agent, online buffer and loop state.
 pub struct OnlineRun<'d> {
     pub cfg: OnlineConfig,
-    pub agent: Agent,
+    pub agent: Box<dyn Learner>,
     pub buffer: ReplayBuffer,
     offline: Option<&'d Transitions>,
     st: LoopState,
@@ -194,39 +89,21 @@ pub struct OnlineRun<'d> {
     env_ready: bool,
 }
 
-/// Take an agent trained offline to its online settings. Network shapes must not
-/// change; the actor's cosine schedule (ended offline) gives way to a constant rate.
-pub fn apply_online_config(agent: &mut Agent, cfg: &AgentConfig) -> Result<()> {
-    let old = &agent.cfg;
-    ensure!(
-        (old.hidden, old.critic_depth, old.actor_depth, old.n_critics)
-            == (cfg.hidden, cfg.critic_depth, cfg.actor_depth, cfg.n_critics)
-            && (old.critic_layer_norm, old.activation) == (cfg.critic_layer_norm, cfg.activation),
-        "the online agent must keep the offline network shapes"
-    );
-    agent.cfg = cfg.clone();
-    agent.beta = cfg.resolve_beta(agent.act_dim);
-    agent.actor_opt.schedule = LrSchedule::Constant;
-    agent.actor_opt.lr = cfg.actor_lr;
-    agent.critic_opt.lr = cfg.critic_lr;
-    agent.reset_workspace();
-    Ok(())
-}
-
-/// The offline run in `dir`: its config and its whole agent (networks, targets, Adam
-/// state and RNG from `checkpoints/agent.safetensors`).
-pub fn load_offline_run(dir: &Path) -> Result<(TrainConfig, Agent)> {
-    let cfg_path = dir.join("config.toml");
-    let state = dir.join("checkpoints").join(checkpoint::AGENT_FILE);
+/// The offline run in `dir`: its config and its whole learner (networks, targets,
+/// Adam state and RNG from `checkpoints/agent.safetensors`).
+pub fn load_offline_run(dir: &Path) -> Result<(TrainConfig, Box<dyn Learner>)> {
+    let paths = RunPaths::new(dir);
+    let (cfg_path, state) = (paths.config(), paths.agent());
     ensure!(
         dir.is_dir() && cfg_path.is_file() && state.is_file(),
-        "{} is not a finished pars training run (needs config.toml and checkpoints/{})",
+        "{} is not a finished pars training run (needs {} and checkpoints/{})",
         dir.display(),
-        checkpoint::AGENT_FILE
+        crate::run::paths::CONFIG_FILE,
+        crate::run::paths::AGENT_FILE
     );
-    if let Some(s) = crate::run::Status::read(dir)? {
+    if let Some(s) = Status::read(dir)? {
         ensure!(
-            s.state == crate::run::RunState::Finished,
+            s.state == RunState::Finished,
             "{} has not finished (its status is {:?}); resume it with pars train --resume {} first",
             dir.display(),
             s.state,
@@ -240,36 +117,45 @@ pub fn load_offline_run(dir: &Path) -> Result<(TrainConfig, Agent)> {
             cfg_path.display()
         )
     })?;
+    let agent = read_learner(&TensorReader::open(&state)?)?;
     ensure!(
-        cfg.algorithm == super::config::Algorithm::Pars,
-        "{} is an IQL run; pars finetune fine-tunes PARS and TD3+BC runs only",
-        dir.display()
+        agent.can_learn_online(),
+        "{} is an {} run; pars finetune fine-tunes PARS and TD3+BC runs only",
+        dir.display(),
+        agent.algorithm().title()
     );
-    let agent = checkpoint::load_agent(&state)?;
     Ok((cfg, agent))
 }
 
 impl<'d> OnlineRun<'d> {
     /// A fresh run. `agent` is either trained offline (already through
-    /// `apply_online_config`) or newly initialised.
-    pub fn new(cfg: OnlineConfig, agent: Agent, offline: Option<&'d Transitions>) -> Result<Self> {
+    /// `Learner::go_online`) or newly initialised.
+    pub fn new(
+        cfg: OnlineConfig,
+        agent: Box<dyn Learner>,
+        offline: Option<&'d Transitions>,
+    ) -> Result<Self> {
         cfg.validate()?;
+        ensure!(
+            agent.can_learn_online(),
+            "{} cannot learn online",
+            agent.algorithm().title()
+        );
+        let (od, ad) = (agent.obs_dim(), agent.act_dim());
         if let Some(d) = offline {
             ensure!(
-                (d.obs_dim, d.act_dim) == (agent.obs_dim, agent.act_dim),
-                "offline data has obs/action dimensions {}/{} but the agent {}/{}",
+                (d.obs_dim, d.act_dim) == (od, ad),
+                "offline data has obs/action dimensions {}/{} but the agent {od}/{ad}",
                 d.obs_dim,
                 d.act_dim,
-                agent.obs_dim,
-                agent.act_dim
             );
             ensure!(!d.is_empty(), "the offline dataset has no transitions");
         }
         ensure!(
-            agent.cfg == cfg.agent,
+            *agent.agent_config() == cfg.agent,
             "the agent's config differs from the online config"
         );
-        let buffer = ReplayBuffer::new(cfg.buffer_size, agent.obs_dim, agent.act_dim);
+        let buffer = ReplayBuffer::new(cfg.buffer_size, od, ad);
         let st = LoopState {
             env_steps: 0,
             updates: 0,
@@ -312,23 +198,19 @@ impl<'d> OnlineRun<'d> {
             "kind": "online",
             "config": toml::to_string(&self.cfg)?,
             "loop": serde_json::to_value(&self.st)?,
-            "obs_dim": self.agent.obs_dim,
-            "act_dim": self.agent.act_dim,
+            "obs_dim": self.agent.obs_dim(),
+            "act_dim": self.agent.act_dim(),
         });
         // the agent as the bytes of an agent.safetensors file
-        let agent = checkpoint::agent_writer(&self.agent, None)?.to_bytes()?;
+        let agent = self.agent.to_file(None)?.to_bytes()?;
+        let (od, ad) = (self.agent.obs_dim(), self.agent.act_dim());
         let sections = [
             Section::Bytes("agent", &agent),
-            Section::Replay(
-                "replay",
-                &self.buffer,
-                self.agent.obs_dim,
-                self.agent.act_dim,
-            ),
+            Section::Replay("replay", &self.buffer, od, ad),
             Section::F32("episode_actions", &self.episode_actions),
             Section::F32("episode_obs", &self.obs),
         ];
-        checkpoint::write_state(path, header, &sections)
+        write_state(path, header, &sections)
     }
 
     /// Continue from a checkpoint written by `save`. The config is the run's
@@ -357,13 +239,13 @@ impl<'d> OnlineRun<'d> {
         let st: LoopState = serde_json::from_value(f.header["loop"].clone())
             .with_context(|| format!("{}: malformed loop state", path.display()))?;
         let agent_bytes = f.read_bytes("agent")?;
-        let agent = checkpoint::read_agent(&TensorReader::from_bytes(path, agent_bytes)?)?;
+        let agent = read_learner(&TensorReader::from_bytes(path, agent_bytes)?)?;
         let buffer = f.read_replay(
             "replay",
             cfg.buffer_size,
             st.env_steps,
-            agent.obs_dim,
-            agent.act_dim,
+            agent.obs_dim(),
+            agent.act_dim(),
         )?;
         let episode_actions = f.read_f32("episode_actions")?;
         let obs = f.read_f32("episode_obs")?;
@@ -394,7 +276,7 @@ impl<'d> OnlineRun<'d> {
             self.st.env_steps
         );
         ensure!(
-            matches!(self.agent.actor_opt.schedule, LrSchedule::Constant),
+            !self.agent.schedule_tied_to_length(),
             "option --steps: the actor's learning-rate schedule is tied to the run's length ({} steps), so the run cannot be extended",
             self.cfg.steps
         );
@@ -408,7 +290,7 @@ impl<'d> OnlineRun<'d> {
             return Ok(());
         }
         let ep = self.st.episode.as_ref().expect("a running episode");
-        let ad = self.agent.act_dim;
+        let ad = self.agent.act_dim();
         ensure!(
             self.episode_actions.len() as u64 == ep.steps * ad as u64,
             "checkpoint: episode actions do not match its length"
@@ -433,57 +315,41 @@ impl<'d> OnlineRun<'d> {
     }
 
     /// Run until `until` environment steps (capped at `cfg.steps`). With `dir`,
-    /// metrics, episodes and checkpoints go there, and at the end the final policy,
-    /// state and learning curves.
+    /// metrics, episodes, actor snapshots and checkpoints go there, and at the end the
+    /// final policy, state and figures; its status is kept current.
     pub fn run(
         &mut self,
         env: &mut dyn Env,
         mut eval_env: Option<&mut dyn Env>,
-        dir: Option<&Path>,
+        dir: Option<&mut LiveRunDir>,
         until: u64,
         show_progress: bool,
-    ) -> Result<OnlineResult> {
+    ) -> Result<Outcome<OnlineResult>> {
         let cfg = self.cfg.clone();
-        let config_json = serde_json::to_string(&cfg)?;
-        let critic_targets_every_update =
-            cfg.agent.target_update == super::config::TargetUpdate::EveryCritic;
+        let (od, ad) = (self.agent.obs_dim(), self.agent.act_dim());
         ensure!(
-            (env.obs_dim(), env.act_dim()) == (self.agent.obs_dim, self.agent.act_dim),
-            "environment {} has obs/action dimensions {}/{} but the agent {}/{}",
+            (env.obs_dim(), env.act_dim()) == (od, ad),
+            "environment {} has obs/action dimensions {}/{} but the agent {od}/{ad}",
             env.id(),
             env.obs_dim(),
             env.act_dim(),
-            self.agent.obs_dim,
-            self.agent.act_dim
         );
         self.restore_env(env)?;
         let until = until.min(cfg.steps);
-        let mut interrupted = false;
-        let (od, ad) = (self.agent.obs_dim, self.agent.act_dim);
         let b = cfg.agent.batch_size;
         let n_off = cfg.offline_rows(self.offline.is_some());
         let mut batch = Batch::new(b, od, ad);
-        let mut tape = Tape::new(&self.agent.actor, 1);
         let mut action = vec![0.0f32; ad];
 
-        // metrics files are rewritten from the state: rows after the checkpoint go
-        let (mut metrics_file, mut episodes_file) = match dir {
-            Some(d) => {
-                std::fs::create_dir_all(d.join("checkpoints"))?;
-                (
-                    Some(write_lines(
-                        &d.join("metrics.csv"),
-                        METRICS_HEADER,
-                        &self.st.metrics_lines,
-                    )?),
-                    Some(write_lines(
-                        &d.join("episodes.csv"),
-                        EPISODES_HEADER,
-                        &self.st.episode_lines,
-                    )?),
-                )
-            }
-            None => (None, None),
+        // metrics and episodes are rewritten from the state: rows after the checkpoint go
+        let mut shell = Shell::open(dir, &cfg, &self.st.metrics_lines)?;
+        let mut episodes_file = match shell.paths() {
+            Some(p) => Some(write_lines(
+                &p.episodes(),
+                EPISODES_HEADER,
+                &self.st.episode_lines,
+            )?),
+            None => None,
         };
         let pb = progress_bar(cfg.steps, &cfg.algo, show_progress);
         pb.set_position(self.st.env_steps);
@@ -496,9 +362,9 @@ impl<'d> OnlineRun<'d> {
         if self.st.env_steps == 0 && self.st.metrics_lines.is_empty() {
             if let Some(e) = eval_env.as_deref_mut() {
                 let mut row = StatsAccum::default().row(0);
-                let ev = eval_agent(&self.agent, e, cfg.eval_episodes)?;
+                let ev = eval_learner(self.agent.as_ref(), e, cfg.eval_episodes)?;
                 row.set_eval(&ev);
-                self.push_metrics(row, metrics_file.as_mut())?;
+                shell.log(&mut self.st.metrics_lines, &row)?;
             }
         }
 
@@ -519,11 +385,12 @@ impl<'d> OnlineRun<'d> {
                     *a = self.st.act_rng.gen_range(-1.0f32..=1.0);
                 }
             } else {
-                self.agent.actor.forward(&self.obs, 1, &[0], &mut tape);
-                for (a, p) in action.iter_mut().zip(tape.output(0)) {
-                    let eps: f32 = self.st.act_rng.sample(StandardNormal);
-                    *a = (p + cfg.exploration_noise * eps).clamp(-1.0, 1.0);
-                }
+                self.agent.explore(
+                    &self.obs,
+                    cfg.exploration_noise,
+                    &mut self.st.act_rng,
+                    &mut action,
+                );
             }
             let step = env.step(&action)?;
             self.buffer
@@ -565,7 +432,7 @@ impl<'d> OnlineRun<'d> {
 
             if t > cfg.learning_starts {
                 let t0 = Instant::now();
-                let mut stats = UpdateStats::default();
+                let mut stats = Default::default();
                 for _ in 0..cfg.utd {
                     if let Some(d) = self.offline {
                         d.sample_rows_into(&mut self.st.sample_rng, &mut batch, 0, n_off);
@@ -583,32 +450,11 @@ impl<'d> OnlineRun<'d> {
                             stats.td_loss
                         );
                     }
-                    self.agent.steps += 1;
                     self.st.updates += 1;
-                    if critic_targets_every_update {
-                        polyak(
-                            &mut self.agent.critic_target.params,
-                            &self.agent.critic.params,
-                            cfg.agent.tau,
-                        );
-                    }
                     self.st.acc.add_critic(&stats);
                 }
                 if t.is_multiple_of(cfg.actor_every) {
                     self.agent.update_actor(&batch, &mut stats);
-                    // textbook TD3 moves both targets here, with the delayed actor
-                    if !critic_targets_every_update {
-                        polyak(
-                            &mut self.agent.critic_target.params,
-                            &self.agent.critic.params,
-                            cfg.agent.tau,
-                        );
-                    }
-                    polyak(
-                        &mut self.agent.actor_target.params,
-                        &self.agent.actor.params,
-                        cfg.agent.tau,
-                    );
                     self.st.acc.add_actor(&stats);
                 }
                 update_secs += t0.elapsed().as_secs_f64();
@@ -625,105 +471,73 @@ impl<'d> OnlineRun<'d> {
                 self.st.acc = StatsAccum::default();
                 if eval_now {
                     if let Some(e) = eval_env.as_deref_mut() {
-                        let ev = eval_agent(&self.agent, e, cfg.eval_episodes)?;
+                        let ev = eval_learner(self.agent.as_ref(), e, cfg.eval_episodes)?;
                         row.set_eval(&ev);
                         pb.set_message(format!("score {:.1}", ev.mean_score));
                         self.st.final_eval = Some(ev);
                     }
-                    // the actor of every evaluation, as offline training keeps them:
-                    // a behaviour policy is picked from these at the step it reached
-                    // the wanted level (recipes)
-                    if let Some(d) = dir {
-                        let info = [("env_steps", t.to_string()), ("algo", cfg.algo.clone())];
-                        save_policy(
-                            &d.join(format!("checkpoints/actor_{t}.safetensors")),
-                            &self.agent.actor,
-                            Some(config_json.as_str()),
-                            &info,
-                        )?;
-                    }
+                    let info = [("env_steps", t.to_string()), ("algo", cfg.algo.clone())];
+                    shell.snapshot(t, self.agent.actor(), &info)?;
                 }
-                self.push_metrics(row, metrics_file.as_mut())?;
+                shell.log(&mut self.st.metrics_lines, &row)?;
             }
             pb.inc(1);
             let stop = crate::run::signals::stop_requested();
-            if let Some(d) = dir {
-                let due = cfg.checkpoint_every > 0 && t.is_multiple_of(cfg.checkpoint_every);
-                if (due || stop) && t < cfg.steps {
-                    self.save(&d.join("checkpoints").join(STATE_FILE))?;
-                    crate::run::Status::record_checkpoint(d, t)?;
-                }
+            let due = shell.checkpoint_due(t, cfg.checkpoint_every, 0.0);
+            if (due || stop) && t < cfg.steps {
+                shell.checkpoint(t, RunPaths::online_state, |p| self.save(p))?;
+            } else if t.is_multiple_of(cfg.log_every) {
+                shell.progress(t)?;
             }
             if stop && t < cfg.steps {
-                interrupted = true;
-                break;
+                pb.abandon();
+                return Ok(Outcome::Interrupted(t));
             }
         }
         pb.finish_and_clear();
         let elapsed = start.elapsed().as_secs_f64();
 
-        let metrics = self
-            .st
-            .metrics_lines
-            .iter()
-            .map(|l| parse_metrics_line(l))
-            .collect::<Result<Vec<_>>>()?;
-        if let (Some(d), true) = (dir, self.is_finished()) {
-            self.save(&d.join("checkpoints").join(STATE_FILE))?;
+        let metrics = parse_lines(&self.st.metrics_lines)?;
+        if self.is_finished() {
+            if let Some(p) = shell.paths() {
+                // kept: the replay buffer exports as a dataset (`pars collect --from-run`)
+                self.save(&p.online_state())?;
+            }
             let info = [
                 ("algo", cfg.algo.clone()),
                 ("env_steps", self.st.env_steps.to_string()),
-                ("q_min", self.agent.q_min.to_string()),
+                ("q_min", self.agent.q_min().to_string()),
             ];
-            save_policy(
-                &d.join(POLICY_FILE),
-                &self.agent.actor,
-                Some(config_json.as_str()),
+            shell.save_final(
+                self.agent.as_ref(),
                 &info,
-            )?;
-            if let Some(ev) = &self.st.final_eval {
-                write_atomic(
-                    &d.join("final_eval.json"),
-                    serde_json::to_string_pretty(ev)?.as_bytes(),
-                )?;
-            }
-            if let Err(e) = crate::run::plot_learning_curves(
-                &d.join("learning_curves.png"),
+                self.st.final_eval.as_ref(),
                 &metrics,
                 "environment steps",
-            ) {
-                tracing::warn!("could not draw the learning-curve plot: {e}");
-            }
-            if let Err(e) = crate::run::plot_success(
-                &d.join("success.png"),
-                &format!("{} on {}", self.cfg.algo, self.cfg.env),
-                self.cfg.steps as f64,
-                &metrics,
-                &self.st.episode_lines,
-            ) {
-                tracing::warn!("could not draw the success-rate plot: {e}");
+            )?;
+            if let Some(p) = shell.paths() {
+                if let Err(e) = crate::run::plot_success(
+                    &p.success_plot(),
+                    &format!("{} on {}", self.cfg.algo, self.cfg.env),
+                    self.cfg.steps as f64,
+                    &metrics,
+                    &self.st.episode_lines,
+                ) {
+                    tracing::warn!("could not draw the success-rate plot: {e}");
+                }
             }
         }
-        Ok(OnlineResult {
+        let result = OnlineResult {
             metrics,
             final_eval: self.st.final_eval.clone(),
             updates_per_s: updates_timed as f64 / update_secs.max(1e-9),
             env_steps_per_s: (self.st.env_steps - start_steps) as f64 / elapsed.max(1e-9),
             episodes: self.st.episodes,
-            interrupted,
             // goal tasks only: an env without a goal reports no success at all
             train_success_rate: (self.st.episodes > 0 && env.success().is_some())
                 .then(|| self.st.successes as f64 / self.st.episodes as f64),
-        })
-    }
-
-    fn push_metrics(&mut self, row: MetricsRow, file: Option<&mut std::fs::File>) -> Result<()> {
-        let line = row.csv_line();
-        if let Some(f) = file {
-            writeln!(f, "{line}")?;
-        }
-        self.st.metrics_lines.push(line);
-        Ok(())
+        };
+        Ok(Outcome::Finished(result, self.st.env_steps))
     }
 }
 
@@ -743,7 +557,7 @@ fn load_offline_data(cfg: &OnlineConfig) -> Result<Option<Transitions>> {
 /// the result and the run directory.
 pub fn start_run(
     cfg: OnlineConfig,
-    agent: Agent,
+    agent: Box<dyn Learner>,
     out: &Path,
     show_progress: bool,
 ) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
@@ -768,8 +582,9 @@ pub fn start_run(
     };
     let online = OnlineRun::new(cfg, agent, offline.as_ref())?;
     let dir = LiveRunDir::create(out, command, online.cfg.steps, false)?;
-    dir.write_text("online.toml", &crate::run::config_toml(&online.cfg)?)?;
-    drive(online, env.as_mut(), eval_env.as_mut(), dir, show_progress)
+    let toml = crate::run::config_toml(&online.cfg)?;
+    crate::run::write_atomic(&RunPaths::new(out).online_config(), toml.as_bytes())?;
+    drive_online(online, env.as_mut(), eval_env.as_mut(), dir, show_progress)
 }
 
 /// Continue the online run in `dir` from its last checkpoint, to `steps` environment
@@ -779,26 +594,24 @@ pub fn resume_run(
     steps: Option<u64>,
     show_progress: bool,
 ) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
-    let state = dir.join("checkpoints").join(STATE_FILE);
-    let toml_path = dir.join("online.toml");
+    let paths = RunPaths::new(dir);
+    let (state, toml_path) = (paths.online_state(), paths.online_config());
     ensure!(
         toml_path.is_file(),
-        "{} is not an online run directory (no online.toml)",
-        dir.display()
+        "{} is not an online run directory (no {})",
+        dir.display(),
+        crate::run::paths::ONLINE_CONFIG_FILE
     );
-    if matches!(crate::run::Status::read(dir)?, Some(s) if s.state == crate::run::RunState::Finished)
-    {
-        bail!("run {} has already finished", dir.display());
-    }
-    ensure!(
-        state.is_file(),
-        "run {} stopped before its first checkpoint; start it again with a new --out",
-        dir.display()
-    );
+    check_resumable(dir, &state, "start it again with a new --out")?;
     let text = std::fs::read_to_string(&toml_path)
         .with_context(|| format!("cannot read {}", toml_path.display()))?;
-    let mut cfg: OnlineConfig =
-        toml::from_str(&text).with_context(|| format!("{}: invalid online.toml", dir.display()))?;
+    let mut cfg: OnlineConfig = toml::from_str(&text).with_context(|| {
+        format!(
+            "{}: invalid {}",
+            dir.display(),
+            crate::run::paths::ONLINE_CONFIG_FILE
+        )
+    })?;
     // a new length goes through `load`, which accepts one that differs from the checkpoint's
     if let Some(n) = steps {
         cfg.steps = n;
@@ -810,7 +623,8 @@ pub fn resume_run(
         .with_context(|| format!("cannot resume {}", dir.display()))?;
     let mut live = LiveRunDir::reopen(dir)?;
     if steps.is_some() {
-        live.write_text("online.toml", &crate::run::config_toml(&online.cfg)?)?;
+        let toml = crate::run::config_toml(&online.cfg)?;
+        crate::run::write_atomic(&toml_path, toml.as_bytes())?;
         live.set_total_steps(online.cfg.steps)?;
     }
     if show_progress {
@@ -820,55 +634,21 @@ pub fn resume_run(
             online.env_steps()
         );
     }
-    drive(online, env.as_mut(), eval_env.as_mut(), live, show_progress)
+    drive_online(online, env.as_mut(), eval_env.as_mut(), live, show_progress)
 }
 
-/// Run to the end, keeping `dir`'s status as the offline runs do: finished, failed
-/// (with the error) or interrupted (with how to resume).
-fn drive(
+/// `drive` for an online run: the final config with the result.
+fn drive_online(
     mut online: OnlineRun,
     env: &mut dyn Env,
     eval_env: &mut dyn Env,
     dir: LiveRunDir,
     show_progress: bool,
 ) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
-    crate::run::signals::install();
-    let path = dir.path().to_path_buf();
-    match online.run(env, Some(eval_env), Some(&path), u64::MAX, show_progress) {
-        Ok(res) if res.interrupted => {
-            let step = online.env_steps();
-            let command = dir.status().command.clone();
-            dir.interrupt(step)?;
-            eprintln!(
-                "interrupted at environment step {step}; checkpoint written. Resume with: pars {command} --resume {}",
-                path.display()
-            );
-            Err(super::train::Interrupted { step }.into())
-        }
-        Ok(res) => {
-            let mut dir = dir;
-            dir.progress(online.env_steps(), None)?;
-            let path = dir.finish()?;
-            Ok((online.cfg, res, path))
-        }
-        Err(e) => {
-            dir.fail(&e);
-            Err(e.context(format!("run {} failed", path.display())))
-        }
-    }
-}
-
-/// base → flags → `--set`, through TOML (so a resumed run reads identical values).
-pub fn resolve_online_config(
-    base: OnlineConfig,
-    flags: Vec<(String, toml::Value)>,
-    sets: &[String],
-) -> Result<OnlineConfig> {
-    let mut v = toml::Value::try_from(&base)?;
-    super::config::apply_overrides(&mut v, flags, sets)?;
-    let cfg: OnlineConfig = v.try_into().context("invalid configuration")?;
-    cfg.validate()?;
-    Ok(cfg)
+    let (res, path) = drive(dir, "environment step", |d| {
+        online.run(env, Some(eval_env), Some(d), u64::MAX, show_progress)
+    })?;
+    Ok((online.cfg, res, path))
 }
 
 /// The replay buffer of an online run's state file as a D4RL dataset, oldest row
@@ -900,8 +680,8 @@ impl OnlineRun<'_> {
             &self.buffer,
             self.cfg.buffer_size,
             &self.st,
-            self.agent.obs_dim,
-            self.agent.act_dim,
+            self.agent.obs_dim(),
+            self.agent.act_dim(),
         )
     }
 }
@@ -947,103 +727,23 @@ fn buffer_dataset(
     Ok(ds)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnlineAlgo {
-    /// TD3 on the PARS engine: two critics, no LayerNorm, no penalty, no reward
-    /// scaling, β = 0; the actor maximises min(Q1, Q2), targets move after every
-    /// critic update and networks start from the PARS initialisation.
-    Td3,
-    /// Textbook TD3 (Fujimoto et al.): as `td3`, but the actor maximises Q1, targets
-    /// move only with the delayed actor update, and PyTorch's default initialisation.
-    Td3Classic,
-    /// The preset's PARS critic (LN, ensemble, c_reward, PA) with its online settings.
-    Pars,
-}
-
-/// The base config of learning online from scratch (before flags and `--set`): the
-/// preset's networks (default `pointmaze` for maze tasks, else `pars`), the algorithm's
-/// critic and TD3's schedule (random actions and no updates for the first 25k steps,
-/// UTD 1, the actor every `policy_delay` steps, exploration σ 0.1). Returns the label.
-pub fn scratch_config(
-    algo: OnlineAlgo,
-    preset_name: Option<&str>,
-    hidden: Option<usize>,
-    env_id: &str,
-) -> Result<(OnlineConfig, &'static str)> {
-    use super::config::{ActorValue, TargetUpdate};
-    use super::presets::{preset, OnlineSettings};
-    let preset_name = preset_name.map(str::to_string).unwrap_or_else(|| {
-        if env_id.starts_with("pointmaze") {
-            "pointmaze".into()
-        } else {
-            "pars".into()
-        }
-    });
-    let p = preset(&preset_name)?;
-    let mut agent = p.agent.clone();
-    if let Some(h) = hidden {
-        agent.hidden = h;
-    }
-    let td3 = |agent: AgentConfig| AgentConfig {
-        critic_layer_norm: false,
-        n_critics: 2,
-        critic_subset: 2,
-        actor_subset: None,
-        reward_scale: 1.0,
-        penalty: false,
-        beta: Some(0.0),
-        ..agent
-    };
-    let label = match algo {
-        OnlineAlgo::Td3 => {
-            agent = td3(agent);
-            "TD3"
-        }
-        OnlineAlgo::Td3Classic => {
-            agent = AgentConfig {
-                actor_value: ActorValue::FirstCritic,
-                target_update: TargetUpdate::WithActor,
-                init: crate::nn::Init::Pytorch,
-                ..td3(agent)
-            };
-            "TD3-classic"
-        }
-        OnlineAlgo::Pars => {
-            let s = p.online.clone().unwrap_or(OnlineSettings {
-                alpha: agent.alpha,
-                beta: 0.0,
-                actor_subset: 1,
-                offline_fraction: 0.0,
-                exploration_noise: 0.1,
-            });
-            agent.alpha = s.alpha;
-            agent.beta = Some(s.beta);
-            agent.actor_subset = Some(s.actor_subset.min(agent.n_critics));
-            "PARS"
-        }
-    };
-    let base = OnlineConfig {
-        algo: format!("{label} online"),
-        agent: agent.clone(),
-        env: env_id.to_string(),
-        utd: 1,
-        actor_every: agent.policy_delay as u64,
-        offline_fraction: 0.0,
-        exploration_noise: 0.1,
-        random_steps: 25_000,
-        learning_starts: 25_000,
-        steps: 100_000,
-        eval_every: 5_000,
-        ..OnlineConfig::default()
-    };
-    Ok((base, label))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algos::presets::preset;
+    use crate::algos::Agent;
+    use crate::config::presets::preset;
+    use crate::config::AgentConfig;
     use crate::envs::maze::{Layout, PointMaze};
+    use crate::run::paths::{EPISODES_FILE, METRICS_FILE};
+
+    /// The run directory at `p`: new, or reopened to go on.
+    fn live(p: &Path) -> LiveRunDir {
+        if p.exists() {
+            LiveRunDir::reopen(p).unwrap()
+        } else {
+            LiveRunDir::create(p, "online", 0, false).unwrap()
+        }
+    }
 
     fn small_cfg(steps: u64) -> OnlineConfig {
         let agent = AgentConfig {
@@ -1071,7 +771,7 @@ mod tests {
 
     fn fresh(cfg: &OnlineConfig) -> OnlineRun<'static> {
         let agent = Agent::new(cfg.agent.clone(), 4, 2, 0.0, cfg.steps, cfg.seed);
-        OnlineRun::new(cfg.clone(), agent, None).unwrap()
+        OnlineRun::new(cfg.clone(), Box::new(agent), None).unwrap()
     }
 
     fn read(p: &Path) -> String {
@@ -1086,36 +786,43 @@ mod tests {
         let mut env = PointMaze::new(Layout::Umaze);
         let mut ev = PointMaze::new(Layout::Umaze);
         fresh(&cfg)
-            .run(&mut env, Some(&mut ev), Some(&a), u64::MAX, false)
+            .run(
+                &mut env,
+                Some(&mut ev),
+                Some(&mut live(&a)),
+                u64::MAX,
+                false,
+            )
             .unwrap();
         // stop at 250 (last checkpoint at 240, mid-episode), then resume from it
         let mut first = fresh(&cfg);
         first
-            .run(&mut env, Some(&mut ev), Some(&b), 250, false)
+            .run(&mut env, Some(&mut ev), Some(&mut live(&b)), 250, false)
             .unwrap();
         assert_eq!(first.env_steps(), 250);
         drop(first);
-        let state = b.join("checkpoints").join(STATE_FILE);
+        let state = RunPaths::new(&b).online_state();
         let mut resumed = OnlineRun::load(&state, cfg.clone(), None).unwrap();
         assert_eq!(resumed.env_steps(), 240);
         // another maze cannot replay the interrupted episode: refused, nothing lost
         let mut wrong = PointMaze::new(Layout::Medium);
+        let mut db = live(&b);
         let e = resumed
-            .run(&mut wrong, Some(&mut ev), Some(&b), u64::MAX, false)
+            .run(&mut wrong, Some(&mut ev), Some(&mut db), u64::MAX, false)
             .err()
             .unwrap();
         assert!(e.to_string().contains("not deterministic"), "{e}");
         let mut env2 = PointMaze::new(Layout::Umaze);
         resumed
-            .run(&mut env2, Some(&mut ev), Some(&b), u64::MAX, false)
+            .run(&mut env2, Some(&mut ev), Some(&mut db), u64::MAX, false)
             .unwrap();
-        for f in ["metrics.csv", "episodes.csv"] {
+        for f in [METRICS_FILE, EPISODES_FILE] {
             assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
         }
-        let pa = std::fs::read(a.join(POLICY_FILE)).unwrap();
-        assert_eq!(pa, std::fs::read(b.join(POLICY_FILE)).unwrap());
+        let (pa, pb) = (RunPaths::new(&a).policy(), RunPaths::new(&b).policy());
+        assert_eq!(std::fs::read(pa).unwrap(), std::fs::read(pb).unwrap());
         // the buffer wrapped (400 pushes into 150 slots) and still exports in order
-        let ds = replay_dataset(&a.join("checkpoints").join(STATE_FILE)).unwrap();
+        let ds = replay_dataset(&RunPaths::new(&a).online_state()).unwrap();
         assert_eq!(ds.len(), 150);
         let next = ds.next_observations.as_ref().unwrap();
         for i in 0..149 {
@@ -1146,11 +853,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let agent = Agent::new(cfg.agent.clone(), 4, 2, 0.0, 130, 0);
         let mut env = PointMaze::new(Layout::Umaze);
-        OnlineRun::new(cfg.clone(), agent, Some(&a))
+        let run_dir = dir.path().join("run");
+        OnlineRun::new(cfg.clone(), Box::new(agent), Some(&a))
             .unwrap()
-            .run(&mut env, None, Some(dir.path()), u64::MAX, false)
+            .run(&mut env, None, Some(&mut live(&run_dir)), u64::MAX, false)
             .unwrap();
-        let state = dir.path().join("checkpoints").join(STATE_FILE);
+        let state = RunPaths::new(&run_dir).online_state();
         assert!(OnlineRun::load(&state, cfg.clone(), Some(&a)).is_ok());
         let e = OnlineRun::load(&state, cfg.clone(), Some(&b))
             .err()
@@ -1206,7 +914,11 @@ mod tests {
             episode: 0,
             done: true,
         };
-        let res = run.run(&mut env, None, None, u64::MAX, false).unwrap();
+        let res = run
+            .run(&mut env, None, None, u64::MAX, false)
+            .unwrap()
+            .finished()
+            .unwrap();
         // no goal, so no goal-reaching rate in the summary
         assert_eq!(res.train_success_rate, None);
         // episodes: 4 steps cut, 2 steps terminal, 4 cut, 2 terminal

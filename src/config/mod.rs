@@ -1,4 +1,14 @@
-//! Configuration of the agent (networks + PARS/TD3+BC switches) and of a training run.
+//! Configuration in one place: the agent (networks + PARS/TD3+BC switches), IQL's
+//! settings, an offline run (`TrainConfig`), `--set` overrides, the named presets
+//! (`presets`), online runs with their defaults (`online`) and what a resumed run may
+//! change (`resume`).
+pub mod online;
+pub mod presets;
+pub mod resume;
+
+pub use online::{OnlineAlgo, OnlineConfig};
+pub use resume::RESUMABLE_KEYS;
+
 use crate::nn::Activation;
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -220,6 +230,14 @@ impl Algorithm {
         match self {
             Algorithm::Pars => "pars",
             Algorithm::Iql => "iql",
+        }
+    }
+
+    /// The name in messages.
+    pub fn title(self) -> &'static str {
+        match self {
+            Algorithm::Pars => "PARS / TD3+BC",
+            Algorithm::Iql => "IQL",
         }
     }
 }
