@@ -727,10 +727,7 @@ impl IqlAgent {
             "value_layer_norm".into(),
             self.iql.value_layer_norm(&self.cfg).into(),
         );
-        m.insert("q_min".into(), (self.q_min as f64).into());
-        m.insert("actor_cosine_steps".into(), cosine_steps.into());
-        m.insert("gelu_approximate".into(), true.into());
-        m.insert("step_offset".into(), self.steps.into());
+        super::trace_extras(m, self.q_min, cosine_steps, self.steps);
         Ok(v)
     }
 }

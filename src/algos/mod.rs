@@ -160,3 +160,19 @@ pub fn read_learner(r: &TensorReader) -> Result<Box<dyn Learner>> {
         _ => Box::new(Agent::read(r)?),
     })
 }
+
+/// The entries every trace `config` adds to the learner's settings: `q_min`,
+/// `actor_cosine_steps` (the cosine schedule's length in actor updates),
+/// `gelu_approximate` (our GELU is the tanh approximation, as JAX's default) and
+/// `step_offset` (updates taken before the trace).
+fn trace_extras(
+    m: &mut serde_json::Map<String, serde_json::Value>,
+    q_min: f32,
+    cosine_steps: u64,
+    steps: u64,
+) {
+    m.insert("q_min".into(), (q_min as f64).into());
+    m.insert("actor_cosine_steps".into(), cosine_steps.into());
+    m.insert("gelu_approximate".into(), true.into());
+    m.insert("step_offset".into(), steps.into());
+}

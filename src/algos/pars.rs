@@ -768,10 +768,7 @@ impl Agent {
             LrSchedule::Constant => total_steps.div_ceil(self.cfg.policy_delay as u64),
         };
         m.insert("beta".into(), (self.beta as f64).into());
-        m.insert("q_min".into(), (self.q_min as f64).into());
-        m.insert("actor_cosine_steps".into(), cosine_steps.into());
-        m.insert("gelu_approximate".into(), true.into());
-        m.insert("step_offset".into(), self.steps.into());
+        super::trace_extras(m, self.q_min, cosine_steps, self.steps);
         Ok(v)
     }
 }

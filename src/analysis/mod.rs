@@ -48,7 +48,7 @@ pub fn ensure_positive(option: &str, values: &[f32]) -> Result<()> {
 
 /// Rename the staging directory into place; analyses have no checkpoints.
 pub fn finish(run: OutputDir) -> Result<PathBuf> {
-    let _ = std::fs::remove_dir(run.path().join("checkpoints"));
+    let _ = std::fs::remove_dir(run.path().join(crate::run::paths::CHECKPOINTS_DIR));
     run.finish()
 }
 

@@ -103,7 +103,7 @@ impl RunFlags {
 /// directory holding `policy.safetensors`).
 pub fn policy_file(p: &Path) -> PathBuf {
     if p.is_dir() {
-        p.join(crate::run::paths::POLICY_FILE)
+        crate::run::RunPaths::new(p).policy()
     } else {
         p.to_path_buf()
     }

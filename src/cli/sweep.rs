@@ -149,7 +149,7 @@ fn counts(st: &[CellState]) -> String {
 }
 
 fn final_score(dir: &Path) -> Option<f64> {
-    let t = std::fs::read_to_string(dir.join("final_eval.json")).ok()?;
+    let t = std::fs::read_to_string(crate::run::RunPaths::new(dir).final_eval()).ok()?;
     let v: serde_json::Value = serde_json::from_str(&t).ok()?;
     v.get("mean_score")?.as_f64()
 }

@@ -138,10 +138,11 @@ impl LiveRunDir {
         Ok(self.path.clone())
     }
 
-    /// The run stopped on an error; the directory and its last checkpoint stay.
-    pub fn fail(mut self, error: &anyhow::Error) {
+    /// The run stopped on an error; the directory and its last checkpoint stay. Errs
+    /// when the status itself cannot be written (a full disk).
+    pub fn fail(mut self, error: &anyhow::Error) -> Result<()> {
         let msg = format!("{error:#}").replace('\n', " ");
-        let _ = self.close(RunState::Failed, Some(msg));
+        self.close(RunState::Failed, Some(msg))
     }
 
     /// A signal stopped the run after a checkpoint at `step`.
@@ -183,7 +184,7 @@ mod tests {
         assert_eq!(Status::read(&p).unwrap().unwrap().state, RunState::Running);
         let e = LiveRunDir::create(&p, "train", 10, false).err().unwrap();
         assert!(e.to_string().contains("--resume"), "{e}");
-        r.fail(&anyhow::anyhow!("boom\nsecond line"));
+        r.fail(&anyhow::anyhow!("boom\nsecond line")).unwrap();
         let s = Status::read(&p).unwrap().unwrap();
         assert_eq!(s.state, RunState::Failed);
         assert_eq!(s.error.as_deref(), Some("boom second line"));

@@ -5,7 +5,7 @@ use super::grid::{Cell, CELL_FILE};
 use super::SweepDir;
 use crate::run::signals;
 use crate::run::status::{RunState, Status};
-use crate::run::{staging_path, write_atomic};
+use crate::run::{staging_path, write_atomic, RunPaths};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -129,7 +129,8 @@ impl SweepDir {
 /// Whether `dir` holds a finished offline run: config, policy, and (where the run
 /// writes one) a `finished` status.
 pub fn run_finished(dir: &Path) -> bool {
-    if !dir.join("config.toml").is_file() || !dir.join(crate::run::paths::POLICY_FILE).is_file() {
+    let paths = RunPaths::new(dir);
+    if !paths.config().is_file() || !paths.policy().is_file() {
         return false;
     }
     match Status::read(dir) {
@@ -162,7 +163,7 @@ pub fn progress_step(dir: &Path) -> Option<u64> {
         if let Ok(Some(s)) = Status::read(&d) {
             best = best.max(Some(s.step));
         }
-        if let Ok(text) = std::fs::read_to_string(d.join("metrics.csv")) {
+        if let Ok(text) = std::fs::read_to_string(RunPaths::new(d).metrics()) {
             let last = text
                 .lines()
                 .rev()
@@ -273,11 +274,10 @@ pub fn resumable(dir: &Path, cell: &Cell) -> Option<u64> {
     let st = Status::read(dir).ok().flatten()?;
     let stopped = matches!(st.state, RunState::Interrupted | RunState::Running);
     let step = st.last_checkpoint?;
-    let state = dir
-        .join("checkpoints")
-        .join(crate::run::paths::TRAIN_STATE_FILE);
+    let paths = RunPaths::new(dir);
+    let state = paths.train_state();
     let saved: crate::config::TrainConfig =
-        toml::from_str(&std::fs::read_to_string(dir.join("config.toml")).ok()?).ok()?;
+        toml::from_str(&std::fs::read_to_string(paths.config()).ok()?).ok()?;
     (stopped && state.is_file() && saved == cell.config).then_some(step)
 }
 

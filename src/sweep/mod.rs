@@ -82,7 +82,7 @@ impl SweepDir {
             if !cell::run_finished(&dir) {
                 continue;
             }
-            let p = dir.join("config.toml");
+            let p = crate::run::RunPaths::new(&dir).config();
             let text = std::fs::read_to_string(&p)
                 .with_context(|| format!("cannot read {}", p.display()))?;
             let old: crate::config::TrainConfig = toml::from_str(&text)

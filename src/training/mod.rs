@@ -116,44 +116,42 @@ impl<'a> Shell<'a> {
         }
     }
 
-    /// Whether a checkpoint is due at `step`: every `every` steps, or `minutes` after
-    /// the last one (0 = never by that rule).
-    pub fn checkpoint_due(&self, step: u64, every: u64, minutes: f32) -> bool {
-        self.dir.is_some()
-            && ((every > 0 && step.is_multiple_of(every))
-                || (minutes > 0.0
-                    && self.last_checkpoint.elapsed().as_secs_f64() >= 60.0 * minutes as f64))
-    }
-
-    /// Write a checkpoint with `save` (to `path`, atomically) and record it in the
-    /// status. Does nothing without a run directory.
-    pub fn checkpoint(
+    /// The end of step `step` of `total`: a checkpoint (written by `save` to `path`)
+    /// when one is due — every `every.0` steps or `every.1` minutes after the last —
+    /// or a signal asked to stop, else a status update every `every.2` steps. Returns
+    /// whether to stop (a checkpoint is then written). Without a run directory only
+    /// the signal counts.
+    pub fn end_step(
         &mut self,
         step: u64,
+        total: u64,
+        every: (u64, f32, u64),
         path: impl Fn(&RunPaths) -> PathBuf,
         save: impl FnOnce(&Path) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        let (steps, minutes, log_every) = every;
+        let stop = crate::run::signals::stop_requested() && step < total;
+        let due = (steps > 0 && step.is_multiple_of(steps))
+            || (minutes > 0.0
+                && self.last_checkpoint.elapsed().as_secs_f64() >= 60.0 * minutes as f64);
         let (Some(d), Some(p)) = (self.dir.as_deref_mut(), &self.paths) else {
-            return Ok(());
+            return Ok(stop);
         };
-        let path = path(p);
-        let t0 = Instant::now();
-        save(&path)?;
-        tracing::info!(
-            "checkpoint at step {step}: {:.1} MiB in {:.0} ms",
-            std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0,
-            1e3 * t0.elapsed().as_secs_f64()
-        );
-        self.last_checkpoint = Instant::now();
-        d.progress(step, Some(step))
-    }
-
-    /// Record progress in the status.
-    pub fn progress(&mut self, step: u64) -> Result<()> {
-        match self.dir.as_deref_mut() {
-            Some(d) => d.progress(step, None),
-            None => Ok(()),
+        if (due || stop) && step < total {
+            let path = path(p);
+            let t0 = Instant::now();
+            save(&path)?;
+            tracing::info!(
+                "checkpoint at step {step}: {:.1} MiB in {:.0} ms",
+                std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0,
+                1e3 * t0.elapsed().as_secs_f64()
+            );
+            self.last_checkpoint = Instant::now();
+            d.progress(step, Some(step))?;
+        } else if step.is_multiple_of(log_every) {
+            d.progress(step, None)?;
         }
+        Ok(stop)
     }
 
     /// The end of a run: the deployable policy (with `info` as metadata), the final
@@ -214,7 +212,13 @@ pub fn drive<T>(
         }
         Err(e) => {
             let last = dir.status().last_checkpoint;
-            dir.fail(&e);
+            let e = match dir.fail(&e) {
+                Ok(()) => e,
+                Err(s) => e.context(format!(
+                    "its {} could not be updated either ({s:#}); it may still say running",
+                    crate::run::paths::STATUS_FILE
+                )),
+            };
             Err(match last {
                 Some(c) if command == "train" => e.context(format!(
                     "run {} failed; its last good checkpoint is at step {c} (pars train --resume {} --set ...)",
@@ -306,5 +310,40 @@ pub(crate) mod test_hooks {
             }
             std::process::abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run whose process is alive is "still running", with or without a checkpoint.
+    #[test]
+    fn a_live_run_is_still_running_whether_or_not_it_has_a_checkpoint() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("run");
+        drop(LiveRunDir::create(&dir, "train", 10, false).unwrap());
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let p = RunPaths::new(&dir);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p.status()).unwrap()).unwrap();
+        v["state"] = "running".into();
+        v["pid"] = child.id().into();
+        std::fs::write(p.status(), v.to_string()).unwrap();
+        let state = p.train_state();
+        let e = check_resumable(&dir, &state, "start it again").unwrap_err();
+        assert!(e.to_string().contains("still running"), "{e}");
+        std::fs::write(&state, b"x").unwrap();
+        let e = check_resumable(&dir, &state, "start it again").unwrap_err();
+        assert!(e.to_string().contains("still running"), "{e}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // once the process is gone, a run without a checkpoint says so
+        std::fs::remove_file(&state).unwrap();
+        let e = check_resumable(&dir, &state, "start it again").unwrap_err();
+        assert!(e.to_string().contains("no checkpoint"), "{e}");
     }
 }

@@ -190,14 +190,10 @@ impl<'d> OfflineRun<'d> {
                 shell.log(&mut self.st.metrics_lines, &row)?;
             }
             pb.inc(1);
-            let stop = crate::run::signals::stop_requested();
-            let due = shell.checkpoint_due(step, cfg.checkpoint_every, cfg.checkpoint_minutes);
-            if (due || stop) && step < cfg.steps {
-                shell.checkpoint(step, RunPaths::train_state, |p| self.save(p))?;
-            } else if step.is_multiple_of(cfg.log_every) {
-                shell.progress(step)?;
-            }
-            if stop && step < cfg.steps {
+            let every = (cfg.checkpoint_every, cfg.checkpoint_minutes, cfg.log_every);
+            if shell.end_step(step, cfg.steps, every, RunPaths::train_state, |p| {
+                self.save(p)
+            })? {
                 pb.abandon();
                 return Ok(Outcome::Interrupted(step));
             }

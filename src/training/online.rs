@@ -370,93 +370,10 @@ impl<'d> OnlineRun<'d> {
 
         while self.st.env_steps < until {
             let t = self.st.env_steps + 1;
-            if self.st.episode.is_none() {
-                let seed: u64 = self.st.act_rng.gen();
-                self.obs = env.reset(seed);
-                self.episode_actions.clear();
-                self.st.episode = Some(Episode {
-                    seed,
-                    steps: 0,
-                    ret: 0.0,
-                });
-            }
-            if t <= cfg.random_steps {
-                for a in &mut action {
-                    *a = self.st.act_rng.gen_range(-1.0f32..=1.0);
-                }
-            } else {
-                self.agent.explore(
-                    &self.obs,
-                    cfg.exploration_noise,
-                    &mut self.st.act_rng,
-                    &mut action,
-                );
-            }
-            let step = env.step(&action)?;
-            self.buffer
-                .push(&self.obs, &action, step.reward, &step.obs, step.terminated);
-            self.st.env_steps = t;
-            self.episode_actions.extend_from_slice(&action);
-            let ep = self.st.episode.as_mut().expect("episode");
-            ep.steps += 1;
-            ep.ret += step.reward as f64;
-            if step.terminated || step.truncated {
-                if !step.terminated {
-                    self.st.truncations.push_back(t - 1);
-                }
-                while self
-                    .st
-                    .truncations
-                    .front()
-                    .is_some_and(|&i| i + (cfg.buffer_size as u64) < t)
-                {
-                    self.st.truncations.pop_front();
-                }
-                let success = env.success();
-                self.st.episodes += 1;
-                self.st.successes += success.unwrap_or(false) as u64;
-                let line = format!(
-                    "{t},{},{:.6e},{}",
-                    ep.steps,
-                    ep.ret,
-                    success.map(|s| (s as u8).to_string()).unwrap_or_default()
-                );
-                if let Some(f) = episodes_file.as_mut() {
-                    writeln!(f, "{line}")?;
-                }
-                self.st.episode_lines.push(line);
-                self.st.episode = None;
-            } else {
-                self.obs = step.obs;
-            }
-
+            self.act(env, t, &mut action, episodes_file.as_mut())?;
             if t > cfg.learning_starts {
                 let t0 = Instant::now();
-                let mut stats = Default::default();
-                for _ in 0..cfg.utd {
-                    if let Some(d) = self.offline {
-                        d.sample_rows_into(&mut self.st.sample_rng, &mut batch, 0, n_off);
-                    }
-                    self.buffer.sample_rows_into(
-                        &mut self.st.sample_rng,
-                        &mut batch,
-                        n_off,
-                        b - n_off,
-                    );
-                    stats = self.agent.update_critic(&batch);
-                    if !stats.td_loss.is_finite() {
-                        bail!(
-                            "training diverged at environment step {t}: TD loss is {}",
-                            stats.td_loss
-                        );
-                    }
-                    self.st.updates += 1;
-                    self.st.acc.add_critic(&stats);
-                }
-                if t.is_multiple_of(cfg.actor_every) {
-                    self.agent.update_actor(&batch, &mut stats);
-                    self.st.acc.add_actor(&stats);
-                }
+                self.learn(t, &mut batch, n_off)?;
                 update_secs += t0.elapsed().as_secs_f64();
                 updates_timed += cfg.utd as u64;
             }
@@ -482,14 +399,10 @@ impl<'d> OnlineRun<'d> {
                 shell.log(&mut self.st.metrics_lines, &row)?;
             }
             pb.inc(1);
-            let stop = crate::run::signals::stop_requested();
-            let due = shell.checkpoint_due(t, cfg.checkpoint_every, 0.0);
-            if (due || stop) && t < cfg.steps {
-                shell.checkpoint(t, RunPaths::online_state, |p| self.save(p))?;
-            } else if t.is_multiple_of(cfg.log_every) {
-                shell.progress(t)?;
-            }
-            if stop && t < cfg.steps {
+            let every = (cfg.checkpoint_every, 0.0, cfg.log_every);
+            if shell.end_step(t, cfg.steps, every, RunPaths::online_state, |p| {
+                self.save(p)
+            })? {
                 pb.abandon();
                 return Ok(Outcome::Interrupted(t));
             }
@@ -538,6 +451,111 @@ impl<'d> OnlineRun<'d> {
                 .then(|| self.st.successes as f64 / self.st.episodes as f64),
         };
         Ok(Outcome::Finished(result, self.st.env_steps))
+    }
+
+    /// Environment step `t`: the exploration action (uniform for the first
+    /// `random_steps`), stored in the buffer; a finished episode goes to `episodes`.
+    fn act(
+        &mut self,
+        env: &mut dyn Env,
+        t: u64,
+        action: &mut [f32],
+        episodes: Option<&mut std::fs::File>,
+    ) -> Result<()> {
+        let cfg = &self.cfg;
+        if self.st.episode.is_none() {
+            let seed: u64 = self.st.act_rng.gen();
+            self.obs = env.reset(seed);
+            self.episode_actions.clear();
+            self.st.episode = Some(Episode {
+                seed,
+                steps: 0,
+                ret: 0.0,
+            });
+        }
+        if t <= cfg.random_steps {
+            for a in action.iter_mut() {
+                *a = self.st.act_rng.gen_range(-1.0f32..=1.0);
+            }
+        } else {
+            self.agent.explore(
+                &self.obs,
+                cfg.exploration_noise,
+                &mut self.st.act_rng,
+                action,
+            );
+        }
+        let step = env.step(action)?;
+        self.buffer
+            .push(&self.obs, action, step.reward, &step.obs, step.terminated);
+        self.st.env_steps = t;
+        self.episode_actions.extend_from_slice(action);
+        let ep = self.st.episode.as_mut().expect("episode");
+        ep.steps += 1;
+        ep.ret += step.reward as f64;
+        if step.terminated || step.truncated {
+            if !step.terminated {
+                self.st.truncations.push_back(t - 1);
+            }
+            while self
+                .st
+                .truncations
+                .front()
+                .is_some_and(|&i| i + (cfg.buffer_size as u64) < t)
+            {
+                self.st.truncations.pop_front();
+            }
+            let success = env.success();
+            self.st.episodes += 1;
+            self.st.successes += success.unwrap_or(false) as u64;
+            let line = format!(
+                "{t},{},{:.6e},{}",
+                ep.steps,
+                ep.ret,
+                success.map(|s| (s as u8).to_string()).unwrap_or_default()
+            );
+            if let Some(f) = episodes {
+                writeln!(f, "{line}")?;
+            }
+            self.st.episode_lines.push(line);
+            self.st.episode = None;
+        } else {
+            self.obs = step.obs;
+        }
+        Ok(())
+    }
+
+    /// The updates after environment step `t`: `utd` critic steps on batches mixing
+    /// `n_off` offline rows with online ones, then (every `actor_every` steps) an actor
+    /// step on the last batch.
+    fn learn(&mut self, t: u64, batch: &mut Batch, n_off: usize) -> Result<()> {
+        let (b, utd, actor_every) = (
+            self.cfg.agent.batch_size,
+            self.cfg.utd,
+            self.cfg.actor_every,
+        );
+        let mut stats = Default::default();
+        for _ in 0..utd {
+            if let Some(d) = self.offline {
+                d.sample_rows_into(&mut self.st.sample_rng, batch, 0, n_off);
+            }
+            self.buffer
+                .sample_rows_into(&mut self.st.sample_rng, batch, n_off, b - n_off);
+            stats = self.agent.update_critic(batch);
+            if !stats.td_loss.is_finite() {
+                bail!(
+                    "training diverged at environment step {t}: TD loss is {}",
+                    stats.td_loss
+                );
+            }
+            self.st.updates += 1;
+            self.st.acc.add_critic(&stats);
+        }
+        if t.is_multiple_of(actor_every) {
+            self.agent.update_actor(batch, &mut stats);
+            self.st.acc.add_actor(&stats);
+        }
+        Ok(())
     }
 }
 
