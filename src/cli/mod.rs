@@ -63,7 +63,7 @@ pub enum Command {
     /// Collect a built-in maze dataset, train PARS and TD3+BC on it and compare them.
     Demo(demo::DemoArgs),
     /// Time the PARS training step and inference (see docs/speed.md).
-    Bench(crate::bench::BenchArgs),
+    Bench(bench::BenchArgs),
     Debug(debug::DebugArgs),
     /// Run a grid of datasets × variants × seeds locally or on SLURM, resumably;
     /// `pars sweep status DIR` shows each cell (see docs/sweeps.md).
