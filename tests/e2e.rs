@@ -3,10 +3,10 @@ use pars::algos::presets::preset;
 use pars::algos::train::{train_offline, EVAL_SEED};
 use pars::algos::TrainConfig;
 use pars::data::Transitions;
-use pars::envs::collect::{collect, CollectConfig, Style};
 use pars::envs::make_env;
 use pars::envs::maze::Layout;
 use pars::eval::evaluate;
+use pars::recipes::scripted::{collect, CollectConfig, Style};
 use rand::{Rng, SeedableRng};
 
 #[test]

@@ -7,10 +7,10 @@ use pars::algos::presets::{resolve_train_config, TrainSources};
 use pars::algos::train::{train_offline, EVAL_SEED};
 use pars::algos::Algorithm;
 use pars::data::Transitions;
-use pars::envs::collect::{collect, CollectConfig, Style};
 use pars::envs::make_env;
 use pars::envs::maze::Layout;
 use pars::eval::evaluate;
+use pars::recipes::scripted::{collect, CollectConfig, Style};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 

@@ -9,8 +9,8 @@ pub mod plots;
 pub mod toy;
 
 use crate::data::{RawDataset, Transitions};
-use crate::envs::collect::{collect, CollectConfig, Style};
 use crate::envs::maze::Layout;
+use crate::recipes::scripted::{collect, CollectConfig, Style};
 use crate::run::OutputDir;
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;

@@ -3,9 +3,9 @@
 use super::common::{policy_and_env, Output};
 use crate::algos::online::{replay_dataset, STATE_FILE};
 use crate::data;
-use crate::envs::collect::{collect, rollout_policy, CollectConfig, Style};
 use crate::envs::make_env;
 use crate::envs::maze::Layout;
+use crate::recipes::scripted::{collect, rollout_policy, CollectConfig, Style};
 use anyhow::{ensure, Result};
 use clap::Args;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! Environments: the `Env` trait and the native environments.
 use anyhow::Result;
 
-pub mod collect;
+pub use crate::recipes::scripted as collect; // TEMP: until algos/ moves (house refactor)
 pub mod maze;
 #[cfg(feature = "mujoco")]
 pub mod mujoco;
