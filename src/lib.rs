@@ -8,6 +8,7 @@ pub mod data;
 pub mod envs;
 pub mod eval;
 pub mod nn;
+pub mod plots;
 pub mod policy;
 pub mod recipes;
 pub mod report;

@@ -8,6 +8,7 @@
 //! must agree on every setting but the seed (and on the dataset size); otherwise the
 //! report refuses, or with `split` reports each configuration as its own row.
 use crate::algos::config::TrainConfig;
+use crate::plots::{plot_bands, Band};
 use crate::sweep::{cell::run_finished, flatten_config, CellInfo, SweepDir, CELL_FILE};
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
@@ -619,82 +620,28 @@ fn file_label(s: &str) -> String {
 
 /// One figure per dataset: each variant's evaluation curve, mean ± std over seeds.
 pub fn plot_report(report: &Report, out: &Path) -> Result<Vec<PathBuf>> {
-    use plotters::prelude::*;
     let variants = report.variants();
     let mut files = Vec::new();
     for d in unique(report.groups.iter().map(|g| g.dataset.clone())) {
         let gs: Vec<&GroupReport> = report.groups.iter().filter(|g| g.dataset == d).collect();
         let path = out.join(format!("curves-{}.png", file_label(&d)));
-        let root = BitMapBackend::new(&path, (640, 400)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let (mut x1, mut y0, mut y1) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
-        for g in &gs {
-            for &(s, m, sd, _) in &g.curve {
-                x1 = x1.max(s as f64);
-                y0 = y0.min(m - sd);
-                y1 = y1.max(m + sd);
-            }
-        }
-        if !y0.is_finite() {
-            continue;
-        }
-        let pad = if y1 - y0 > 1e-9 {
-            (y1 - y0) * 0.05
-        } else {
-            y0.abs().max(1.0) * 0.1
-        };
         let env = gs[0].env.clone().unwrap_or_default();
-        // headroom above the curves holds the legend
-        let top = y1 + pad + 0.12 * (gs.len() as f64 + 1.0) * (y1 - y0 + 2.0 * pad);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{d} ({env})"), ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..x1, (y0 - pad)..top)?;
-        chart
-            .configure_mesh()
-            .x_desc("gradient steps")
-            .y_desc("normalised score")
-            .x_labels(6)
-            .y_labels(6)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .draw()?;
-        for g in &gs {
-            let i = variants.iter().position(|v| v == &g.variant).unwrap_or(0);
-            let c = crate::run::plots::series_color(i);
-            let mut band: Vec<(f64, f64)> = g
-                .curve
-                .iter()
-                .map(|&(s, m, sd, _)| (s as f64, m + sd))
-                .collect();
-            band.extend(
-                g.curve
+        let bands: Vec<Band> = gs
+            .iter()
+            .map(|g| Band {
+                label: format!("{} ({} seeds)", g.variant, g.n_seeds),
+                color: variants.iter().position(|v| v == &g.variant).unwrap_or(0),
+                points: g
+                    .curve
                     .iter()
-                    .rev()
-                    .map(|&(s, m, sd, _)| (s as f64, m - sd)),
-            );
-            chart.draw_series(std::iter::once(Polygon::new(band, c.mix(0.15).filled())))?;
-            let line: Vec<(f64, f64)> = g.curve.iter().map(|&(s, m, _, _)| (s as f64, m)).collect();
-            chart
-                .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))?
-                .label(format!("{} ({} seeds)", g.variant, g.n_seeds))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
-                });
-            if line.len() < 40 {
-                chart.draw_series(line.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
-            }
+                    .map(|&(s, m, sd, _)| (s as f64, m, sd))
+                    .collect(),
+            })
+            .collect();
+        let title = format!("{d} ({env})");
+        if plot_bands(&path, &title, "gradient steps", "normalised score", &bands)? {
+            files.push(path);
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
-        root.present()?;
-        files.push(path.clone());
     }
     Ok(files)
 }

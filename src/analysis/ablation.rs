@@ -1,12 +1,12 @@
 //! Ablation runner (paper Figs. 9, 11): the None / PA / LN / LN+PA × c_reward grid
 //! and the |L_I| sweep (LN+PA), several seeds each, scored by evaluation in the
 //! environment; bar charts with std error bars.
-use super::plots::{bar_charts, BarSeries};
 use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, RunSettings};
 use crate::algos::presets::preset;
 use crate::algos::train::train_offline;
 use crate::algos::TrainConfig;
 use crate::envs::make_env;
+use crate::plots::{bar_charts, BarSeries};
 use crate::run::OutputDir;
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;

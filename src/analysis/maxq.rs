@@ -2,13 +2,13 @@
 //! (the target uses the dataset's next action), then find argmax_a Q(s, a) inside the
 //! action box by projected gradient ascent from several starts, and compare
 //! ‖a‖ / √act_dim of those actions with the dataset's.
-use super::plots::{bar_charts, BarSeries};
 use super::{check_out, finish, mean_std, progress, write_csv, RunSettings};
 use crate::algos::pars::{critic_spec, infeasible_coordinate};
 use crate::algos::presets::preset;
 use crate::algos::AgentConfig;
 use crate::data::RawDataset;
 use crate::nn::{polyak, Adam, EnsembleMlp, LrSchedule, Tape};
+use crate::plots::{bar_charts, BarSeries};
 use crate::run::OutputDir;
 use anyhow::{ensure, Result};
 use rand::{Rng, SeedableRng};

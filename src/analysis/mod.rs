@@ -5,7 +5,6 @@ pub mod ablation;
 pub mod dormant;
 pub mod maxq;
 pub mod ntk;
-pub mod plots;
 pub mod toy;
 
 use crate::data::{RawDataset, Transitions};

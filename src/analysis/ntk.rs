@@ -1,10 +1,10 @@
 //! Normalised NTK map (paper Fig. 6): for the LN toy networks of `toy`, the cosine
 //! between parameter gradients k(p, x) / sqrt(k(p, p)·k(x, x)), k(p, x) = ⟨∇θ f(p), ∇θ f(x)⟩,
 //! between the data-boundary point p = (0.32, −0.38) and every cell of [−1,1]².
-use super::plots::{heatmap_grid, HeatPanel, Overlay};
 use super::toy::{fit, grid_points, FitOptions, Shape, Variant};
 use super::{check_out, ensure_positive, finish, progress};
 use crate::nn::{EnsembleMlp, Tape};
+use crate::plots::{heatmap_grid, HeatPanel, Overlay};
 use crate::run::OutputDir;
 use anyhow::{ensure, Result};
 use rayon::prelude::*;

@@ -8,10 +8,10 @@
 //!
 //! Every (shape, variant, c) is its own single-member network, seeded by (seed, c),
 //! so the no-LN / LN / LN+PA fits of one c see the same data, init stream and batches.
-use super::plots::{heatmap_grid, HeatPanel, Overlay};
 use super::{check_out, ensure_positive, finish, progress, write_csv};
 use crate::algos::pars::infeasible_coordinate;
 use crate::nn::{Activation, Adam, EnsembleMlp, LrSchedule, MlpSpec, Tape};
+use crate::plots::{heatmap_grid, HeatPanel, Overlay};
 use crate::run::OutputDir;
 use anyhow::{ensure, Result};
 use indicatif::ProgressBar;

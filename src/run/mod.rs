@@ -10,13 +10,12 @@ use std::path::{Path, PathBuf};
 
 pub mod live;
 pub mod metrics;
-pub mod plots;
 pub mod signals;
 pub mod status;
 
+pub use crate::plots::{plot_learning_curves, plot_success}; // TEMP: until algos/ moves (house refactor)
 pub use live::LiveRunDir;
 pub use metrics::{parse_metrics_line, MetricsRow, METRICS_HEADER};
-pub use plots::{plot_learning_curves, plot_panels, plot_success, Series};
 pub use status::{RunState, Status};
 
 /// The hidden temporary sibling a file is written to before its atomic rename.
