@@ -1,5 +1,6 @@
-//! The `pars` command line: the parser and one file per command. Commands share
-//! flags through `common` and library code, never each other.
+//! The `pars` command line: the parser and one file per command (a folder for `analyze`,
+//! one file per analysis). Each owns its clap arguments and turns them into the library's
+//! plain settings. Commands share flags through `common` and library code, never each other.
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
