@@ -8,44 +8,32 @@ use crate::nn::gemm::{matmul, MatRef};
 use crate::nn::{EnsembleMlp, Tape};
 use crate::policy::Policy;
 use anyhow::Result;
-use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::time::Instant;
 
-#[derive(Args, Debug)]
-pub struct BenchArgs {
+/// What `pars bench` measures (the command's flags, see `cli::bench`).
+#[derive(Clone, Debug)]
+pub struct BenchSettings {
     /// Configurations to time (A, B, C: PARS / TD3+BC; D: IQL).
-    #[arg(long, value_delimiter = ',', default_value = "A,B,C,D")]
     pub configs: Vec<String>,
     /// Timed steps per repeat.
-    #[arg(long, default_value_t = 100)]
     pub steps: usize,
-    #[arg(long, default_value_t = 5)]
     pub repeats: usize,
-    /// Threads (default: all cores).
-    #[arg(long)]
+    /// Threads (`None`: all cores).
     pub threads: Option<usize>,
     /// Skip the 1-thread scaling run.
-    #[arg(long)]
     pub no_scaling: bool,
     /// Also build a 1M-transition dataset and report peak resident memory.
-    #[arg(long)]
     pub memory: bool,
     /// Print one JSON object instead of a table.
-    #[arg(long)]
     pub json: bool,
-    /// Environment steps of the fine-tuning measurement (hopper-medium preset, UTD 20;
-    /// 0 skips it).
-    #[arg(long, default_value_t = 150)]
+    /// Environment steps of the fine-tuning measurement (0 skips it).
     pub online_steps: u64,
-    /// Time the MuJoCo environments instead (comma-separated ids; empty: all): env steps/s
-    /// next to the raw MuJoCo rate on the same states and controls, single thread.
-    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    /// Time these MuJoCo environments instead (empty: all).
     pub envs: Option<Vec<String>>,
-    /// Environment steps timed per environment (with --envs).
-    #[arg(long, default_value_t = 5000)]
+    /// Environment steps timed per environment (with `envs`).
     pub env_steps: usize,
 }
 
@@ -130,7 +118,7 @@ pub fn bench_env(id: &str, steps: usize, repeats: usize) -> Result<EnvBench> {
 }
 
 #[cfg(feature = "mujoco")]
-fn run_env_bench(a: &BenchArgs, ids: &[String]) -> Result<()> {
+fn run_env_bench(a: &BenchSettings, ids: &[String]) -> Result<()> {
     let ids: Vec<String> = if ids.is_empty() {
         crate::envs::mujoco::list_envs()
             .into_iter()
@@ -169,7 +157,7 @@ fn run_env_bench(a: &BenchArgs, ids: &[String]) -> Result<()> {
 }
 
 #[cfg(not(feature = "mujoco"))]
-fn run_env_bench(_a: &BenchArgs, _ids: &[String]) -> Result<()> {
+fn run_env_bench(_a: &BenchSettings, _ids: &[String]) -> Result<()> {
     anyhow::bail!("this build has no MuJoCo environments (built without the `mujoco` feature)")
 }
 
@@ -542,7 +530,7 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-pub fn run_bench(a: BenchArgs) -> Result<()> {
+pub fn run_bench(a: BenchSettings) -> Result<()> {
     if let Some(ids) = &a.envs {
         return run_env_bench(&a, ids);
     }

@@ -15,6 +15,7 @@ pub mod envs;
 pub mod eval;
 pub mod formats;
 pub mod nn;
+pub mod plots;
 pub mod policy;
 pub mod recipes;
 pub mod report;

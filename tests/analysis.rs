@@ -282,9 +282,9 @@ fn bad_input_gets_a_one_line_error_and_no_output() {
     let e = run(&["maxq", "--fast", "--variants", "ln,bogus", "--out", "m"]);
     assert!(e.contains("bogus"), "{e}");
     // a dataset file without --env cannot be scored
-    let ds = pars::envs::collect::collect(&pars::envs::collect::CollectConfig::new(
+    let ds = pars::recipes::scripted::collect(&pars::recipes::scripted::CollectConfig::new(
         pars::envs::maze::Layout::Umaze,
-        pars::envs::collect::Style::Diverse,
+        pars::recipes::scripted::Style::Diverse,
         2000,
         0,
     ))

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 /// A small valid maze-shaped dataset (obs 4, act 2) with a few episodes.
 fn small_dataset(rows: usize) -> RawDataset {
-    let cfg = pars::envs::collect::CollectConfig::new(
+    let cfg = pars::recipes::scripted::CollectConfig::new(
         pars::envs::maze::Layout::Umaze,
-        pars::envs::collect::Style::Diverse,
+        pars::recipes::scripted::Style::Diverse,
         rows,
         0,
     );
-    pars::envs::collect::collect(&cfg).unwrap()
+    pars::recipes::scripted::collect(&cfg).unwrap()
 }
 
 fn write(dir: &Path, name: &str, ds: &RawDataset) -> PathBuf {

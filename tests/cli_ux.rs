@@ -200,6 +200,47 @@ fn quiet_drops_summaries_and_verbose_adds_log_lines() {
 }
 
 #[test]
+fn quiet_collect_prints_nothing_and_still_writes_the_dataset() {
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    let run = |cmd: &str| pars(&cmd.split_whitespace().collect::<Vec<_>>(), d);
+    // without --quiet the summary names the file
+    let loud = ok(&run("collect --steps 500 --out loud.hdf5"));
+    assert!(loud.starts_with("wrote loud.hdf5 ("), "{loud}");
+    let quiet = |cmd: &str, file: &str| {
+        assert_eq!(ok(&run(cmd)), "", "{cmd}");
+        let len = std::fs::metadata(d.join(file))
+            .unwrap_or_else(|_| panic!("{cmd}: wrote no {file}"))
+            .len();
+        assert!(len > 1000, "{cmd}: {file} has {len} bytes");
+    };
+    // the scripted maze controller (the global flag before the command) and uniform
+    // random actions (after it)
+    quiet("-q collect --steps 500 --out maze.hdf5", "maze.hdf5");
+    quiet(
+        "collect --quiet --style random --steps 300 --out r.hdf5",
+        "r.hdf5",
+    );
+    // a saved policy's rollouts and an online run's replay buffer
+    let tiny = "--hidden 8 --batch-size 8 -q";
+    ok(&run(&format!(
+        "train --dataset maze.hdf5 --steps 4 --out t {tiny}"
+    )));
+    quiet("collect -q --policy t --steps 200 --out p.hdf5", "p.hdf5");
+    ok(&run(&format!(
+        "online --env pointmaze-umaze-v0 --steps 200 --eval-every 200 --eval-episodes 1 \
+         --out o {tiny}"
+    )));
+    quiet("-q collect --from-run o --out replay.hdf5", "replay.hdf5");
+    // a D4RL-style recipe
+    #[cfg(feature = "mujoco")]
+    quiet(
+        "collect -q --recipe hopper-random --steps 300 --out recipe.hdf5",
+        "recipe.hdf5",
+    );
+}
+
+#[test]
 fn demo_compares_both_algorithms_over_seeds() {
     let d = tempfile::tempdir().unwrap();
     let out = ok(&pars(

@@ -11,15 +11,15 @@ use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
 fn maze_dataset(dir: &Path) {
-    let cfg = pars::envs::collect::CollectConfig::new(
+    let cfg = pars::recipes::scripted::CollectConfig::new(
         pars::envs::maze::Layout::Umaze,
-        pars::envs::collect::Style::Diverse,
+        pars::recipes::scripted::Style::Diverse,
         500,
         0,
     );
     write_d4rl(
         &dir.join("maze.hdf5"),
-        &pars::envs::collect::collect(&cfg).unwrap(),
+        &pars::recipes::scripted::collect(&cfg).unwrap(),
     )
     .unwrap();
 }

@@ -2,11 +2,11 @@
 use pars::config::presets::preset;
 use pars::config::TrainConfig;
 use pars::data::Transitions;
-use pars::envs::collect::{collect, CollectConfig, Style};
 use pars::envs::make_env;
 use pars::envs::maze::Layout;
 use pars::eval::evaluate;
 use pars::eval::EVAL_SEED;
+use pars::recipes::scripted::{collect, CollectConfig, Style};
 use pars::training::train_offline;
 use rand::{Rng, SeedableRng};
 

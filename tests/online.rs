@@ -438,8 +438,8 @@ fn bench_utd_loop_against_offline_updates() {
     use pars::config::presets::preset;
     use pars::config::OnlineConfig;
     use pars::data::{Batch, Transitions};
-    use pars::envs::collect::{collect, CollectConfig, Style};
     use pars::envs::maze::{Layout, PointMaze};
+    use pars::recipes::scripted::{collect, CollectConfig, Style};
     use pars::training::OnlineRun;
     use rand::SeedableRng;
 

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 /// A small maze dataset, as `pars collect --env pointmaze-umaze-v0 --steps 3000` writes.
 fn dataset(dir: &Path) -> PathBuf {
-    let cfg = pars::envs::collect::CollectConfig::new(
+    let cfg = pars::recipes::scripted::CollectConfig::new(
         pars::envs::maze::Layout::Umaze,
-        pars::envs::collect::Style::Diverse,
+        pars::recipes::scripted::Style::Diverse,
         3000,
         0,
     );
-    let ds = pars::envs::collect::collect(&cfg).unwrap();
+    let ds = pars::recipes::scripted::collect(&cfg).unwrap();
     let p = dir.join("d.hdf5");
     pars::data::write_d4rl(&p, &ds).unwrap();
     p

@@ -1,41 +1,34 @@
 //! Ablation runner (paper Figs. 9, 11): the None / PA / LN / LN+PA × c_reward grid
 //! and the |L_I| sweep (LN+PA), several seeds each, scored by evaluation in the
 //! environment; bar charts with std error bars.
-use super::plots::{bar_charts, BarSeries};
-use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, RunArgs};
+use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, RunSettings};
 use crate::config::presets::preset;
 use crate::config::TrainConfig;
 use crate::envs::make_env;
+use crate::plots::{bar_charts, BarSeries};
 use crate::run::OutputDir;
 use crate::training::train_offline;
 use anyhow::{ensure, Context, Result};
-use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
 
-#[derive(Args, Debug, Clone)]
-pub struct AblationArgs {
-    #[arg(long, default_value = "runs/analysis-ablation")]
+/// What `pars analyze ablation` runs (its flags, parsed in `cli::analyze`).
+#[derive(Debug, Clone)]
+pub struct AblationSettings {
+    /// Output directory.
     pub out: PathBuf,
-    #[command(flatten)]
-    pub runs: RunArgs,
+    pub runs: RunSettings,
     /// Base preset (PARS settings for the dataset).
-    #[arg(long, default_value = "pointmaze")]
     pub preset: String,
-    /// c_reward values of the LN/PA grid (comma-separated).
-    #[arg(long = "c", value_delimiter = ',', default_value = "1,10,100")]
+    /// c_reward values of the LN/PA grid.
     pub c_values: Vec<f32>,
-    /// |L_I| values of the distance sweep (comma-separated, each > 1).
-    #[arg(long, value_delimiter = ',', default_value = "2,10,100,1000")]
+    /// |L_I| values of the distance sweep (each > 1).
     pub distances: Vec<f32>,
     /// c_reward of the distance sweep (default: the preset's).
-    #[arg(long)]
     pub sweep_c: Option<f32>,
-    /// Evaluation episodes at the end of each run (default 10, 2 with --fast).
-    #[arg(long)]
+    /// Evaluation episodes at the end of each run (default 10, 2 when fast).
     pub eval_episodes: Option<usize>,
     /// Skip the distance sweep.
-    #[arg(long)]
     pub no_distance: bool,
 }
 
@@ -73,7 +66,7 @@ const VARIANTS: [(&str, bool, bool); 4] = [
     ("LN+PA", true, true),
 ];
 
-pub fn run(a: AblationArgs) -> Result<PathBuf> {
+pub fn run(a: AblationSettings) -> Result<PathBuf> {
     ensure_positive("--c", &a.c_values)?;
     if !a.no_distance {
         ensure!(!a.distances.is_empty(), "option --distances needs a value");

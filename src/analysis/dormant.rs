@@ -9,7 +9,7 @@
 //!   the last training batch (threshold τ = 0);
 //! - `inactive_fraction`: fraction of (unit, sample) pairs with activation ≤ 0 on a
 //!   fixed probe set of dataset (s, a) pairs.
-use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, RunArgs};
+use super::{check_out, ensure_positive, finish, mean_std, progress, write_csv, RunSettings};
 use crate::algos::pars::Agent;
 use crate::config::presets::preset;
 use crate::config::AgentConfig;
@@ -17,34 +17,29 @@ use crate::data::{Batch, Transitions};
 use crate::envs::make_env;
 use crate::eval::eval_learner;
 use crate::nn::Tape;
-use crate::run::{plot_panels, OutputDir, Series};
+use crate::plots::{plot_panels, Series};
+use crate::run::OutputDir;
 use anyhow::{ensure, Result};
-use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::path::PathBuf;
 
-#[derive(Args, Debug, Clone)]
-pub struct DormantArgs {
-    #[arg(long, default_value = "runs/analysis-dormant")]
+/// What `pars analyze dormant` runs (its flags, parsed in `cli::analyze`).
+#[derive(Debug, Clone)]
+pub struct DormantSettings {
+    /// Output directory.
     pub out: PathBuf,
-    #[command(flatten)]
-    pub runs: RunArgs,
+    pub runs: RunSettings,
     /// Base preset (TD3+BC as in the paper's Fig. 7).
-    #[arg(long, default_value = "pointmaze-td3bc")]
     pub preset: String,
-    /// c_reward values (comma-separated).
-    #[arg(long = "c", value_delimiter = ',', default_value = "1,10,100")]
+    /// c_reward values.
     pub c_values: Vec<f32>,
-    /// Probe rows for the inactive fraction (default 2048, 256 with --fast).
-    #[arg(long)]
+    /// Probe rows for the inactive fraction (default 2048, 256 when fast).
     pub probe_rows: Option<usize>,
     /// Measurement points per run.
-    #[arg(long, default_value_t = 20)]
     pub points: u64,
-    /// Evaluation episodes at the end of each run (0 = no evaluation; default 10, 2 with --fast).
-    #[arg(long)]
+    /// Evaluation episodes at the end of each run (0 = no evaluation; default 10, 2 when fast).
     pub eval_episodes: Option<usize>,
 }
 
@@ -110,7 +105,7 @@ pub fn inactive_fraction(agent: &Agent, probe: &[f32], tape: &mut Tape) -> f64 {
     off as f64 / total.max(1) as f64
 }
 
-pub fn run(a: DormantArgs) -> Result<PathBuf> {
+pub fn run(a: DormantSettings) -> Result<PathBuf> {
     ensure_positive("--c", &a.c_values)?;
     let seeds = a.runs.seeds.unwrap_or(1);
     ensure!(seeds > 0, "option --seeds must be positive");

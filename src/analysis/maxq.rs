@@ -2,49 +2,41 @@
 //! (the target uses the dataset's next action), then find argmax_a Q(s, a) inside the
 //! action box by projected gradient ascent from several starts, and compare
 //! ‖a‖ / √act_dim of those actions with the dataset's.
-use super::plots::{bar_charts, BarSeries};
-use super::{check_out, finish, mean_std, progress, write_csv, RunArgs};
+use super::{check_out, finish, mean_std, progress, write_csv, RunSettings};
 use crate::algos::pars::{critic_spec, infeasible_coordinate};
 use crate::config::presets::preset;
 use crate::config::AgentConfig;
 use crate::data::RawDataset;
 use crate::nn::{polyak, Adam, EnsembleMlp, LrSchedule, Tape};
+use crate::plots::{bar_charts, BarSeries};
 use crate::run::OutputDir;
 use anyhow::{ensure, Result};
-use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::path::PathBuf;
 
-#[derive(Args, Debug, Clone)]
-pub struct MaxqArgs {
-    #[arg(long, default_value = "runs/analysis-maxq")]
+/// What `pars analyze maxq` runs (its flags, parsed in `cli::analyze`).
+#[derive(Debug, Clone)]
+pub struct MaxqSettings {
+    /// Output directory.
     pub out: PathBuf,
-    #[command(flatten)]
-    pub runs: RunArgs,
+    pub runs: RunSettings,
     /// Preset giving the critic's shape, γ, α and L.
-    #[arg(long, default_value = "pointmaze")]
     pub preset: String,
-    /// Critic variants: none, ln, ln_pa (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "none,ln,ln_pa")]
+    /// Critic variants: none, ln, ln_pa.
     pub variants: Vec<String>,
     /// c_reward of the SARSA targets.
-    #[arg(long, default_value_t = 1.0)]
     pub reward_scale: f32,
     /// Critic ensemble size (Q = mean over members).
-    #[arg(long, default_value_t = 2)]
     pub n_critics: usize,
-    /// Dataset states searched (default 1000, 64 with --fast).
-    #[arg(long)]
+    /// Dataset states searched (default 1000, 64 when fast).
     pub states: Option<usize>,
     /// Random starts per state.
-    #[arg(long, default_value_t = 8)]
     pub starts: usize,
     /// Gradient-ascent steps (Adam on the action, clipped to the box after each).
-    #[arg(long)]
     pub ascent_steps: Option<usize>,
-    #[arg(long, default_value_t = 0.05)]
+    /// Adam's learning rate of the ascent.
     pub ascent_lr: f32,
 }
 
@@ -346,7 +338,7 @@ pub struct SummaryRow {
     pub q_maxq_mean: f64,
 }
 
-pub fn run(a: MaxqArgs) -> Result<PathBuf> {
+pub fn run(a: MaxqSettings) -> Result<PathBuf> {
     let variants: Vec<CriticVariant> = a
         .variants
         .iter()

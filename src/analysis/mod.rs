@@ -5,15 +5,13 @@ pub mod ablation;
 pub mod dormant;
 pub mod maxq;
 pub mod ntk;
-pub mod plots;
 pub mod toy;
 
 use crate::data::{RawDataset, Transitions};
-use crate::envs::collect::{collect, CollectConfig, Style};
 use crate::envs::maze::Layout;
+use crate::recipes::scripted::{collect, CollectConfig, Style};
 use crate::run::OutputDir;
 use anyhow::{ensure, Context, Result};
-use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -65,48 +63,37 @@ pub fn write_csv(run: &OutputDir, name: &str, header: &str, rows: &[String]) -> 
 
 /// Where an RL analysis gets its data: a dataset file, or the built-in maze data
 /// collected in memory.
-#[derive(Args, Debug, Clone)]
-pub struct DataArgs {
-    /// D4RL or Minari HDF5 dataset; omit to collect the built-in maze dataset in memory.
-    #[arg(long)]
+#[derive(Debug, Clone)]
+pub struct DataSettings {
+    /// D4RL or Minari HDF5 dataset; `None` collects the built-in maze dataset in memory.
     pub dataset: Option<PathBuf>,
     /// Maze layout of the built-in dataset (umaze, medium, large, ultra).
-    #[arg(long, default_value = "umaze")]
     pub layout: String,
-    /// Rows of the built-in dataset (default 200000, 20000 with --fast).
-    #[arg(long)]
+    /// Rows of the built-in dataset (default 200000, 20000 when fast).
     pub rows: Option<usize>,
-    /// Environment for evaluation (default: the built-in maze's when no --dataset).
-    #[arg(long)]
+    /// Environment for evaluation (default: the built-in maze's when no dataset is given).
     pub env: Option<String>,
     /// Seed of the built-in dataset's collection (independent of the training seeds).
-    #[arg(long, default_value_t = 0)]
     pub data_seed: u64,
 }
 
 /// Options every RL analysis shares: its data, how many seeds, how long and how
-/// wide its runs are, and the fast mode the tests use. Defaults differ per analysis.
-#[derive(Args, Debug, Clone)]
-pub struct RunArgs {
+/// wide its runs are, and the fast mode the tests use. `None` takes the analysis's
+/// default (they differ per analysis).
+#[derive(Debug, Clone)]
+pub struct RunSettings {
     /// Short runs with small networks (for tests).
-    #[arg(long)]
     pub fast: bool,
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// Seeds per setting (seed, seed+1, ...; default 1, 3 for ablation, 1 with --fast).
-    #[arg(long)]
+    pub data: DataSettings,
+    /// Seeds per setting (seed, seed+1, ...; default 1, 3 for ablation, 1 when fast).
     pub seeds: Option<usize>,
     /// First seed.
-    #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Gradient steps per run (default 20000; fewer with --fast).
-    #[arg(long)]
+    /// Gradient steps per run (default 20000; fewer when fast).
     pub steps: Option<u64>,
-    /// Hidden width (default: the preset's; small with --fast).
-    #[arg(long)]
+    /// Hidden width (default: the preset's; small when fast).
     pub hidden: Option<usize>,
-    /// Set from the global --quiet.
-    #[arg(skip)]
+    /// No progress bar, table or summary.
     pub quiet: bool,
 }
 
@@ -140,7 +127,7 @@ impl LoadedData {
     }
 }
 
-impl DataArgs {
+impl DataSettings {
     pub fn load(&self, fast: bool) -> Result<LoadedData> {
         if let Some(path) = &self.dataset {
             ensure!(

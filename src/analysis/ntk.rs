@@ -1,13 +1,12 @@
 //! Normalised NTK map (paper Fig. 6): for the LN toy networks of `toy`, the cosine
 //! between parameter gradients k(p, x) / sqrt(k(p, p)·k(x, x)), k(p, x) = ⟨∇θ f(p), ∇θ f(x)⟩,
 //! between the data-boundary point p = (0.32, −0.38) and every cell of [−1,1]².
-use super::plots::{heatmap_grid, HeatPanel, Overlay};
-use super::toy::{fit, grid_points, FitArgs, Shape, Variant};
+use super::toy::{fit, grid_points, FitOptions, Shape, Variant};
 use super::{check_out, ensure_positive, finish, progress};
 use crate::nn::{EnsembleMlp, Tape};
+use crate::plots::{heatmap_grid, HeatPanel, Overlay};
 use crate::run::OutputDir;
 use anyhow::{ensure, Result};
-use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -49,20 +48,17 @@ pub fn ntk_similarity(net: &EnsembleMlp, p: [f32; 2], points: &[f32]) -> Vec<f64
         .collect()
 }
 
-#[derive(Args, Debug, Clone)]
-pub struct NtkArgs {
-    #[arg(long, default_value = "runs/analysis-ntk")]
+/// What `pars analyze ntk` computes (its flags, parsed in `cli::analyze`).
+#[derive(Debug, Clone)]
+pub struct NtkSettings {
+    /// Output directory.
     pub out: PathBuf,
-    #[command(flatten)]
-    pub fit: FitArgs,
-    /// Reward scales c of the LN networks (comma-separated).
-    #[arg(long = "c", value_delimiter = ',', default_value = "1,100")]
+    pub fit: FitOptions,
+    /// Reward scales c of the LN networks.
     pub c_values: Vec<f32>,
-    /// Grid cells per side (default 101, 31 with --fast).
-    #[arg(long)]
+    /// Grid cells per side (default 101, 31 when fast).
     pub grid: Option<usize>,
-    /// Set from the global --quiet.
-    #[arg(skip)]
+    /// No progress bar, table or summary.
     pub quiet: bool,
 }
 
@@ -80,7 +76,7 @@ pub struct NtkStats {
     pub train_mse: f64,
 }
 
-pub fn run(a: NtkArgs) -> Result<PathBuf> {
+pub fn run(a: NtkSettings) -> Result<PathBuf> {
     ensure_positive("--c", &a.c_values)?;
     // same settings as `toy`, so the networks are the toy's LN fits
     let s = a.fit.settings(None, None)?;

@@ -8,13 +8,12 @@
 //!
 //! Every (shape, variant, c) is its own single-member network, seeded by (seed, c),
 //! so the no-LN / LN / LN+PA fits of one c see the same data, init stream and batches.
-use super::plots::{heatmap_grid, HeatPanel, Overlay};
 use super::{check_out, ensure_positive, finish, progress, write_csv};
 use crate::algos::pars::infeasible_coordinate;
 use crate::nn::{Activation, Adam, EnsembleMlp, LrSchedule, MlpSpec, Tape};
+use crate::plots::{heatmap_grid, HeatPanel, Overlay};
 use crate::run::OutputDir;
 use anyhow::{ensure, Result};
-use clap::Args;
 use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -419,68 +418,52 @@ fn evaluate(shape: Shape, v: Variant, c: f32, fit: &Fit, grid: usize) -> FitResu
     }
 }
 
-#[derive(Args, Debug, Clone)]
-pub struct ToyArgs {
+/// What `pars analyze toy` fits and draws (its flags, parsed in `cli::analyze`); `None`
+/// picks the paper's value or, with `fit.fast`, the fast one.
+#[derive(Debug, Clone)]
+pub struct ToySettings {
     /// Output directory.
-    #[arg(long, default_value = "runs/analysis-toy")]
     pub out: PathBuf,
-    #[command(flatten)]
-    pub fit: FitArgs,
-    /// Reward scales c (comma-separated).
-    #[arg(long = "c", value_delimiter = ',', default_value = "1,10,100")]
+    pub fit: FitOptions,
+    /// Reward scales c.
     pub c_values: Vec<f32>,
     /// Weight of the penalty on infeasible inputs (Q_min = 0).
-    #[arg(long, default_value_t = 0.1)]
     pub alpha: f32,
     /// L of the penalty region [−2L, −L] ∪ [L, 2L] per coordinate.
-    #[arg(long, default_value_t = 100.0)]
     pub infeasible_distance: f32,
-    /// Heatmap cells per side (default 101, 41 with --fast).
-    #[arg(long)]
+    /// Heatmap cells per side (default 101, 41 when fast).
     pub grid: Option<usize>,
     /// c of the activation-function comparison (Fig. 15).
-    #[arg(long, default_value_t = 100.0)]
     pub activation_c: f32,
     /// Skip the split-data fits (App. D, Fig. 14).
-    #[arg(long)]
     pub no_split: bool,
     /// Skip the activation-function fits (App. D, Fig. 15).
-    #[arg(long)]
     pub no_activations: bool,
-    /// Set from the global --quiet.
-    #[arg(skip)]
+    /// No progress bar, table or summary.
     pub quiet: bool,
 }
 
 /// The network and fit options shared by `analyze toy` and `analyze ntk` (the NTK maps use
-/// the toy's LN fits).
-#[derive(Args, Debug, Clone)]
-pub struct FitArgs {
+/// the toy's LN fits), as given: `settings` fills in the paper's or the fast defaults.
+#[derive(Debug, Clone)]
+pub struct FitOptions {
     /// Small networks, few steps, coarse grids (for tests).
-    #[arg(long)]
     pub fast: bool,
-    /// Hidden width (default 256, 64 with --fast).
-    #[arg(long)]
+    /// Hidden width (default 256, 64 when fast).
     pub hidden: Option<usize>,
     /// Hidden layers.
-    #[arg(long, default_value_t = 3)]
     pub depth: usize,
-    /// Adam steps per fit (default 3000, 1500 with --fast).
-    #[arg(long)]
+    /// Adam steps per fit (default 3000, 1500 when fast).
     pub steps: Option<usize>,
-    /// Batch size (default 256, 128 with --fast).
-    #[arg(long)]
+    /// Batch size (default 256, 128 when fast).
     pub batch: Option<usize>,
-    #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
-    /// Training points (default 2000, 500 with --fast).
-    #[arg(long)]
+    /// Training points (default 2000, 500 when fast).
     pub n_data: Option<usize>,
-    #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
-impl FitArgs {
+impl FitOptions {
     /// The paper's (or the fast) settings with these options applied; the penalty's α and
     /// L stay at the preset's values unless given.
     pub fn settings(
@@ -509,7 +492,7 @@ impl FitArgs {
     }
 }
 
-impl ToyArgs {
+impl ToySettings {
     pub fn settings(&self) -> Result<FitSettings> {
         self.fit
             .settings(Some(self.alpha), Some(self.infeasible_distance))
@@ -590,7 +573,7 @@ fn panels_for(
     panels
 }
 
-pub fn run(a: ToyArgs) -> Result<PathBuf> {
+pub fn run(a: ToySettings) -> Result<PathBuf> {
     ensure_positive("--c", &a.c_values)?;
     ensure_positive("--activation-c", &[a.activation_c])?;
     let s = a.settings()?;

@@ -2,9 +2,9 @@
 //! actions in any environment, a saved policy's rollouts, or an online run's replay.
 use super::common::{policy_and_env, Output};
 use crate::data;
-use crate::envs::collect::{collect, rollout_policy, CollectConfig, Style};
 use crate::envs::make_env;
 use crate::envs::maze::Layout;
+use crate::recipes::scripted::{collect, rollout_policy, CollectConfig, Style};
 use crate::run::RunPaths;
 use crate::training::online::replay_dataset;
 use anyhow::{ensure, Result};
@@ -54,14 +54,23 @@ pub struct CollectArgs {
 }
 
 pub fn run(a: CollectArgs, out: &Output) -> Result<()> {
+    let summary = collect_any(&a, out)?;
+    if !out.quiet {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+/// Collect and write the dataset; returns the one-line summary of what was written.
+fn collect_any(a: &CollectArgs, out: &Output) -> Result<String> {
     if let Some(name) = &a.recipe {
-        return collect_recipe(&a, name, out);
+        return collect_recipe(a, name, out);
     }
     if let Some(run) = &a.from_run {
-        return collect_replay(&a, run);
+        return collect_replay(a, run);
     }
     if let Some(policy) = &a.policy {
-        return collect_policy(&a, policy);
+        return collect_policy(a, policy);
     }
     ensure!(a.steps > 0, "option --steps must be positive");
     let layout = Layout::from_env_id(&a.env).or_else(|| Layout::from_name(&a.env));
@@ -71,7 +80,7 @@ pub fn run(a: CollectArgs, out: &Output) -> Result<()> {
         "random"
     });
     if style_name == "random" {
-        return collect_random(&a, out);
+        return collect_random(a, out);
     }
     let Some(layout) = layout else {
         anyhow::bail!(
@@ -88,17 +97,16 @@ pub fn run(a: CollectArgs, out: &Output) -> Result<()> {
     };
     let ds = collect(&cfg)?;
     data::write_d4rl(&a.out, &ds)?;
-    println!(
+    Ok(format!(
         "wrote {} ({} rows, {})",
         a.out.display(),
         ds.len(),
         cfg.dataset_id()
-    );
-    Ok(())
+    ))
 }
 
 /// Uniform random actions in any environment.
-fn collect_random(a: &CollectArgs, out: &Output) -> Result<()> {
+fn collect_random(a: &CollectArgs, out: &Output) -> Result<String> {
     use rand::{Rng, SeedableRng};
     let mut env = make_env(&a.env)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed ^ 0x0005_eed0_fac7_10a5);
@@ -120,17 +128,16 @@ fn collect_random(a: &CollectArgs, out: &Output) -> Result<()> {
     )?;
     bar.finish_and_clear();
     data::write_d4rl(&a.out, &ds)?;
-    println!(
+    Ok(format!(
         "wrote {} ({} rows of uniform random actions in {})",
         a.out.display(),
         ds.len(),
         a.env
-    );
-    Ok(())
+    ))
 }
 
 /// The replay buffer of a finished online run.
-fn collect_replay(a: &CollectArgs, run: &std::path::Path) -> Result<()> {
+fn collect_replay(a: &CollectArgs, run: &std::path::Path) -> Result<String> {
     let paths = RunPaths::new(run);
     let state = paths.online_state();
     ensure!(
@@ -142,7 +149,7 @@ fn collect_replay(a: &CollectArgs, run: &std::path::Path) -> Result<()> {
 }
 
 /// Rollouts of a saved policy with Gaussian action noise.
-fn collect_policy(a: &CollectArgs, policy: &std::path::Path) -> Result<()> {
+fn collect_policy(a: &CollectArgs, policy: &std::path::Path) -> Result<String> {
     let (mut policy, mut env) = policy_and_env(policy, &a.env)?;
     ensure!(a.steps > 0, "option --steps must be positive");
     let ds = rollout_policy(
@@ -156,7 +163,7 @@ fn collect_policy(a: &CollectArgs, policy: &std::path::Path) -> Result<()> {
 }
 
 /// A D4RL-style recipe (random, medium, medium-replay).
-fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<()> {
+fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<String> {
     let recipe = crate::recipes::recipe(name)?;
     // --steps and --seed keep clap defaults; only an explicit value changes the recipe
     let rows = (a.steps != DEFAULT_STEPS).then_some(a.steps);
@@ -164,17 +171,16 @@ fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<()> {
     data::write_d4rl(&a.out, &ds)?;
     if let crate::recipes::Kind::AntMaze(_) = recipe.kind {
         let (episodes, reached, rows) = crate::recipes::goal_summary(&ds);
-        println!(
+        return Ok(format!(
             "wrote {} ({}: {} rows, {episodes} episodes, {reached} of them reach the \
              evaluation goal, {rows} rows with reward 1)",
             a.out.display(),
             recipe.name,
             ds.len()
-        );
-        return Ok(());
+        ));
     }
     let s = data::summarize(&ds);
-    println!(
+    Ok(format!(
         "wrote {} ({}: {} rows, {} episodes, return mean {:.1}, min {:.1}, max {:.1})",
         a.out.display(),
         recipe.name,
@@ -183,11 +189,10 @@ fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<()> {
         s.return_mean,
         s.return_min,
         s.return_max
-    );
-    Ok(())
+    ))
 }
 
-fn write_episodes(a: &CollectArgs, ds: &data::RawDataset) -> Result<()> {
+fn write_episodes(a: &CollectArgs, ds: &data::RawDataset) -> Result<String> {
     data::write_d4rl(&a.out, ds)?;
     let ends = ds
         .terminals
@@ -195,12 +200,11 @@ fn write_episodes(a: &CollectArgs, ds: &data::RawDataset) -> Result<()> {
         .zip(&ds.timeouts)
         .filter(|(t, o)| **t || **o)
         .count();
-    println!(
+    Ok(format!(
         "wrote {} ({} rows, {} episodes, {} reached a terminal)",
         a.out.display(),
         ds.len(),
         ends,
         ds.terminals.iter().filter(|&&t| t).count()
-    );
-    Ok(())
+    ))
 }

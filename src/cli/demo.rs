@@ -6,9 +6,9 @@
 use super::common::Output;
 use crate::config::presets::{resolve_train_config, TrainSources};
 use crate::data;
-use crate::envs::collect::{collect, CollectConfig, Style};
 use crate::envs::maze::Layout;
 use crate::eval::mean_std;
+use crate::recipes::scripted::{collect, CollectConfig, Style};
 use crate::training::{train_run, FinishedRun};
 use anyhow::{ensure, Context, Result};
 use clap::Args;

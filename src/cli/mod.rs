@@ -1,5 +1,6 @@
-//! The `pars` command line: the parser and one file per command. Commands share
-//! flags through `common` and library code, never each other.
+//! The `pars` command line: the parser and one file per command (a folder for `analyze`,
+//! one file per analysis). Each owns its clap arguments and turns them into the library's
+//! plain settings. Commands share flags through `common` and library code, never each other.
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -63,7 +64,7 @@ pub enum Command {
     /// Collect a built-in maze dataset, train PARS and TD3+BC on it and compare them.
     Demo(demo::DemoArgs),
     /// Time the PARS training step and inference (see docs/speed.md).
-    Bench(crate::bench::BenchArgs),
+    Bench(bench::BenchArgs),
     Debug(debug::DebugArgs),
     /// Run a grid of datasets × variants × seeds locally or on SLURM, resumably;
     /// `pars sweep status DIR` shows each cell (see docs/sweeps.md).

@@ -38,7 +38,7 @@ pub fn run(a: ReportArgs, out: &Output) -> Result<()> {
     let report = build_report(&runs, a.metric, a.split)?;
     let dest = match &a.out {
         Some(o) => o.clone(),
-        None if a.dirs.len() == 1 && !a.dirs[0].join("config.toml").is_file() => {
+        None if a.dirs.len() == 1 && !crate::run::RunPaths::new(&a.dirs[0]).is_offline_run() => {
             a.dirs[0].join("report")
         }
         None => PathBuf::from("runs").join("report"),

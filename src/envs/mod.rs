@@ -1,7 +1,6 @@
 //! Environments: the `Env` trait and the native environments.
 use anyhow::Result;
 
-pub mod collect;
 pub mod maze;
 #[cfg(feature = "mujoco")]
 pub mod mujoco;

@@ -1,7 +1,7 @@
 //! Run directories and what goes in them, for offline, fine-tune and online runs
 //! alike: every file's name (`paths`), the live directory with its status (`live`,
-//! `status`), atomic writes, the resolved config, the metrics CSV (`metrics`), the
-//! figures (`plots`) and the progress bar.
+//! `status`), atomic writes, the resolved config, the metrics CSV (`metrics`) and the
+//! progress bar (the figures are `crate::plots`).
 //!
 //! A run directory is built under a hidden staging name and renamed into place only
 //! when the run finishes, so a failed run never leaves a half-written directory.
@@ -12,14 +12,12 @@ use std::path::{Path, PathBuf};
 pub mod live;
 pub mod metrics;
 pub mod paths;
-pub mod plots;
 pub mod signals;
 pub mod status;
 
 pub use live::LiveRunDir;
 pub use metrics::{parse_metrics_line, MetricsRow, METRICS_HEADER};
 pub use paths::{DatasetRecord, RunPaths};
-pub use plots::{plot_learning_curves, plot_panels, plot_success, Series};
 pub use status::{RunState, Status};
 
 /// The hidden temporary sibling a file is written to before its atomic rename.

@@ -15,6 +15,7 @@
 //!       checkpoints/agent.safetensors          offline: the whole final learner
 //!       checkpoints/train_state.bin            offline: resumable state (until finished)
 //!       checkpoints/online_state.bin           online: resumable state (kept at the end)
+//!       cell.json              a sweep's cell: its dataset, variant and seed
 //! ```
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,8 @@ pub const CHECKPOINTS_DIR: &str = "checkpoints";
 pub const AGENT_FILE: &str = "agent.safetensors";
 pub const TRAIN_STATE_FILE: &str = "train_state.bin";
 pub const ONLINE_STATE_FILE: &str = "online_state.bin";
+/// A sweep cell's record (`crate::sweep`).
+pub const CELL_FILE: &str = "cell.json";
 
 /// The typed paths of one run directory.
 #[derive(Clone, Debug, PartialEq, Eq)]

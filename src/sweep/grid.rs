@@ -99,7 +99,7 @@ pub struct CellInfo {
     pub seed: u64,
 }
 
-pub const CELL_FILE: &str = "cell.json";
+pub use crate::run::paths::CELL_FILE;
 
 impl Cell {
     pub fn info(&self) -> CellInfo {

@@ -174,7 +174,7 @@ impl<'a> Shell<'a> {
                 serde_json::to_string_pretty(ev)?.as_bytes(),
             )?;
         }
-        if let Err(e) = crate::run::plot_learning_curves(&p.learning_curves(), metrics, x_label) {
+        if let Err(e) = crate::plots::plot_learning_curves(&p.learning_curves(), metrics, x_label) {
             tracing::warn!("could not draw the learning-curve plot: {e}");
         }
         Ok(())

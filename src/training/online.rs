@@ -429,7 +429,7 @@ impl<'d> OnlineRun<'d> {
                 "environment steps",
             )?;
             if let Some(p) = shell.paths() {
-                if let Err(e) = crate::run::plot_success(
+                if let Err(e) = crate::plots::plot_success(
                     &p.success_plot(),
                     &format!("{} on {}", self.cfg.algo, self.cfg.env),
                     self.cfg.steps as f64,
@@ -856,7 +856,7 @@ mod tests {
 
     #[test]
     fn resume_refuses_other_offline_data() {
-        use crate::envs::collect::{collect, CollectConfig, Style};
+        use crate::recipes::scripted::{collect, CollectConfig, Style};
         let data = |seed| {
             let raw = collect(&CollectConfig::new(
                 Layout::Umaze,

@@ -1,4 +1,6 @@
-//! Heatmap grids and grouped bar charts (plotters, bitmap backend).
+//! Heatmap grids: panels of a scalar field over a square, each with its colour bar
+//! (the toy fits and the NTK maps).
+use super::{fmt_num, fmt_tick};
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -54,43 +56,6 @@ pub fn viridis(t: f64) -> RGBColor {
         mix(A[i].1, A[i + 1].1),
         mix(A[i].2, A[i + 1].2),
     )
-}
-
-/// Compact tick label: 3 significant digits, exponent form for very large/small.
-pub fn fmt_num(v: f64) -> String {
-    let a = v.abs();
-    if v == 0.0 {
-        "0".into()
-    } else if !(1e-2..1e4).contains(&a) {
-        format!("{v:.1e}")
-    } else {
-        let d = if a >= 100.0 {
-            0
-        } else if a >= 10.0 {
-            1
-        } else if a >= 1.0 {
-            2
-        } else {
-            3
-        };
-        let s = format!("{v:.d$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    }
-}
-
-/// Axis tick: at most two decimals, trailing zeros dropped.
-pub fn fmt_tick(v: f64) -> String {
-    let s = format!("{v:.2}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.to_string()
-    }
 }
 
 fn value_range(p: &HeatPanel) -> (f64, f64) {
@@ -232,153 +197,19 @@ pub fn heatmap_grid(
     Ok(())
 }
 
-/// One series of a grouped bar chart: a mean and a std error bar per group.
-#[derive(Clone, Debug)]
-pub struct BarSeries {
-    pub name: String,
-    pub means: Vec<f64>,
-    pub stds: Vec<f64>,
-}
-
-fn bar_color(i: usize) -> RGBColor {
-    const C: [(u8, u8, u8); 6] = [
-        (150, 150, 150),
-        (66, 133, 244),
-        (244, 160, 0),
-        (219, 68, 55),
-        (15, 157, 88),
-        (171, 71, 188),
-    ];
-    let c = C[i % C.len()];
-    RGBColor(c.0, c.1, c.2)
-}
-
-/// Grouped bars with ± std error bars; one chart per `(title, x label, groups, series)`.
-pub fn bar_charts(
-    path: &Path,
-    charts: &[(String, String, Vec<String>, Vec<BarSeries>)],
-    y_label: &str,
-) -> Result<()> {
-    let n = charts.len().max(1);
-    let root = BitMapBackend::new(path, (560 * n as u32, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let areas = root.split_evenly((1, n));
-    for ((title, xlabel, groups, series), area) in charts.iter().zip(areas.iter()) {
-        let (mut lo, mut hi) = (0.0f64, f64::NEG_INFINITY);
-        for s in series {
-            for (m, sd) in s.means.iter().zip(&s.stds) {
-                if m.is_finite() {
-                    let sd = if sd.is_finite() { *sd } else { 0.0 };
-                    hi = hi.max(m + sd);
-                    lo = lo.min(m - sd);
-                }
-            }
-        }
-        if !hi.is_finite() || hi <= lo {
-            hi = lo + 1.0;
-        }
-        let pad = 0.08 * (hi - lo);
-        let ng = groups.len().max(1);
-        let mut chart = ChartBuilder::on(area)
-            .caption(title.as_str(), ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d(
-                -0.5..ng as f64 - 0.5,
-                (lo - if lo < 0.0 { pad } else { 0.0 })..hi + pad,
-            )?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .x_label_formatter(&|_| String::new())
-            .y_desc(y_label)
-            .y_labels(6)
-            .y_label_formatter(&|v| fmt_num(*v))
-            .draw()?;
-        let ns = series.len().max(1);
-        let slot = 0.8 / ns as f64;
-        for (si, s) in series.iter().enumerate() {
-            let col = bar_color(si);
-            let x0 = |g: usize| g as f64 - 0.4 + si as f64 * slot;
-            chart
-                .draw_series(
-                    s.means
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, m)| m.is_finite())
-                        .map(|(g, m)| {
-                            Rectangle::new(
-                                [(x0(g) + 0.05 * slot, 0.0), (x0(g) + 0.95 * slot, *m)],
-                                col.filled(),
-                            )
-                        }),
-                )?
-                .label(s.name.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
-            for (g, (m, sd)) in s.means.iter().zip(&s.stds).enumerate() {
-                if !(m.is_finite() && sd.is_finite()) || *sd <= 0.0 {
-                    continue;
-                }
-                let xc = x0(g) + 0.5 * slot;
-                let cap = 0.2 * slot;
-                for seg in [
-                    vec![(xc, m - sd), (xc, m + sd)],
-                    vec![(xc - cap, m - sd), (xc + cap, m - sd)],
-                    vec![(xc - cap, m + sd), (xc + cap, m + sd)],
-                ] {
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        seg,
-                        BLACK.stroke_width(1),
-                    )))?;
-                }
-            }
-        }
-        // group labels under the axis, placed in pixels (outside the plotting area)
-        let y_axis = chart.y_range().start;
-        for (g, name) in groups.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(g as f64, y_axis));
-            let style = TextStyle::from(("sans-serif", 13).into_font())
-                .pos(Pos::new(HPos::Center, VPos::Top));
-            root.draw_text(name, &style, (px, py + 6))?;
-        }
-        let (px, py) = chart.backend_coord(&((ng as f64 - 1.0) / 2.0, y_axis));
-        let style =
-            TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        root.draw_text(xlabel, &style, (px, py + 24))?;
-        if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()?;
-        }
-    }
-    root.present()?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn colormap_and_labels() {
+    fn colormap() {
         assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
         assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
         assert_eq!(viridis(f64::NAN), viridis(0.0));
-        assert_eq!(fmt_num(0.8), "0.8");
-        assert_eq!(fmt_num(250.0), "250");
-        assert_eq!(fmt_num(12345.0), "1.2e4");
-        assert_eq!(fmt_tick(-0.5), "-0.5");
-        assert_eq!(fmt_tick(2.0), "2");
-        assert_eq!(fmt_tick(-0.001), "0");
     }
 
     #[test]
-    fn heatmaps_and_bars_render() {
+    fn heatmaps_render() {
         let dir = tempfile::tempdir().unwrap();
         let n = 8;
         let panel = HeatPanel {
@@ -400,23 +231,5 @@ mod tests {
         let p = dir.path().join("h.png");
         heatmap_grid(&p, "title", 2, &[panel.clone(), panel], (300, 260)).unwrap();
         assert!(std::fs::metadata(&p).unwrap().len() > 1000);
-        let b = dir.path().join("b.png");
-        let s = BarSeries {
-            name: "a".into(),
-            means: vec![1.0, 2.0],
-            stds: vec![0.1, 0.0],
-        };
-        bar_charts(
-            &b,
-            &[(
-                "t".into(),
-                "x".into(),
-                vec!["g1".into(), "g2".into()],
-                vec![s],
-            )],
-            "y",
-        )
-        .unwrap();
-        assert!(std::fs::metadata(&b).unwrap().len() > 1000);
     }
 }

@@ -1,6 +1,7 @@
-//! Figures of a run: learning curves (offline and online) and the success rate of
-//! goal tasks against environment steps.
-use super::MetricsRow;
+//! Panels of line plots side by side, and the learning-curve figure of a training
+//! run built from them.
+use super::{draw_legend, line_key, series_color, y_padding};
+use crate::run::MetricsRow;
 use anyhow::Result;
 use std::path::Path;
 
@@ -8,27 +9,6 @@ use std::path::Path;
 pub struct Series<'a> {
     pub name: &'a str,
     pub points: Vec<(f64, f64)>,
-}
-
-/// Colour of the i-th series: the six basic colours first, then six more, so that a
-/// figure with up to 12 series (a sweep's variants) has no two alike.
-pub fn series_color(i: usize) -> plotters::style::RGBColor {
-    use plotters::style::{colors::*, RGBColor};
-    const COLORS: [RGBColor; 12] = [
-        BLUE,
-        RED,
-        GREEN,
-        MAGENTA,
-        BLACK,
-        CYAN,
-        RGBColor(255, 140, 0),
-        RGBColor(140, 86, 75),
-        RGBColor(128, 128, 0),
-        RGBColor(128, 128, 128),
-        RGBColor(0, 128, 128),
-        RGBColor(128, 0, 160),
-    ];
-    COLORS[i % COLORS.len()]
 }
 
 /// Draw panels of line plots into one PNG, side by side (in two rows when there are
@@ -61,11 +41,7 @@ pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<
         if x1 <= x0 {
             x1 = x0 + 1.0;
         }
-        let pad = if y1 - y0 > 1e-9 {
-            (y1 - y0) * 0.05
-        } else {
-            y0.abs().max(1.0) * 0.1
-        };
+        let pad = y_padding(y0, y1);
         let mut chart = ChartBuilder::on(area)
             .caption(*title, ("sans-serif", 18))
             .margin(8)
@@ -89,19 +65,13 @@ pub fn plot_panels(path: &Path, panels: &[(&str, &str, Vec<Series>)]) -> Result<
             chart
                 .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?
                 .label(s.name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
-                });
+                .legend(line_key(c));
             if pts.len() < 40 {
                 chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
             }
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()?;
+            draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, 0.8)?;
         }
     }
     root.present()?;
@@ -197,108 +167,4 @@ pub fn plot_learning_curves(path: &Path, rows: &[MetricsRow], x_label: &str) -> 
         ));
     }
     plot_panels(path, &panels)
-}
-
-/// Goal tasks: evaluation success rate and the success rate of the last 10 training
-/// episodes (`episodes.csv` lines: env_step,length,return,success) against
-/// environment steps. Draws nothing when no evaluation reported a success rate.
-pub fn plot_success(
-    path: &Path,
-    title: &str,
-    x_max: f64,
-    metrics: &[MetricsRow],
-    episode_lines: &[String],
-) -> Result<()> {
-    let eval: Vec<(f64, f64)> = metrics
-        .iter()
-        .filter_map(|r| r.eval_success.map(|s| (r.step as f64, 100.0 * s)))
-        .collect();
-    if eval.is_empty() {
-        return Ok(());
-    }
-    let episodes: Vec<(f64, f64)> = episode_lines
-        .iter()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            Some((f[0].parse().ok()?, f.get(3)?.parse::<f64>().ok()?))
-        })
-        .collect();
-    let rolling: Vec<(f64, f64)> = (0..episodes.len())
-        .map(|i| {
-            let w = &episodes[i.saturating_sub(9)..=i];
-            let mean = w.iter().map(|e| e.1).sum::<f64>() / w.len() as f64;
-            (episodes[i].0, 100.0 * mean)
-        })
-        .collect();
-    plot_success_rate(path, title, x_max, &eval, &rolling)
-}
-
-/// Success rate (%) against environment steps on a fixed 0–100 axis.
-fn plot_success_rate(
-    path: &Path,
-    title: &str,
-    x_max: f64,
-    eval: &[(f64, f64)],
-    training: &[(f64, f64)],
-) -> Result<()> {
-    use plotters::prelude::*;
-    let root = BitMapBackend::new(path, (640, 400)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(48)
-        // headroom above 100 % holds the legend clear of the curves
-        .build_cartesian_2d(0.0..x_max.max(1.0), -2.0..128.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("environment steps")
-        .y_desc("success rate (%)")
-        .x_labels(6)
-        .y_labels(14)
-        .y_label_formatter(&|y| {
-            if *y <= 100.0 && (*y as i64) % 20 == 0 {
-                format!("{y:.0}")
-            } else {
-                String::new()
-            }
-        })
-        .draw()?;
-    if !training.is_empty() {
-        let c = RGBColor(230, 120, 40);
-        chart
-            .draw_series(LineSeries::new(training.iter().copied(), c.stroke_width(1)))?
-            .label("training episodes (mean of last 10, with exploration noise)")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
-    }
-    chart
-        .draw_series(LineSeries::new(eval.iter().copied(), BLUE.stroke_width(2)))?
-        .label("evaluation (deterministic policy)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
-    chart.draw_series(eval.iter().map(|p| Circle::new(*p, 3, BLUE.filled())))?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::series_color;
-
-    #[test]
-    fn twelve_series_get_twelve_colours_then_repeat() {
-        let first: Vec<_> = (0..12).map(series_color).collect();
-        for i in 0..12 {
-            for j in 0..i {
-                assert_ne!(first[i], first[j], "series {i} and {j} share a colour");
-            }
-        }
-        assert_eq!(series_color(12), series_color(0));
-    }
 }

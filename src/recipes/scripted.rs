@@ -12,9 +12,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use super::maze::{Cell, Grid, Layout, PointMaze, WaypointController};
-use super::Env;
 use crate::data::RawDataset;
+use crate::envs::maze::{Cell, Grid, Layout, PointMaze, WaypointController};
+use crate::envs::{check_action, Env, Step};
 
 /// How starts and commanded goals are chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -159,13 +159,7 @@ impl Chooser {
 
 /// Appends a row for an environment step; returns whether the episode ended on it.
 /// A terminal takes precedence; the end of the stream (`last`) cuts like a time limit.
-fn push_step(
-    ds: &mut RawDataset,
-    obs: &[f32],
-    action: &[f32],
-    step: &super::Step,
-    last: bool,
-) -> bool {
+fn push_step(ds: &mut RawDataset, obs: &[f32], action: &[f32], step: &Step, last: bool) -> bool {
     let timeout = !step.terminated && (step.truncated || last);
     ds.push_row(
         obs,
@@ -249,7 +243,7 @@ pub fn rollout_policy<F: FnMut(&[f32]) -> Vec<f32>>(
         loop {
             let mut a = policy(&obs);
             // Let the env reject NaN before noise/clipping could hide it.
-            super::check_action(env.id(), env.act_dim(), &a)?;
+            check_action(env.id(), env.act_dim(), &a)?;
             if noise > 0.0 {
                 for x in &mut a {
                     *x += dist.sample(&mut rng);

@@ -6,12 +6,14 @@
 //! driven through the maze by a waypoint planner. Each recipe rebuilds its file from a
 //! seed; the behaviour policies are built into the binary (`data/behaviour/`), so a
 //! dataset takes minutes, not the hours of training behind it.
+//!
+//! `scripted` makes the point-maze datasets with a scripted waypoint controller, and
+//! rolls any policy out into a dataset (`rollout_policy`, used by the recipes too).
 use crate::algos::pars::actor_spec;
 use crate::algos::Agent;
 use crate::config::online::scratch_config;
 use crate::config::{AgentConfig, OnlineAlgo};
 use crate::data::RawDataset;
-use crate::envs::collect::rollout_policy;
 use crate::envs::make_env;
 use crate::nn::{EnsembleMlp, Init};
 use crate::policy::Policy;
@@ -20,9 +22,11 @@ use anyhow::{bail, ensure, Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use scripted::rollout_policy;
 
 #[cfg(feature = "mujoco")]
 mod antmaze;
+pub mod scripted;
 
 /// σ of the Gaussian noise on the random policy's actions: a randomly initialised
 /// network alone moves little; SAC's initial policy (what D4RL rolled out) samples
@@ -58,7 +62,7 @@ pub const HOPPER_MEDIUM: Behaviour = Behaviour {
     random_steps: 10_000,
     seed: 2,
     eval_return: 1133.6,
-    policy: include_bytes!("../data/behaviour/hopper-medium.safetensors"),
+    policy: include_bytes!("../../data/behaviour/hopper-medium.safetensors"),
 };
 
 /// HalfCheetah: TD3 (`pars online --env halfcheetah-v2 --algo td3 --random-steps 10000
@@ -71,7 +75,7 @@ pub const HALFCHEETAH_MEDIUM: Behaviour = Behaviour {
     random_steps: 10_000,
     seed: 0,
     eval_return: 4162.0,
-    policy: include_bytes!("../data/behaviour/halfcheetah-medium.safetensors"),
+    policy: include_bytes!("../../data/behaviour/halfcheetah-medium.safetensors"),
 };
 
 /// Walker2d: TD3 (`pars online --env walker2d-v2 --algo td3 --random-steps 10000
@@ -84,7 +88,7 @@ pub const WALKER2D_MEDIUM: Behaviour = Behaviour {
     random_steps: 10_000,
     seed: 3,
     eval_return: 2146.2,
-    policy: include_bytes!("../data/behaviour/walker2d-medium.safetensors"),
+    policy: include_bytes!("../../data/behaviour/walker2d-medium.safetensors"),
 };
 
 /// The goal-reaching ant behind the AntMaze recipes: TD3 in the open arena `antgoal-v0`
@@ -98,7 +102,7 @@ pub const ANT_GOAL: Behaviour = Behaviour {
     random_steps: 10_000,
     seed: 0,
     eval_return: 276.9,
-    policy: include_bytes!("../data/behaviour/antgoal.safetensors"),
+    policy: include_bytes!("../../data/behaviour/antgoal.safetensors"),
 };
 
 /// How an AntMaze dataset picks its starts and commanded goals.
