@@ -2,6 +2,7 @@
 //! resumable-state container (`state`), and the record pieces learners build their
 //! agent files from (`record`). Learners write and read their own tensors through
 //! these; which file goes where in a run directory is `crate::run::paths`.
+pub mod atomic;
 pub mod record;
 pub mod safetensors;
 pub mod state;

@@ -149,7 +149,7 @@ impl TensorWriter {
 
     /// Write the file atomically (temporary sibling, then rename).
     pub fn write(&self, path: &Path) -> Result<()> {
-        crate::run::write_atomic(path, &self.to_bytes()?)
+        super::atomic::write_atomic(path, &self.to_bytes()?)
     }
 }
 

@@ -151,7 +151,7 @@ pub fn write_state(path: &Path, header: Value, sections: &[Section]) -> Result<(
         serde_json::to_value(sections.iter().map(|s| s.info()).collect::<Vec<_>>())?,
     );
     let header = serde_json::to_vec(&Value::Object(header))?;
-    let tmp = crate::run::temp_sibling(path)?;
+    let tmp = super::atomic::temp_sibling(path)?;
     let res = (|| -> Result<()> {
         let f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
