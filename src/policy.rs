@@ -44,8 +44,8 @@ fn policy_net_of(r: TensorReader, path: &Path) -> Result<(EnsembleMlp, HashMap<S
     r.check_format(&[POLICY_FORMAT, AGENT_FORMAT], "a policy")?;
     let spec: MlpSpec = r.meta_json("spec")?;
     ensure!(
-        spec.tanh_output,
-        "{}: 'spec' is not a policy network (no tanh output)",
+        spec.tanh_output || (spec.gaussian_head && spec.output % 2 == 0),
+        "{}: 'spec' is not a policy network (no tanh output or tanh-Gaussian head)",
         path.display()
     );
     let members: usize = match r.get_meta("members") {
@@ -61,16 +61,54 @@ fn policy_net_of(r: TensorReader, path: &Path) -> Result<(EnsembleMlp, HashMap<S
     Ok((net, r.into_metadata()))
 }
 
-/// A deterministic tanh actor, ready to act one observation at a time.
+/// log σ of a tanh-Gaussian head is clipped to this range (SAC's usual bounds).
+pub const LOG_STD_MIN: f32 = -20.0;
+pub const LOG_STD_MAX: f32 = 2.0;
+
+/// A deterministic actor, ready to act one observation at a time: a tanh network, or
+/// a tanh-Gaussian head (`MlpSpec::gaussian_head`), whose deterministic action is
+/// tanh(μ) and which can also sample (`sample`).
 pub struct Policy {
     pub net: EnsembleMlp,
     tape: Tape,
+    /// The action of the last `act` (tanh-Gaussian heads only).
+    action: Vec<f32>,
 }
 
 impl Policy {
     pub fn new(net: EnsembleMlp) -> Self {
         let tape = Tape::new(&net, 1);
-        Self { net, tape }
+        let action = vec![
+            0.0;
+            if net.spec.gaussian_head {
+                net.spec.output / 2
+            } else {
+                0
+            }
+        ];
+        Self { net, tape, action }
+    }
+
+    /// Whether the policy can sample (a tanh-Gaussian head).
+    pub fn is_stochastic(&self) -> bool {
+        self.net.spec.gaussian_head
+    }
+
+    /// A sampled action tanh(μ + σε), ε ~ N(0, I) from `rng`, into `out`; a policy
+    /// without a Gaussian head returns its deterministic action.
+    pub fn sample<R: rand::Rng>(&mut self, obs: &[f32], rng: &mut R, out: &mut [f32]) {
+        if !self.is_stochastic() {
+            out.copy_from_slice(self.act(obs));
+            return;
+        }
+        let ad = self.act_dim();
+        self.net.forward(obs, 1, &[0], &mut self.tape);
+        let o = self.tape.output(0);
+        for j in 0..ad {
+            let eps: f32 = rng.sample(rand_distr::StandardNormal);
+            let log_std = o[ad + j].clamp(LOG_STD_MIN, LOG_STD_MAX);
+            out[j] = (o[j] + log_std.exp() * eps).tanh();
+        }
     }
 
     /// Load `policy.safetensors` (or the actor of an agent checkpoint `agent.safetensors`).
@@ -92,19 +130,47 @@ impl Policy {
     }
 
     pub fn act_dim(&self) -> usize {
-        self.net.spec.output
+        act_dim_of(&self.net.spec)
     }
 
     /// a = π(obs), in [−1, 1]^act_dim.
     pub fn act(&mut self, obs: &[f32]) -> &[f32] {
         self.net.forward(obs, 1, &[0], &mut self.tape);
-        self.tape.output(0)
+        if !self.net.spec.gaussian_head {
+            return self.tape.output(0);
+        }
+        for (a, m) in self.action.iter_mut().zip(self.tape.output(0)) {
+            *a = m.tanh();
+        }
+        &self.action
     }
 
     /// Actions for `rows` observations at once into `out` ([rows, act_dim]).
     pub fn act_batch(&self, obs: &[f32], rows: usize, tape: &mut Tape, out: &mut [f32]) {
         self.net.forward(obs, rows, &[0], tape);
-        out[..rows * self.act_dim()].copy_from_slice(tape.output(0));
+        let ad = self.act_dim();
+        if !self.net.spec.gaussian_head {
+            out[..rows * ad].copy_from_slice(tape.output(0));
+            return;
+        }
+        for (o, row) in out[..rows * ad]
+            .chunks_exact_mut(ad)
+            .zip(tape.output(0).chunks_exact(2 * ad))
+        {
+            for (a, m) in o.iter_mut().zip(&row[..ad]) {
+                *a = m.tanh();
+            }
+        }
+    }
+}
+
+/// The action dimension of a policy network: its output, or half of it for a
+/// tanh-Gaussian head ([μ | log σ]).
+pub fn act_dim_of(spec: &MlpSpec) -> usize {
+    if spec.gaussian_head {
+        spec.output / 2
+    } else {
+        spec.output
     }
 }
 
@@ -126,6 +192,7 @@ mod tests {
             layer_norm: ln,
             activation: Activation::Relu,
             tanh_output: true,
+            gaussian_head: false,
             hidden_bias_init: 0.1,
             output_init_scale: 0.5,
         }

@@ -141,6 +141,7 @@ fn policy_file_matches_a_numpy_forward_pass() {
         layer_norm: false,
         activation: Activation::Relu,
         tanh_output: true,
+        gaussian_head: false,
         hidden_bias_init: 0.1,
         // large enough that actions spread over (−1, 1)
         output_init_scale: 0.3,

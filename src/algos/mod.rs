@@ -1,7 +1,14 @@
 //! The learners: the math of one update each, in the paper's terms, behind one trait.
 //!
 //! - `pars.rs`: PARS and TD3+BC (one agent, a switch for every PARS component);
-//! - `iql.rs`: IQL with the RS-LN and PA switches (paper §6.5).
+//! - `iql.rs`: IQL with the RS-LN and PA switches (paper §6.5);
+//! - `sac.rs`: SAC with automatic entropy tuning on a critic ensemble (SAC, SAC-N and
+//!   RLPD's learner).
+//!
+//! ReBRAC is a setting of `pars.rs` (its critic BC term `beta_critic`, LayerNorm
+//! critics, no PA, c_reward 1), as TD3+BC is: the paper's own code is ReBRAC's with
+//! PARS's changes added, and the update is the same equations. RLPD is SAC with its
+//! presets and the online loop's symmetric sampling.
 //!
 //! A learner owns its networks, optimisers, targets, step count and random draws, and
 //! writes and reads its own tensors (as CORL's `state_dict()` does). The training
@@ -10,11 +17,13 @@
 //! (docs/development.md, "Adding a learner").
 pub mod iql;
 pub mod pars;
+pub mod sac;
 
 pub use iql::IqlAgent;
 pub use pars::Agent;
+pub use sac::SacAgent;
 
-use crate::config::{AgentConfig, Algorithm, TrainConfig};
+use crate::config::{AgentConfig, Algorithm, OnlineConfig, TrainConfig};
 use crate::data::Batch;
 use crate::formats::{TensorReader, TensorWriter};
 use crate::nn::EnsembleMlp;
@@ -40,6 +49,10 @@ pub struct UpdateStats {
     pub v_loss: Option<f32>,
     pub adv_mean: Option<f32>,
     pub adv_std: Option<f32>,
+    /// SAC: −mean log π(a|s) of the actor step's sampled actions, and the temperature
+    /// α the step used.
+    pub entropy: Option<f32>,
+    pub temperature: Option<f32>,
 }
 
 /// One learner, as the training loops drive it.
@@ -138,6 +151,10 @@ impl dyn Learner {
     pub fn as_iql(&self) -> Option<&IqlAgent> {
         self.as_any().downcast_ref()
     }
+    /// The SAC agent, if this is one.
+    pub fn as_sac(&self) -> Option<&SacAgent> {
+        self.as_any().downcast_ref()
+    }
 }
 
 /// A fresh learner for `cfg` on data whose smallest reward is `r_min`.
@@ -150,6 +167,31 @@ pub fn new_learner(
     match cfg.algorithm {
         Algorithm::Pars => Box::new(Agent::from_config(cfg, obs_dim, act_dim, r_min)),
         Algorithm::Iql => Box::new(IqlAgent::from_config(cfg, obs_dim, act_dim, r_min)),
+        Algorithm::Sac => Box::new(SacAgent::from_config(cfg, obs_dim, act_dim, r_min)),
+    }
+}
+
+/// A fresh learner for an online run from scratch: SAC when `cfg.sac` is set, else
+/// the PARS / TD3 agent. Q_min comes from `agent.r_min` / `agent.q_min` (0 without).
+pub fn new_online_learner(cfg: &OnlineConfig, obs_dim: usize, act_dim: usize) -> Box<dyn Learner> {
+    let q_min = cfg.agent.resolve_q_min(0.0);
+    match &cfg.sac {
+        Some(sac) => Box::new(SacAgent::new(
+            cfg.agent.clone(),
+            sac.clone(),
+            obs_dim,
+            act_dim,
+            q_min,
+            cfg.seed,
+        )),
+        None => Box::new(Agent::new(
+            cfg.agent.clone(),
+            obs_dim,
+            act_dim,
+            q_min,
+            cfg.steps,
+            cfg.seed,
+        )),
     }
 }
 
@@ -157,6 +199,7 @@ pub fn new_learner(
 pub fn read_learner(r: &TensorReader) -> Result<Box<dyn Learner>> {
     Ok(match r.get_meta("algorithm") {
         Some(iql::FILE_ALGORITHM) => Box::new(IqlAgent::read(r)?),
+        Some(sac::FILE_ALGORITHM) => Box::new(SacAgent::read(r)?),
         _ => Box::new(Agent::read(r)?),
     })
 }

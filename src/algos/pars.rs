@@ -1,6 +1,7 @@
 //! PARS / TD3+BC agent: one gradient step as in SPEC §2.
 //!
-//! critic:  y = c_reward·r + γ(1−done)·min_{i∈S} Q̄_i(s', ā'),   ā' = clip(π̄(s') + clip(σε, −c, c))
+//! critic:  y = c_reward·r + γ(1−done)·(min_{i∈S} Q̄_i(s', ā') − β_c·Σ_d (ā'_d − a'_d)²),
+//!          ā' = clip(π̄(s') + clip(σε, −c, c)), a' the data's next action (β_c: ReBRAC)
 //!          L_Q = mean_i,b (Q_i(s,a) − y)² + α·mean_i,b (Q_i(s, a_inf) − Q_min)²
 //! actor:   L_π = mean_b(−λ·q(s, π(s)) + β·Σ_d (π(s)_d − a_d)²),  λ = 1/mean|q|
 use super::{Learner, UpdateStats};
@@ -95,6 +96,7 @@ pub fn critic_spec(cfg: &AgentConfig, obs_dim: usize, act_dim: usize) -> MlpSpec
         layer_norm: cfg.critic_layer_norm,
         activation: cfg.activation,
         tanh_output: false,
+        gaussian_head: false,
         hidden_bias_init: cfg.hidden_bias_init,
         output_init_scale: cfg.output_init_scale,
     }
@@ -109,6 +111,7 @@ pub fn actor_spec(cfg: &AgentConfig, obs_dim: usize, act_dim: usize) -> MlpSpec 
         layer_norm: false,
         activation: crate::nn::Activation::Relu,
         tanh_output: true,
+        gaussian_head: false,
         hidden_bias_init: cfg.hidden_bias_init,
         output_init_scale: cfg.output_init_scale,
     }
@@ -343,14 +346,23 @@ impl Agent {
         };
         rayon::join(target_path, online_path);
 
-        // y = c·r + γ(1−d)·min over a random subset of target members
+        // y = c·r + γ(1−d)·(min over a random subset of target members
+        //     − β_critic·Σ_d (ā'_d − a'_d)²)   (ReBRAC's critic BC term, when on)
         let mut target_sum = 0.0f64;
         for r in 0..b {
-            let q_next = ws
+            let mut q_next = ws
                 .subset
                 .iter()
                 .map(|&m| ws.critic_target_tape.output(m)[r])
                 .fold(f32::INFINITY, f32::min);
+            if cfg.beta_critic > 0.0 {
+                let bc: f32 = ws.next_act[r * ad..(r + 1) * ad]
+                    .iter()
+                    .zip(&batch.next_actions[r * ad..(r + 1) * ad])
+                    .map(|(p, a)| (p - a) * (p - a))
+                    .sum();
+                q_next -= cfg.beta_critic * bc;
+            }
             let y =
                 cfg.reward_scale * batch.rewards[r] + cfg.gamma * (1.0 - batch.dones[r]) * q_next;
             ws.y[r] = y;
@@ -539,7 +551,7 @@ impl Agent {
 
 /// `k` distinct members of 0..n, uniformly, sorted, into `out` (partial Fisher–Yates;
 /// `out`'s capacity is reused, so nothing is allocated per step).
-fn sample_subset<R: Rng>(rng: &mut R, n: usize, k: usize, out: &mut Vec<usize>) {
+pub(crate) fn sample_subset<R: Rng>(rng: &mut R, n: usize, k: usize, out: &mut Vec<usize>) {
     out.clear();
     out.extend(0..n);
     for i in 0..k {
@@ -551,7 +563,7 @@ fn sample_subset<R: Rng>(rng: &mut R, n: usize, k: usize, out: &mut Vec<usize>) 
 }
 
 /// out[r] = [a[r], b[r]] for row-major a [rows, da] and b [rows, db].
-fn concat_rows(a: &[f32], b: &[f32], da: usize, db: usize, out: &mut [f32]) {
+pub(crate) fn concat_rows(a: &[f32], b: &[f32], da: usize, db: usize, out: &mut [f32]) {
     for ((o, x), y) in out
         .chunks_exact_mut(da + db)
         .zip(a.chunks_exact(da))
@@ -1175,10 +1187,12 @@ mod tests {
     fn critic_gradient_matches_finite_differences_with_td_and_penalty() {
         // GELU: a smooth critic, so central differences never straddle a ReLU kink
         // (the ReLU backward itself is checked layer by layer in nn::mlp).
-        for ln in [true, false] {
+        // (ln, β_critic): the ReBRAC case has its BC term in the (constant) target
+        for (ln, beta_critic) in [(true, 0.0), (false, 0.0), (true, 0.7)] {
             let cfg = AgentConfig {
                 critic_layer_norm: ln,
                 activation: crate::nn::Activation::Gelu,
+                beta_critic,
                 ..tiny_cfg()
             };
             let agent = Agent::new(cfg, OD, AD, -1.0, 100, 5);
@@ -1194,6 +1208,46 @@ mod tests {
                 s.td_loss as f64 + a.cfg.alpha as f64 * s.pa_loss as f64
             };
             check_grads(&grads, &mut loss_at, n, "critic");
+        }
+    }
+
+    #[test]
+    fn rebrac_critic_bc_term_enters_the_target_by_hand() {
+        // same draws with and without β_critic: the targets differ by
+        // −γ·β_c·(1−d)·Σ_d (ā'_d − a'_d)², ā' from the target actor and the same ε
+        let mut batch = tiny_batch(9);
+        for (i, a) in batch.next_actions.iter_mut().enumerate() {
+            *a = 0.1 * i as f32 - 0.4;
+        }
+        let mk = |beta_critic| {
+            Agent::new(
+                AgentConfig {
+                    beta_critic,
+                    ..tiny_cfg()
+                },
+                OD,
+                AD,
+                -1.0,
+                100,
+                11,
+            )
+        };
+        let (mut off, mut on) = (mk(0.0), mk(0.5));
+        off.critic_grads(&batch, false);
+        on.critic_grads(&batch, false);
+        let g = on.cfg.gamma;
+        for r in 0..batch.size {
+            let bc: f32 = (0..AD)
+                .map(|d| {
+                    let diff = on.ws.next_act[r * AD + d] - batch.next_actions[r * AD + d];
+                    diff * diff
+                })
+                .sum();
+            let expect = off.ws.y[r] - g * (1.0 - batch.dones[r]) * 0.5 * bc;
+            assert!((on.ws.y[r] - expect).abs() < 1e-5, "row {r}");
+            if batch.dones[r] == 0.0 {
+                assert!(bc > 0.0 && on.ws.y[r] < off.ws.y[r]);
+            }
         }
     }
 

@@ -583,6 +583,7 @@ mod tests {
             layer_norm: false,
             activation: Activation::Identity,
             tanh_output: false,
+            gaussian_head: false,
             hidden_bias_init: 0.0,
             output_init_scale: 0.5,
         };

@@ -235,6 +235,7 @@ pub fn spec(s: &FitSettings, v: Variant) -> MlpSpec {
         layer_norm: v.layer_norm,
         activation: v.activation,
         tanh_output: false,
+        gaussian_head: false,
         hidden_bias_init: 0.1,
         output_init_scale: 3e-3,
     }

@@ -1,6 +1,6 @@
 //! `pars online`: learn online from scratch, with the TD3 or the PARS critic.
 use super::common::{check_resume_alone, print_online_summary, OnlineFlags, Output, RunFlags};
-use crate::algos::Agent;
+use crate::algos::new_online_learner;
 use crate::config::online::{resolve_online_config, scratch_config};
 use crate::config::{OnlineAlgo, OnlineConfig};
 use crate::envs::make_env;
@@ -19,6 +19,10 @@ pub struct OnlineArgs {
     /// Hidden width of actor and critics.
     #[arg(long)]
     pub hidden: Option<usize>,
+    /// Offline dataset (D4RL/Minari HDF5) whose rows join every batch (RLPD's
+    /// symmetric sampling: `offline_fraction` of each batch, 0.5 by default).
+    #[arg(long, conflicts_with = "resume")]
+    pub dataset: Option<PathBuf>,
     /// Continue an interrupted run (its --out directory); with --steps, to a new length.
     #[arg(long, conflicts_with = "preset")]
     pub resume: Option<PathBuf>,
@@ -43,15 +47,7 @@ pub fn run(a: OnlineArgs, out: &Output) -> Result<()> {
     let env_id = a.run.env.clone().context("option --env is required")?;
     let probe = make_env(&env_id)?;
     let (cfg, label) = online_config(&a, &env_id)?;
-    let q_min = cfg.agent.resolve_q_min(0.0);
-    let agent = Agent::new(
-        cfg.agent.clone(),
-        probe.obs_dim(),
-        probe.act_dim(),
-        q_min,
-        cfg.steps,
-        cfg.seed,
-    );
+    let agent = new_online_learner(&cfg, probe.obs_dim(), probe.act_dim());
     let dir = match &a.run.out {
         Some(o) => o.clone(),
         None => crate::run::unique_run_dir(PathBuf::from("runs").join(format!(
@@ -61,14 +57,22 @@ pub fn run(a: OnlineArgs, out: &Output) -> Result<()> {
             cfg.seed
         ))),
     };
-    let (cfg, res, path) = start_run(cfg, Box::new(agent), &dir, out.progress())?;
+    let (cfg, res, path) = start_run(cfg, agent, &dir, out.progress())?;
     print_online_summary(&cfg, &res, &path, out);
     Ok(())
 }
 
 /// The resolved config of a fresh `pars online` run, and its label.
 fn online_config(a: &OnlineArgs, env_id: &str) -> Result<(OnlineConfig, &'static str)> {
-    let (base, label) = scratch_config(a.algo, a.preset.as_deref(), a.hidden, env_id)?;
+    let (mut base, label) = scratch_config(a.algo, a.preset.as_deref(), a.hidden, env_id)?;
+    base.dataset = a.dataset.as_ref().map(|d| d.display().to_string());
+    ensure!(
+        a.algo != OnlineAlgo::Rlpd || base.dataset.is_some(),
+        "RLPD learns with offline data in every batch: pass --dataset FILE (or use --algo sac)"
+    );
+    if base.dataset.is_some() && base.offline_fraction == 0.0 {
+        base.offline_fraction = 0.5;
+    }
     let cfg = resolve_online_config(base, a.online.overrides(&a.run)?.0, &a.run.set)?;
     ensure!(
         !cfg.agent.penalty || cfg.agent.q_min.is_some() || cfg.agent.r_min.is_some(),

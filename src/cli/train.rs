@@ -1,10 +1,11 @@
 //! `pars train`: offline training on a dataset.
 use super::common::{print_train_summary, Output, Overrides, RunFlags};
+use crate::config::baselines::rebrac_preset_for;
 use crate::config::presets::{preset_for, resolve_train_config, TrainSources};
 use crate::config::Algorithm;
 use crate::nn::Activation;
 use crate::training::{default_run_dir, resume_run, train_run};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -31,9 +32,11 @@ pub struct TrainArgs {
     /// (with --algo iql: "iql", or IQL's settings for the --env's domain).
     #[arg(long)]
     pub preset: Option<String>,
-    /// The learner: pars (PARS / TD3+BC) or iql (default: the preset's). Sets `algorithm`.
+    /// The learner (default: the preset's): pars, td3bc (preset td3bc), rebrac
+    /// (preset rebrac-<--env>, or --preset rebrac-<dataset>), iql, sac (preset sac;
+    /// sac-n for SAC-N). Sets `algorithm`.
     #[arg(long, value_enum)]
-    pub algo: Option<Algorithm>,
+    pub algo: Option<TrainAlgo>,
     /// TOML file with fields of the run config (top level) and `[agent]`.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -71,10 +74,50 @@ pub struct TrainArgs {
     pub r_min: Option<f32>,
 }
 
+/// `pars train --algo`: a learner, or a baseline that is a setting of one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrainAlgo {
+    /// PARS (and its ablations): `algorithm = "pars"`.
+    Pars,
+    /// TD3+BC: the PARS learner with preset `td3bc`.
+    Td3bc,
+    /// ReBRAC: the PARS learner with a `rebrac-<dataset>` preset.
+    Rebrac,
+    Iql,
+    /// SAC offline (preset `sac`; `sac-n` for SAC-N).
+    Sac,
+}
+
+impl TrainAlgo {
+    fn algorithm(self) -> Algorithm {
+        match self {
+            TrainAlgo::Pars | TrainAlgo::Td3bc | TrainAlgo::Rebrac => Algorithm::Pars,
+            TrainAlgo::Iql => Algorithm::Iql,
+            TrainAlgo::Sac => Algorithm::Sac,
+        }
+    }
+
+    /// The preset this choice implies when none is given.
+    fn default_preset(self, env: Option<&str>) -> Result<Option<String>> {
+        Ok(match self {
+            TrainAlgo::Td3bc => Some("td3bc".into()),
+            TrainAlgo::Rebrac => {
+                let env = env.context(
+                    "option --algo rebrac needs --env (ReBRAC's preset for that dataset) or --preset rebrac-<dataset>",
+                )?;
+                Some(rebrac_preset_for(env).with_context(|| {
+                    format!("ReBRAC has no preset for '{env}'; pass --preset rebrac-<dataset> (see pars presets)")
+                })?)
+            }
+            _ => None,
+        })
+    }
+}
+
 impl TrainArgs {
     fn sources(&self) -> Result<TrainSources> {
         let mut o = Overrides::default();
-        o.add("algorithm", &self.algo)?;
+        o.add("algorithm", &self.algo.map(TrainAlgo::algorithm))?;
         self.run.overrides(&mut o)?;
         o.add("agent.reward_scale", &self.reward_scale)?;
         o.add("agent.infeasible_distance", &self.infeasible_distance)?;
@@ -90,8 +133,15 @@ impl TrainArgs {
         o.add("agent.r_min", &self.r_min)?;
         o.add("checkpoint_every", &self.checkpoint_every)?;
         o.add("checkpoint_minutes", &self.checkpoint_minutes)?;
+        let preset = match (&self.preset, self.algo) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(a)) if self.resume.is_none() => {
+                a.default_preset(self.run.env.as_deref())?
+            }
+            _ => None,
+        };
         Ok(TrainSources {
-            preset: self.preset.clone(),
+            preset,
             env: self.run.env.clone(),
             label: self.run.label.clone(),
             config_file: self.config.clone(),

@@ -2,11 +2,13 @@
 //! settings, an offline run (`TrainConfig`), `--set` overrides, the named presets
 //! (`presets`), online runs with their defaults (`online`) and what a resumed run may
 //! change (`resume`).
+pub mod baselines;
 pub mod online;
 pub mod presets;
 pub mod resume;
 
 pub use online::{OnlineAlgo, OnlineConfig};
+pub use presets::Preset;
 pub use resume::RESUMABLE_KEYS;
 
 use crate::nn::Activation;
@@ -53,6 +55,11 @@ pub struct AgentConfig {
     pub q_min: Option<f32>,
     /// β: behaviour-cloning weight; `None` = TD3+BC's α = 2.5, i.e. β = 0.4 / act_dim.
     pub beta: Option<f32>,
+    /// β_critic: ReBRAC's behaviour-cloning penalty in the TD target,
+    /// y = c·r + γ(1−d)(min Q̄(s', ā') − β_critic·Σ_d (ā'_d − a'_d)²) with a' the
+    /// dataset's next action; 0 = off (PARS, TD3+BC). Absent from files when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub beta_critic: f32,
     /// σ of the target policy noise.
     pub policy_noise: f32,
     pub noise_clip: f32,
@@ -114,6 +121,7 @@ impl Default for AgentConfig {
             r_min: None,
             q_min: None,
             beta: Some(0.01),
+            beta_critic: 0.0,
             policy_noise: 0.2,
             noise_clip: 0.5,
             policy_delay: 2,
@@ -186,6 +194,7 @@ impl AgentConfig {
             "option infeasible_distance must exceed 1 (the action box)"
         );
         for (name, v) in [
+            ("beta_critic", self.beta_critic),
             ("reward_scale", self.reward_scale),
             ("alpha", self.alpha),
             ("actor_lr", self.actor_lr),
@@ -195,6 +204,12 @@ impl AgentConfig {
             ensure!(
                 v.is_finite() && v >= 0.0,
                 "option {name} must be a finite non-negative number (got {v})"
+            );
+        }
+        if let Some(b) = self.beta {
+            ensure!(
+                b.is_finite() && b >= 0.0,
+                "option beta must be a finite non-negative number (got {b})"
             );
         }
         Ok(())
@@ -212,7 +227,12 @@ impl AgentConfig {
     }
 }
 
-/// The learner of an offline run: PARS / TD3+BC (`algos::pars`) or IQL (`algos::iql`).
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
+}
+
+/// The learner of a run: PARS / TD3+BC / ReBRAC (`algos::pars`), IQL (`algos::iql`) or
+/// SAC / RLPD (`algos::sac`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
 )]
@@ -223,6 +243,9 @@ pub enum Algorithm {
     Pars,
     /// Implicit Q-learning with the RS-LN and PA switches: `algos::iql::IqlAgent`.
     Iql,
+    /// Soft actor-critic with a critic ensemble (SAC, SAC-N, RLPD's learner):
+    /// `algos::sac::SacAgent`.
+    Sac,
 }
 
 impl Algorithm {
@@ -230,6 +253,7 @@ impl Algorithm {
         match self {
             Algorithm::Pars => "pars",
             Algorithm::Iql => "iql",
+            Algorithm::Sac => "sac",
         }
     }
 
@@ -238,6 +262,7 @@ impl Algorithm {
         match self {
             Algorithm::Pars => "PARS / TD3+BC",
             Algorithm::Iql => "IQL",
+            Algorithm::Sac => "SAC",
         }
     }
 }
@@ -338,6 +363,94 @@ impl IqlConfig {
     }
 }
 
+/// SAC's own settings (`[sac]`); networks, rates, γ, τ, c_reward, the ensemble
+/// (`n_critics`, the target's `critic_subset`) and the actor's value (`actor_subset`:
+/// unset = min over all members, as SAC; k = the mean of k members, all of them when
+/// k = N, as RLPD) are the `[agent]` fields SAC shares with PARS (see `algos::sac`).
+/// Defaults: Haarnoja et al. (2018b) with automatic entropy tuning.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SacConfig {
+    /// α at the start (log α is learned).
+    pub init_temperature: f32,
+    /// H̄: the entropy the temperature steers towards; unset = −k·|A| with k =
+    /// `target_entropy_scale`.
+    pub target_entropy: Option<f32>,
+    /// k of the default H̄ = −k·|A| (SAC 1, RLPD 0.5).
+    pub target_entropy_scale: f32,
+    /// Learning rate of log α (0 keeps α fixed).
+    pub temperature_lr: f32,
+    /// Subtract γ·α·log π(a'|s') in the TD target (RLPD turns it off on AntMaze).
+    pub backup_entropy: bool,
+    /// Added to every reward before the scale: y uses c_reward·(r + reward_shift)
+    /// (RLPD uses −1 on AntMaze).
+    pub reward_shift: f32,
+}
+
+impl Default for SacConfig {
+    fn default() -> Self {
+        Self {
+            init_temperature: 1.0,
+            target_entropy: None,
+            target_entropy_scale: 1.0,
+            temperature_lr: 3e-4,
+            backup_entropy: true,
+            reward_shift: 0.0,
+        }
+    }
+}
+
+impl SacConfig {
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            self.init_temperature.is_finite() && self.init_temperature > 0.0,
+            "option sac.init_temperature must be a finite positive number (got {})",
+            self.init_temperature
+        );
+        if let Some(h) = self.target_entropy {
+            ensure!(
+                h.is_finite(),
+                "option sac.target_entropy must be a finite number (got {h})"
+            );
+        }
+        ensure!(
+            self.reward_shift.is_finite(),
+            "option sac.reward_shift must be a finite number (got {})",
+            self.reward_shift
+        );
+        ensure!(
+            self.target_entropy_scale.is_finite(),
+            "option sac.target_entropy_scale must be a finite number (got {})",
+            self.target_entropy_scale
+        );
+        ensure!(
+            self.temperature_lr.is_finite() && self.temperature_lr >= 0.0,
+            "option sac.temperature_lr must be a finite non-negative number (got {})",
+            self.temperature_lr
+        );
+        Ok(())
+    }
+
+    /// H̄ for an action space of `act_dim` dimensions.
+    pub fn resolve_target_entropy(&self, act_dim: usize) -> f32 {
+        self.target_entropy
+            .unwrap_or(-self.target_entropy_scale * act_dim as f32)
+    }
+
+    /// The `[agent]` settings SAC cannot use, as an error.
+    pub fn check_agent(agent: &AgentConfig) -> Result<()> {
+        ensure!(
+            !agent.penalty,
+            "SAC does not use the infeasible-action penalty: set agent.penalty = false"
+        );
+        ensure!(
+            agent.beta_critic == 0.0,
+            "SAC has no critic BC penalty: set agent.beta_critic = 0"
+        );
+        Ok(())
+    }
+}
+
 /// A whole offline training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -351,6 +464,9 @@ pub struct TrainConfig {
     /// IQL's settings (`algorithm = "iql"` only; absent: the defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iql: Option<IqlConfig>,
+    /// SAC's settings (`algorithm = "sac"` only; absent: the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sac: Option<SacConfig>,
     pub steps: u64,
     pub seed: u64,
     /// Evaluate every this many gradient steps (0 = only at the end).
@@ -383,6 +499,7 @@ impl Default for TrainConfig {
             algorithm: Algorithm::Pars,
             agent: AgentConfig::default(),
             iql: None,
+            sac: None,
             steps: 1_000_000,
             seed: 0,
             eval_every: 50_000,
@@ -398,12 +515,25 @@ impl Default for TrainConfig {
 impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         self.agent.validate()?;
-        match self.algorithm {
-            Algorithm::Iql => self.iql_settings().validate()?,
-            Algorithm::Pars => ensure!(
+        if self.algorithm != Algorithm::Iql {
+            ensure!(
                 self.iql.is_none(),
                 "the [iql] settings apply to algorithm = \"iql\" only (use --algo iql or an IQL preset)"
-            ),
+            );
+        }
+        if self.algorithm != Algorithm::Sac {
+            ensure!(
+                self.sac.is_none(),
+                "the [sac] settings apply to algorithm = \"sac\" only (use --algo sac or a SAC preset)"
+            );
+        }
+        match self.algorithm {
+            Algorithm::Iql => self.iql_settings().validate()?,
+            Algorithm::Sac => {
+                self.sac_settings().validate()?;
+                SacConfig::check_agent(&self.agent)?;
+            }
+            Algorithm::Pars => {}
         }
         ensure!(self.steps > 0, "option steps must be positive");
         ensure!(self.log_every > 0, "option log_every must be positive");
@@ -421,6 +551,11 @@ impl TrainConfig {
     /// IQL's settings: the `[iql]` table, or the defaults.
     pub fn iql_settings(&self) -> IqlConfig {
         self.iql.clone().unwrap_or_default()
+    }
+
+    /// SAC's settings: the `[sac]` table, or the defaults.
+    pub fn sac_settings(&self) -> SacConfig {
+        self.sac.clone().unwrap_or_default()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Configuration of an online run (`online.toml`): fine-tuning after offline training
 //! (SPEC §4) and learning from scratch, with their defaults.
 use super::presets::{preset, OnlineSettings};
-use super::{apply_overrides, ActorValue, AgentConfig, TargetUpdate, TrainConfig};
+use super::{apply_overrides, ActorValue, AgentConfig, SacConfig, TargetUpdate, TrainConfig};
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +41,10 @@ pub struct OnlineConfig {
     pub from_run: Option<String>,
     /// Offline dataset mixed into the batches (None = online data only).
     pub dataset: Option<String>,
+    /// SAC's settings; present = the learner is SAC (`--algo sac`, `--algo rlpd`),
+    /// absent = PARS / TD3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sac: Option<SacConfig>,
 }
 
 impl Default for OnlineConfig {
@@ -65,6 +69,7 @@ impl Default for OnlineConfig {
             checkpoint_every: 10_000,
             from_run: None,
             dataset: None,
+            sac: None,
         }
     }
 }
@@ -72,6 +77,10 @@ impl Default for OnlineConfig {
 impl OnlineConfig {
     pub fn validate(&self) -> Result<()> {
         self.agent.validate()?;
+        if let Some(sac) = &self.sac {
+            sac.validate()?;
+            SacConfig::check_agent(&self.agent)?;
+        }
         ensure!(self.steps > 0, "option steps must be positive");
         ensure!(self.utd > 0, "option utd must be positive");
         ensure!(self.actor_every > 0, "option actor_every must be positive");
@@ -127,6 +136,12 @@ pub enum OnlineAlgo {
     Td3Classic,
     /// The preset's PARS critic (LN, ensemble, c_reward, PA) with its online settings.
     Pars,
+    /// SAC with automatic entropy tuning (Haarnoja et al. 2018b): twin critics, min
+    /// target, tanh-Gaussian actor, UTD 1, 10k random steps first.
+    Sac,
+    /// RLPD (Ball et al. 2023): SAC with 10 LayerNorm critics (target: min of a random
+    /// pair), UTD 20, each batch half offline (`--dataset`), half online; no pretraining.
+    Rlpd,
 }
 
 /// The base config of learning online from scratch (before flags and `--set`): the
@@ -188,6 +203,7 @@ pub fn scratch_config(
             agent.actor_subset = Some(s.actor_subset.min(agent.n_critics));
             "PARS"
         }
+        OnlineAlgo::Sac | OnlineAlgo::Rlpd => return Ok(sac_config(algo, agent, env_id)),
     };
     let base = OnlineConfig {
         algo: format!("{label} online"),
@@ -204,6 +220,63 @@ pub fn scratch_config(
         ..OnlineConfig::default()
     };
     Ok((base, label))
+}
+
+/// SAC's and RLPD's base configs on the preset's network widths and γ. SAC: two
+/// critics without LayerNorm, min over both for target and actor, 10k uniformly
+/// random steps before learning (Haarnoja et al. 2018b), α₀ = 1, H̄ = −|A|. RLPD: the
+/// defaults of its official configs (docs/baselines.md): 10 LayerNorm critics, target
+/// min over 2, actor on the mean of all 10, UTD 20, α₀ = 1, H̄ = −|A|/2, 5k random
+/// steps, half of each batch offline; on AntMaze no entropy backup, one critic in
+/// the target's min, three hidden layers and rewards shifted by −1. Both: Adam 3e-4, batch 256, τ 5e-3, c_reward 1, no PA, no BC.
+fn sac_config(algo: OnlineAlgo, base: AgentConfig, env_id: &str) -> (OnlineConfig, &'static str) {
+    let rlpd = algo == OnlineAlgo::Rlpd;
+    let antmaze = env_id.starts_with("antmaze");
+    let agent = AgentConfig {
+        critic_layer_norm: rlpd,
+        n_critics: if rlpd { 10 } else { 2 },
+        critic_subset: if rlpd && antmaze { 1 } else { 2 },
+        critic_depth: if rlpd && antmaze { 3 } else { 2 },
+        actor_depth: if rlpd && antmaze { 3 } else { 2 },
+        actor_subset: rlpd.then_some(10),
+        reward_scale: 1.0,
+        penalty: false,
+        beta: Some(0.0),
+        beta_critic: 0.0,
+        actor_lr: 3e-4,
+        critic_lr: 3e-4,
+        batch_size: 256,
+        tau: 5e-3,
+        policy_delay: 1,
+        actor_cosine: false,
+        ..base
+    };
+    let sac = SacConfig {
+        init_temperature: 1.0,
+        target_entropy: None,
+        target_entropy_scale: if rlpd { 0.5 } else { 1.0 },
+        temperature_lr: 3e-4,
+        backup_entropy: !(rlpd && antmaze),
+        reward_shift: if rlpd && antmaze { -1.0 } else { 0.0 },
+    };
+    let start = if rlpd { 5_000 } else { 10_000 };
+    let label = if rlpd { "RLPD" } else { "SAC" };
+    let cfg = OnlineConfig {
+        algo: label.into(),
+        agent,
+        env: env_id.to_string(),
+        utd: if rlpd { 20 } else { 1 },
+        actor_every: 1,
+        offline_fraction: if rlpd { 0.5 } else { 0.0 },
+        exploration_noise: 0.0,
+        random_steps: start,
+        learning_starts: start,
+        steps: 100_000,
+        eval_every: 5_000,
+        sac: Some(sac),
+        ..OnlineConfig::default()
+    };
+    (cfg, label)
 }
 
 /// The base config of fine-tuning an offline run (before flags and `--set`): the

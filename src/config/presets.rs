@@ -1,8 +1,10 @@
 //! Named hyperparameter presets: paper Tables 9–11 (and the single AntMaze setting of
 //! Table 13), TD3+BC, settings for the native point-maze tasks, and IQL with and
 //! without RS-LN and PA (paper §6.5, Table 5).
+use super::baselines::{rebrac_preset, sac_preset, REBRAC, SAC_PRESETS};
 use super::{
-    apply_overrides, merge_toml, parse_set, AgentConfig, Algorithm, IqlConfig, TrainConfig,
+    apply_overrides, merge_toml, parse_set, AgentConfig, Algorithm, IqlConfig, SacConfig,
+    TrainConfig,
 };
 use anyhow::{bail, ensure, Context, Result};
 
@@ -36,6 +38,8 @@ pub struct Preset {
     pub agent: AgentConfig,
     /// IQL's settings (IQL presets only).
     pub iql: Option<IqlConfig>,
+    /// SAC's settings (SAC presets only).
+    pub sac: Option<SacConfig>,
     /// `None` where the paper reports no fine-tuning for the dataset (expert data).
     pub online: Option<OnlineSettings>,
 }
@@ -148,6 +152,7 @@ fn pointmaze(name: &str) -> Preset {
         name: name.into(),
         algorithm: Algorithm::Pars,
         iql: None,
+        sac: None,
         agent,
         online: Some(OnlineSettings {
             alpha: 0.001,
@@ -220,6 +225,7 @@ fn iql_preset(name: &str) -> Option<Preset> {
         algorithm: Algorithm::Iql,
         agent,
         iql: Some(iql),
+        sac: None,
         online: None,
     })
 }
@@ -248,6 +254,8 @@ pub fn preset_names() -> Vec<String> {
     v.extend(ANTMAZE.iter().map(|r| r.0.to_string()));
     v.extend(ADROIT.iter().map(|r| r.0.to_string()));
     v.extend(MUJOCO.iter().map(|r| r.0.to_string()));
+    v.extend(SAC_PRESETS.iter().map(|s| s.to_string()));
+    v.extend(REBRAC.iter().map(|r| format!("rebrac-{}", r.0)));
     v
 }
 
@@ -263,6 +271,7 @@ pub fn preset(name: &str) -> Result<Preset> {
                 name: n,
                 algorithm: Algorithm::Pars,
                 iql: None,
+                sac: None,
                 agent: AgentConfig::default(),
                 online: None,
             })
@@ -272,6 +281,7 @@ pub fn preset(name: &str) -> Result<Preset> {
                 name: "td3bc".into(),
                 algorithm: Algorithm::Pars,
                 iql: None,
+                sac: None,
                 agent: AgentConfig::td3bc(),
                 online: None,
             })
@@ -294,11 +304,18 @@ pub fn preset(name: &str) -> Result<Preset> {
                 name: n,
                 algorithm: Algorithm::Pars,
                 iql: None,
+                sac: None,
                 agent,
                 online: Some(online),
             });
         }
         "pointmaze" => return Ok(pointmaze(&n)),
+        _ if SAC_PRESETS.contains(&n.as_str()) => return Ok(sac_preset(&n).expect("listed")),
+        _ if n.starts_with("rebrac-") => {
+            if let Some(p) = rebrac_preset(&n["rebrac-".len()..]) {
+                return Ok(p);
+            }
+        }
         _ if IQL_PRESETS.contains(&n.as_str()) => return Ok(iql_preset(&n).expect("listed")),
         "pointmaze-td3bc" => {
             let mut p = pointmaze(&n);
@@ -338,6 +355,7 @@ pub fn preset(name: &str) -> Result<Preset> {
             name: full.into(),
             algorithm: Algorithm::Pars,
             iql: None,
+            sac: None,
             agent,
             online: Some(online),
         });
@@ -360,6 +378,7 @@ pub fn preset(name: &str) -> Result<Preset> {
             name: full.into(),
             algorithm: Algorithm::Pars,
             iql: None,
+            sac: None,
             agent,
             online,
         });
@@ -394,6 +413,7 @@ pub fn preset(name: &str) -> Result<Preset> {
             name: full.into(),
             algorithm: Algorithm::Pars,
             iql: None,
+            sac: None,
             agent,
             online,
         });
@@ -452,9 +472,11 @@ pub fn requested_algorithm(src: &TrainSources) -> Option<Algorithm> {
 /// With IQL asked for (`--algo iql`) and no preset, the environment picks IQL's
 /// domain settings (`iql_preset_for`).
 pub fn preset_for(src: &TrainSources) -> (String, bool) {
-    let iql = requested_algorithm(src) == Some(Algorithm::Iql);
+    let alg = requested_algorithm(src);
+    let iql = alg == Some(Algorithm::Iql);
     match (&src.preset, &src.env) {
         (Some(p), _) => (p.clone(), false),
+        (None, _) if alg == Some(Algorithm::Sac) => ("sac".into(), false),
         (None, Some(env)) if iql => (iql_preset_for(env).into(), true),
         (None, Some(env)) if preset(env).is_ok() => (env.clone(), true),
         _ => (if iql { "iql" } else { "pars" }.into(), false),
@@ -482,9 +504,20 @@ pub fn preset_for_algorithm(name: &str, alg: Option<Algorithm>) -> Result<Preset
             );
             preset(iql_preset_for(&p.name))
         }
-        (Some(Algorithm::Pars), Algorithm::Iql) => bail!(
-            "preset '{}' is an IQL preset but algorithm pars was asked for; choose a PARS preset or drop --algo pars",
-            p.name
+        (Some(Algorithm::Pars), Algorithm::Iql | Algorithm::Sac) => bail!(
+            "preset '{}' is an {} preset but algorithm pars was asked for; choose a PARS preset or drop --algo pars",
+            p.name,
+            p.algorithm.title()
+        ),
+        (Some(Algorithm::Sac), a) if a != Algorithm::Sac => bail!(
+            "preset '{}' is not a SAC preset; for SAC use one of {}",
+            p.name,
+            SAC_PRESETS.join(", ")
+        ),
+        (Some(Algorithm::Iql), Algorithm::Sac) => bail!(
+            "preset '{}' is a SAC preset; for IQL use one of {}",
+            p.name,
+            IQL_PRESETS.join(", ")
         ),
         _ => Ok(p),
     }
@@ -499,6 +532,7 @@ pub fn resolve_train_config(src: &TrainSources) -> Result<TrainConfig> {
         algorithm: p.algorithm,
         agent: p.agent,
         iql: p.iql,
+        sac: p.sac,
         env: src.env.clone(),
         ..TrainConfig::default()
     };
@@ -515,6 +549,9 @@ pub fn resolve_train_config(src: &TrainSources) -> Result<TrainConfig> {
     // an IQL run's config shows every IQL setting
     if cfg.algorithm == Algorithm::Iql && cfg.iql.is_none() {
         cfg.iql = Some(IqlConfig::default());
+    }
+    if cfg.algorithm == Algorithm::Sac && cfg.sac.is_none() {
+        cfg.sac = Some(SacConfig::default());
     }
     cfg.validate()?;
     Ok(cfg)

@@ -260,6 +260,9 @@ pub struct Batch {
     pub rewards: Vec<f32>,
     /// [size, obs_dim]
     pub next_obs: Vec<f32>,
+    /// [size, act_dim]: the data's action in s' (ReBRAC's critic BC term; see
+    /// `Transitions::next_actions`)
+    pub next_actions: Vec<f32>,
     /// [size], 1.0 where the next state is terminal
     pub dones: Vec<f32>,
     pub size: usize,
@@ -274,6 +277,7 @@ impl Batch {
             actions: vec![0.0; size * act_dim],
             rewards: vec![0.0; size],
             next_obs: vec![0.0; size * obs_dim],
+            next_actions: vec![0.0; size * act_dim],
             dones: vec![0.0; size],
             size,
             obs_dim,
@@ -317,6 +321,10 @@ pub struct Transitions {
     pub rewards: Vec<f32>,
     /// [n, obs_dim]
     pub next_obs: Vec<f32>,
+    /// [n, act_dim]: the action the data took in s' — row i + 1's when it continues
+    /// the episode, else row i's own (terminal rows: masked out by done = 1; rows cut
+    /// by a time limit with stored next states: the nearest action the file has).
+    pub next_actions: Vec<f32>,
     /// [n], 1.0 for terminal steps (a timeout is not terminal)
     pub dones: Vec<f32>,
     pub obs_dim: usize,
@@ -346,6 +354,7 @@ impl Transitions {
             actions: Vec::with_capacity(n * ad),
             rewards: Vec::with_capacity(n),
             next_obs: Vec::with_capacity(n * od),
+            next_actions: Vec::with_capacity(n * ad),
             dones: Vec::with_capacity(n),
             obs_dim: od,
             act_dim: ad,
@@ -362,6 +371,10 @@ impl Transitions {
                 .extend_from_slice(&ds.actions[i * ad..(i + 1) * ad]);
             t.rewards.push(ds.rewards[i]);
             t.next_obs.extend_from_slice(next);
+            let continues = !ds.terminals[i] && !ds.timeouts[i] && i + 1 < ds.len();
+            let j = if continues { i + 1 } else { i };
+            t.next_actions
+                .extend_from_slice(&ds.actions[j * ad..(j + 1) * ad]);
             t.dones.push(if ds.terminals[i] { 1.0 } else { 0.0 });
         }
         Ok(t)
@@ -380,8 +393,8 @@ impl Transitions {
         self.rewards.is_empty()
     }
 
-    /// Order-sensitive hash of every value: a resumed run checks that its data did
-    /// not change.
+    /// Order-sensitive hash of every value (`next_actions` follow from the others): a
+    /// resumed run checks that its data did not change.
     pub fn fingerprint(&self) -> u64 {
         let mut h = 0xcbf2_9ce4_8422_2325u64 ^ self.len() as u64;
         for col in [

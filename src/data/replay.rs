@@ -14,6 +14,7 @@ macro_rules! store_sampling {
                 actions: &self.actions,
                 rewards: &self.rewards,
                 next_obs: &self.next_obs,
+                next_actions: &self.next_actions,
                 dones: &self.dones,
                 obs_dim: self.obs_dim,
                 act_dim: self.act_dim,
@@ -53,6 +54,7 @@ struct Columns<'a> {
     actions: &'a [f32],
     rewards: &'a [f32],
     next_obs: &'a [f32],
+    next_actions: &'a [f32],
     dones: &'a [f32],
     obs_dim: usize,
     act_dim: usize,
@@ -81,6 +83,8 @@ impl Columns<'_> {
             .copy_from_slice(&self.next_obs[src * od..(src + 1) * od]);
         batch.actions[dst * ad..(dst + 1) * ad]
             .copy_from_slice(&self.actions[src * ad..(src + 1) * ad]);
+        batch.next_actions[dst * ad..(dst + 1) * ad]
+            .copy_from_slice(&self.next_actions[src * ad..(src + 1) * ad]);
         batch.rewards[dst] = self.rewards[src];
         batch.dones[dst] = self.dones[src];
     }
@@ -121,12 +125,17 @@ pub struct ReplayBuffer {
     actions: Vec<f32>,
     rewards: Vec<f32>,
     next_obs: Vec<f32>,
+    /// The action of the next push when it continues the episode (its obs equals
+    /// this row's next_obs), else the row's own action (see `Transitions::next_actions`).
+    next_actions: Vec<f32>,
     dones: Vec<f32>,
     obs_dim: usize,
     act_dim: usize,
     capacity: usize,
     /// Slot the next push writes once the buffer is full.
     head: usize,
+    /// Slot of the last push.
+    last: Option<usize>,
 }
 
 impl ReplayBuffer {
@@ -138,11 +147,13 @@ impl ReplayBuffer {
             actions: Vec::new(),
             rewards: Vec::new(),
             next_obs: Vec::new(),
+            next_actions: Vec::new(),
             dones: Vec::new(),
             obs_dim,
             act_dim,
             capacity,
             head: 0,
+            last: None,
         }
     }
 
@@ -151,22 +162,32 @@ impl ReplayBuffer {
         assert_eq!(obs.len(), od, "obs length");
         assert_eq!(next_obs.len(), od, "next_obs length");
         assert_eq!(action.len(), ad, "action length");
+        if let Some(p) = self.last {
+            if self.dones[p] == 0.0 && self.next_obs[p * od..(p + 1) * od] == *obs {
+                self.next_actions[p * ad..(p + 1) * ad].copy_from_slice(action);
+            }
+        }
         let done = if done { 1.0 } else { 0.0 };
-        if self.len() < self.capacity {
+        let slot = if self.len() < self.capacity {
             self.obs.extend_from_slice(obs);
             self.actions.extend_from_slice(action);
             self.rewards.push(reward);
             self.next_obs.extend_from_slice(next_obs);
+            self.next_actions.extend_from_slice(action);
             self.dones.push(done);
+            self.len() - 1
         } else {
             let i = self.head;
             self.obs[i * od..(i + 1) * od].copy_from_slice(obs);
             self.actions[i * ad..(i + 1) * ad].copy_from_slice(action);
             self.rewards[i] = reward;
             self.next_obs[i * od..(i + 1) * od].copy_from_slice(next_obs);
+            self.next_actions[i * ad..(i + 1) * ad].copy_from_slice(action);
             self.dones[i] = done;
             self.head = (self.head + 1) % self.capacity;
-        }
+            i
+        };
+        self.last = Some(slot);
     }
 
     pub fn len(&self) -> usize {
@@ -186,8 +207,10 @@ impl ReplayBuffer {
         self.actions.clear();
         self.rewards.clear();
         self.next_obs.clear();
+        self.next_actions.clear();
         self.dones.clear();
         self.head = 0;
+        self.last = None;
     }
 
     store_sampling!();
@@ -211,6 +234,30 @@ mod tests {
 
     fn row(v: &[f32], i: usize, d: usize) -> &[f32] {
         &v[i * d..(i + 1) * d]
+    }
+
+    #[test]
+    fn next_actions_continue_the_episode_or_repeat_the_row() {
+        // actions a_i = i/10; rows 0 1 2T | 3 4 5(timeout) | 6 7
+        let t = toy_from_file(false);
+        // kept rows 0, 1, 2, 3, 4, 6: next actions a1, a2, (terminal) a2, a4, a5, a7
+        let expect = [0.1f32, 0.2, 0.2, 0.4, 0.5, 0.7];
+        assert_eq!(t.next_actions, expect.to_vec());
+        // with stored next states every row is kept; the timeout row 5 repeats a5
+        let t = toy_from_file(true);
+        let expect = [0.1f32, 0.2, 0.2, 0.4, 0.5, 0.5, 0.7, 0.7];
+        assert_eq!(t.next_actions, expect.to_vec());
+        // the online buffer links a push to the previous one when it continues it
+        let mut buf = ReplayBuffer::new(4, 1, 1);
+        buf.push(&[0.0], &[0.1], 0.0, &[1.0], false);
+        buf.push(&[1.0], &[0.2], 0.0, &[2.0], false); // continues row 0
+        buf.push(&[9.0], &[0.3], 0.0, &[3.0], false); // a new episode (reset)
+        buf.push(&[3.0], &[0.4], 0.0, &[4.0], true); // continues row 2, terminal
+        buf.push(&[4.0], &[0.5], 0.0, &[5.0], false); // after a terminal: not linked
+        let mut b = Batch::new(4, 1, 1);
+        buf.copy_rows_into(&[0, 1, 2, 3], &mut b, 0);
+        // slot 0 now holds the fifth push (ring of 4)
+        assert_eq!(b.next_actions, vec![0.5, 0.2, 0.4, 0.4]);
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub fn same_shape(a: &MlpSpec, b: &MlpSpec) -> bool {
             s.layer_norm,
             s.activation,
             s.tanh_output,
+            s.gaussian_head,
         )
     };
     key(a) == key(b)

@@ -23,6 +23,12 @@ pub struct MlpSpec {
     pub layer_norm: bool,
     pub activation: Activation,
     pub tanh_output: bool,
+    /// A tanh-Gaussian policy head (SAC): the linear output is [μ | log σ], 2·act_dim
+    /// columns; the deterministic action is tanh(μ), a sample tanh(μ + σε). The network
+    /// itself stays linear at the end (`tanh_output` is false); `crate::policy` applies
+    /// the head. Absent in files of other networks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gaussian_head: bool,
     /// Initial bias of hidden layers.
     pub hidden_bias_init: f32,
     /// Output-layer weights start in U(−s, s).
@@ -735,6 +741,7 @@ mod tests {
             layer_norm: ln,
             activation: act,
             tanh_output: tanh,
+            gaussian_head: false,
             hidden_bias_init: 0.1,
             // large enough that the output layer matters in the check
             output_init_scale: 0.5,
@@ -821,6 +828,7 @@ mod tests {
             layer_norm: true,
             activation: Activation::Relu,
             tanh_output: false,
+            gaussian_head: false,
             hidden_bias_init: 0.1,
             output_init_scale: 3e-3,
         };

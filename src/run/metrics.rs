@@ -29,15 +29,19 @@ pub struct MetricsRow {
     /// IQL: mean and standard deviation over the batch of Q̂(s, a) − V(s).
     pub adv_mean: Option<f64>,
     pub adv_std: Option<f64>,
+    /// SAC: the policy's entropy estimate −mean log π(a|s) and the temperature α.
+    pub entropy: Option<f64>,
+    pub temperature: Option<f64>,
 }
 
 /// The columns of `metrics.csv`. IQL's three columns come last, so files written
 /// before they existed (13 columns) still parse.
-pub const METRICS_HEADER: &str = "step,td_loss,pa_loss,q_data,q_infeasible,actor_loss,bc_loss,lambda,dormant_ratio,eval_return,eval_score,eval_score_std,eval_success,v_loss,adv_mean,adv_std";
+pub const METRICS_HEADER: &str = "step,td_loss,pa_loss,q_data,q_infeasible,actor_loss,bc_loss,lambda,dormant_ratio,eval_return,eval_score,eval_score_std,eval_success,v_loss,adv_mean,adv_std,entropy,temperature";
 
-/// Columns of `metrics.csv` before IQL's were added.
+/// Columns of `metrics.csv` before IQL's were added, and before SAC's.
 const OLD_COLUMNS: usize = 13;
-const COLUMNS: usize = 16;
+const IQL_COLUMNS: usize = 16;
+const COLUMNS: usize = 18;
 
 fn opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.6e}")).unwrap_or_default()
@@ -48,7 +52,7 @@ impl MetricsRow {
         let mut s = String::new();
         let _ = write!(
             s,
-            "{},{:.6e},{:.6e},{:.6e},{:.6e},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{:.6e},{:.6e},{:.6e},{:.6e},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.step,
             self.td_loss,
             self.pa_loss,
@@ -64,7 +68,9 @@ impl MetricsRow {
             opt(self.eval_success),
             opt(self.v_loss),
             opt(self.adv_mean),
-            opt(self.adv_std)
+            opt(self.adv_std),
+            opt(self.entropy),
+            opt(self.temperature)
         );
         s
     }
@@ -79,7 +85,7 @@ fn csv_opt(s: &str) -> Result<Option<f64>> {
 pub fn parse_metrics_line(line: &str) -> Result<MetricsRow> {
     let f: Vec<&str> = line.split(',').collect();
     ensure!(
-        f.len() == COLUMNS || f.len() == OLD_COLUMNS,
+        [COLUMNS, IQL_COLUMNS, OLD_COLUMNS].contains(&f.len()),
         "metrics line has {} fields (expected {COLUMNS}): {line}",
         f.len()
     );
@@ -104,6 +110,8 @@ pub fn parse_metrics_line(line: &str) -> Result<MetricsRow> {
         v_loss: iql(13)?,
         adv_mean: iql(14)?,
         adv_std: iql(15)?,
+        entropy: iql(16)?,
+        temperature: iql(17)?,
     })
 }
 

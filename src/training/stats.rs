@@ -37,6 +37,13 @@ pub struct StatsAccum {
     adv_mean: f64,
     #[serde(default, with = "crate::formats::bits")]
     adv_std: f64,
+    /// SAC: actor steps, entropy and temperature.
+    #[serde(default)]
+    ne: u64,
+    #[serde(default, with = "crate::formats::bits")]
+    entropy: f64,
+    #[serde(default, with = "crate::formats::bits")]
+    temperature: f64,
 }
 
 impl StatsAccum {
@@ -69,6 +76,11 @@ impl StatsAccum {
                 self.bc += b as f64;
                 self.lambda += l as f64;
             }
+            if let (Some(e), Some(t)) = (s.entropy, s.temperature) {
+                self.ne += 1;
+                self.entropy += e as f64;
+                self.temperature += t as f64;
+            }
         }
     }
     pub fn row(&self, step: u64) -> MetricsRow {
@@ -87,6 +99,8 @@ impl StatsAccum {
             v_loss: some(self.v, self.nv),
             adv_mean: some(self.adv_mean, self.nv),
             adv_std: some(self.adv_std, self.nv),
+            entropy: some(self.entropy, self.ne),
+            temperature: some(self.temperature, self.ne),
             ..Default::default()
         }
     }
@@ -109,6 +123,8 @@ pub fn check_finite_stats(s: &UpdateStats, step: u64) -> Result<()> {
         ("λ", s.lambda),
         ("V loss", s.v_loss),
         ("mean advantage", s.adv_mean),
+        ("entropy", s.entropy),
+        ("temperature", s.temperature),
     ];
     for (name, v) in named {
         if let Some(v) = v.filter(|v| !v.is_finite()) {
