@@ -39,6 +39,10 @@ pub struct CollectArgs {
     /// Std of the Gaussian noise on the policy's actions (with --policy).
     #[arg(long, default_value_t = 0.0)]
     pub policy_noise: f32,
+    /// Act with samples of the policy's tanh-Gaussian (a SAC policy) instead of its
+    /// mean, as D4RL's generation scripts do (with --policy).
+    #[arg(long, requires = "policy")]
+    pub stochastic: bool,
     /// Export the replay buffer of a finished `pars online`/`pars finetune` run instead.
     #[arg(long)]
     pub from_run: Option<PathBuf>,
@@ -152,9 +156,25 @@ fn collect_replay(a: &CollectArgs, run: &std::path::Path) -> Result<String> {
 fn collect_policy(a: &CollectArgs, policy: &std::path::Path) -> Result<String> {
     let (mut policy, mut env) = policy_and_env(policy, &a.env)?;
     ensure!(a.steps > 0, "option --steps must be positive");
+    ensure!(
+        !a.stochastic || policy.is_stochastic(),
+        "option --stochastic: this policy is deterministic (no tanh-Gaussian head); SAC policies (pars online --algo sac) can sample"
+    );
+    // the samples' own stream, so --policy-noise and episode seeds draw as without it
+    let mut sample_rng =
+        <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(a.seed ^ 0x5A3_9E11);
+    let mut buf = vec![0.0f32; policy.act_dim()];
+    let stochastic = a.stochastic;
     let ds = rollout_policy(
         env.as_mut(),
-        |o| policy.act(o).to_vec(),
+        |o| {
+            if stochastic {
+                policy.sample(o, &mut sample_rng, &mut buf);
+                buf.clone()
+            } else {
+                policy.act(o).to_vec()
+            }
+        },
         a.steps,
         a.policy_noise,
         a.seed,

@@ -388,6 +388,7 @@ impl<'d> OnlineRun<'d> {
                 self.st.acc = StatsAccum::default();
                 if eval_now {
                     if let Some(e) = eval_env.as_deref_mut() {
+                        super::test_hooks::maybe_abort("eval", None);
                         let ev = eval_learner(self.agent.as_ref(), e, cfg.eval_episodes)?;
                         row.set_eval(&ev);
                         pb.set_message(format!("score {:.1}", ev.mean_score));
