@@ -1,8 +1,9 @@
-//! `pars bench`: steps/s of the full PARS (and IQL) update, FLOPs, fraction of the
-//! measured GEMM peak, thread scaling, inference latency and a dataset-memory check.
+//! `pars bench`: steps/s of the full PARS (and IQL, ReBRAC) update, FLOPs, fraction of
+//! the measured GEMM peak, thread scaling, inference latency, a dataset-memory check and
+//! the online loops' speed (PARS fine-tuning, SAC, RLPD).
 use crate::algos::pars::Agent;
 use crate::algos::Learner;
-use crate::config::{AgentConfig, Algorithm, IqlConfig, TrainConfig};
+use crate::config::{AgentConfig, Algorithm, IqlConfig, SacConfig, TrainConfig};
 use crate::data::{Batch, RawDataset, Transitions};
 use crate::nn::gemm::{matmul, MatRef};
 use crate::nn::{EnsembleMlp, Tape};
@@ -16,7 +17,7 @@ use std::time::Instant;
 /// What `pars bench` measures (the command's flags, see `cli::bench`).
 #[derive(Clone, Debug)]
 pub struct BenchSettings {
-    /// Configurations to time (A, B, C: PARS / TD3+BC; D: IQL).
+    /// Configurations to time (A, B, C: PARS / TD3+BC; D: IQL; E: ReBRAC).
     pub configs: Vec<String>,
     /// Timed steps per repeat.
     pub steps: usize,
@@ -29,8 +30,11 @@ pub struct BenchSettings {
     pub memory: bool,
     /// Print one JSON object instead of a table.
     pub json: bool,
-    /// Environment steps of the fine-tuning measurement (0 skips it).
+    /// Environment steps of the UTD-20 online measurements (SAC, at UTD 1, takes 20×
+    /// as many: the same number of updates); 0 skips them.
     pub online_steps: u64,
+    /// Online loops to time: `pars` (fine-tuning), `sac`, `rlpd`.
+    pub online: Vec<String>,
     /// Time these MuJoCo environments instead (empty: all).
     pub envs: Option<Vec<String>>,
     /// Environment steps timed per environment (with `envs`).
@@ -185,14 +189,16 @@ pub struct BenchReport {
     pub actor_latency_us: f64,
     pub actor_batch256_us: f64,
     pub peak_rss_mib_1m_dataset: Option<f64>,
-    pub online: Option<OnlineBench>,
+    pub online: Vec<OnlineBench>,
 }
 
-/// A fine-tuning run's speed: how much the online loop (acting, simulation, replay,
+/// An online run's speed: how much the online loop (acting, simulation, replay,
 /// bookkeeping) adds to its updates.
 #[derive(Serialize, Clone, Debug)]
 pub struct OnlineBench {
-    pub preset: String,
+    /// `pars`, `sac` or `rlpd`.
+    pub name: String,
+    pub description: String,
     pub env: String,
     pub utd: usize,
     pub env_steps_per_s: f64,
@@ -212,6 +218,8 @@ pub struct BenchConfig {
     pub agent: AgentConfig,
     /// IQL's settings (config D); `None`: PARS / TD3+BC.
     pub iql: Option<IqlConfig>,
+    /// SAC's settings (the online SAC / RLPD learners); `None`: not SAC.
+    pub sac: Option<SacConfig>,
 }
 
 impl BenchConfig {
@@ -220,11 +228,14 @@ impl BenchConfig {
         TrainConfig {
             algorithm: if self.iql.is_some() {
                 Algorithm::Iql
+            } else if self.sac.is_some() {
+                Algorithm::Sac
             } else {
                 Algorithm::Pars
             },
             agent: self.agent.clone(),
             iql: self.iql.clone(),
+            sac: self.sac.clone(),
             steps: 1_000_000,
             seed: 0,
             ..TrainConfig::default()
@@ -237,7 +248,7 @@ impl BenchConfig {
     }
 }
 
-/// The benchmark configurations of the speed issue (A, B, C) and IQL's (D).
+/// The benchmark configurations of the speed issue (A, B, C), IQL's (D) and ReBRAC's (E).
 pub fn bench_config(name: &str) -> Result<BenchConfig> {
     let base = AgentConfig {
         hidden: 256,
@@ -250,6 +261,7 @@ pub fn bench_config(name: &str) -> Result<BenchConfig> {
         act,
         agent,
         iql: None,
+        sac: None,
     };
     Ok(match name.to_ascii_uppercase().as_str() {
         "A" => pars(
@@ -293,9 +305,21 @@ pub fn bench_config(name: &str) -> Result<BenchConfig> {
                 act: 8,
                 agent: p.agent,
                 iql: p.iql,
+                sac: None,
             }
         }
-        other => anyhow::bail!("unknown benchmark configuration '{other}' (known: A, B, C, D)"),
+        // ReBRAC's batch of 1024 and depth-3 LN critics, BC in the actor and the target
+        "E" => pars(
+            "ReBRAC: N=2, 3x256, LN, batch 1024",
+            17,
+            6,
+            crate::config::baselines::rebrac_preset("halfcheetah-medium-v2")
+                .expect("ReBRAC has a halfcheetah-medium preset")
+                .agent,
+        ),
+        other => {
+            anyhow::bail!("unknown benchmark configuration '{other}' (known: A, B, C, D, E)")
+        }
     })
 }
 
@@ -468,36 +492,70 @@ fn time_config(
     }
 }
 
-/// Time a fine-tuning run on Hopper with the hopper-medium preset's online settings
-/// (UTD 20, S_actor 1, half of each batch from a synthetic offline dataset).
-fn bench_online(env_steps: u64, repeats: usize, pool: &rayon::ThreadPool) -> Result<OnlineBench> {
+/// Time an online run on Hopper: `pars`, a fine-tune with the hopper-medium preset's
+/// online settings (UTD 20, S_actor 1, half of each batch from a synthetic offline
+/// dataset); `sac`, SAC from scratch (UTD 1, 20× the environment steps); `rlpd`, RLPD
+/// (UTD 20, 10 LN critics, half of each batch offline). Learning starts at once, so
+/// every step is a steady-state step (acting with the policy, one update block).
+fn bench_online(
+    name: &str,
+    env_steps: u64,
+    repeats: usize,
+    pool: &rayon::ThreadPool,
+) -> Result<OnlineBench> {
+    use crate::config::online::{scratch_config, OnlineAlgo};
     use crate::config::OnlineConfig;
     use crate::training::OnlineRun;
-    let name = "hopper-medium";
-    let p = crate::config::presets::preset(name)?;
-    let settings = p.online.clone().expect("hopper-medium has online settings");
     let mut env = crate::envs::make_env("hopper-v2")?;
     let (obs, act) = (env.obs_dim(), env.act_dim());
-    let agent_cfg = settings.online_agent(&p.agent);
-    let cfg = OnlineConfig {
-        algo: "bench".into(),
-        agent: agent_cfg.clone(),
-        env: "hopper-v2".into(),
-        steps: env_steps,
-        offline_fraction: settings.offline_fraction,
-        exploration_noise: settings.exploration_noise,
+    let quiet = |cfg: OnlineConfig, steps: u64| OnlineConfig {
+        steps,
+        random_steps: 0,
+        learning_starts: 0,
         eval_every: 0,
         checkpoint_every: 0,
-        log_every: env_steps.max(1),
-        ..OnlineConfig::default()
+        log_every: steps.max(1),
+        ..cfg
     };
-    let data = synthetic_transitions(10_000, obs, act, 5);
+    let (description, cfg) = match name {
+        "pars" => {
+            let p = crate::config::presets::preset("hopper-medium")?;
+            let settings = p.online.clone().expect("hopper-medium has online settings");
+            let cfg = OnlineConfig {
+                algo: "bench".into(),
+                agent: settings.online_agent(&p.agent),
+                env: "hopper-v2".into(),
+                offline_fraction: settings.offline_fraction,
+                exploration_noise: settings.exploration_noise,
+                ..OnlineConfig::default()
+            };
+            ("PARS fine-tune (hopper-medium preset)", quiet(cfg, env_steps))
+        }
+        "sac" | "rlpd" => {
+            let algo = if name == "sac" {
+                OnlineAlgo::Sac
+            } else {
+                OnlineAlgo::Rlpd
+            };
+            let (cfg, _) = scratch_config(algo, None, None, "hopper-v2")?;
+            let steps = env_steps * 20 / cfg.utd as u64;
+            let description = if name == "sac" {
+                "SAC: N=2, 2x256"
+            } else {
+                "RLPD: N=10, 2x256, LN, 50 % offline"
+            };
+            (description, quiet(cfg, steps))
+        }
+        other => anyhow::bail!("unknown online benchmark '{other}' (known: pars, sac, rlpd)"),
+    };
+    let data = (cfg.offline_fraction > 0.0).then(|| synthetic_transitions(10_000, obs, act, 5));
     let mut offline = Stepper::new(&BenchConfig {
         description: String::new(),
         obs,
         act,
-        agent: agent_cfg.clone(),
+        agent: cfg.agent.clone(),
         iql: None,
+        sac: cfg.sac.clone(),
     });
     offline.rate(pool, 10);
     let offline = median(
@@ -506,14 +564,19 @@ fn bench_online(env_steps: u64, repeats: usize, pool: &rayon::ThreadPool) -> Res
             .collect(),
     );
     let res = pool.install(|| -> Result<_> {
-        let agent = Agent::new(agent_cfg.clone(), obs, act, -100.0, env_steps, 0);
-        let mut run = OnlineRun::new(cfg.clone(), Box::new(agent), Some(&data))?;
+        let agent: Box<dyn Learner> = if cfg.sac.is_some() {
+            crate::algos::new_online_learner(&cfg, obs, act)
+        } else {
+            Box::new(Agent::new(cfg.agent.clone(), obs, act, -100.0, cfg.steps, 0))
+        };
+        let mut run = OnlineRun::new(cfg.clone(), agent, data.as_ref())?;
         run.run(env.as_mut(), None, None, u64::MAX, false)?
             .finished()
     })?;
     let update_share = cfg.utd as f64 * res.env_steps_per_s / res.updates_per_s;
     Ok(OnlineBench {
-        preset: name.into(),
+        name: name.into(),
+        description: description.into(),
         env: cfg.env,
         utd: cfg.utd,
         env_steps_per_s: res.env_steps_per_s,
@@ -542,6 +605,17 @@ pub fn run_bench(a: BenchSettings) -> Result<()> {
         a.steps > 0 && a.repeats > 0,
         "options --steps and --repeats must be positive"
     );
+    // names are checked before anything is timed
+    for name in &a.configs {
+        bench_config(name)?;
+    }
+    for name in &a.online {
+        let n = name.trim().to_ascii_lowercase();
+        anyhow::ensure!(
+            ["pars", "sac", "rlpd"].contains(&n.as_str()),
+            "unknown online benchmark '{name}' (known: pars, sac, rlpd)"
+        );
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
@@ -622,21 +696,18 @@ pub fn run_bench(a: BenchSettings) -> Result<()> {
     } else {
         None
     };
-    let online = if a.online_steps > 0 {
+    let mut online = Vec::new();
+    for name in a.online.iter().filter(|_| a.online_steps > 0) {
+        let name = name.trim().to_ascii_lowercase();
+        if !cfg!(feature = "mujoco") {
+            tracing::warn!("skipping the online measurements: this build has no MuJoCo");
+            break;
+        }
         if !a.json {
-            eprintln!("timing a hopper fine-tune (UTD 20) ...");
+            eprintln!("timing online {name} on hopper ...");
         }
-        match bench_online(a.online_steps, a.repeats, &pool) {
-            Ok(o) => Some(o),
-            // builds without MuJoCo have no hopper
-            Err(e) => {
-                tracing::warn!("skipping the fine-tuning measurement: {e:#}");
-                None
-            }
-        }
-    } else {
-        None
-    };
+        online.push(bench_online(&name, a.online_steps, a.repeats, &pool)?);
+    }
     let report = BenchReport {
         threads,
         peak_gflops_1_thread: peak1,
@@ -673,10 +744,11 @@ pub fn run_bench(a: BenchSettings) -> Result<()> {
         );
     }
     println!("actor inference (obs 17 → act 6, 2x256): {:.2} µs per observation, {:.1} µs per batch of 256", latency, batch_us);
-    if let Some(o) = &report.online {
+    for o in &report.online {
         println!(
-            "fine-tune ({} preset, {}, UTD {}): {:.1} env steps/s = {:.0} critic updates/s in the update block; {:.2} % of the time outside the updates (same networks offline: {:.1} steps/s)",
-            o.preset,
+            "online {} ({}, {}, UTD {}): {:.1} env steps/s = {:.0} critic updates/s in the update block; {:.2} % of the time outside the updates (same networks offline: {:.1} steps/s)",
+            o.name,
+            o.description,
             o.env,
             o.utd,
             o.env_steps_per_s,

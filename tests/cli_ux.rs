@@ -120,6 +120,18 @@ fn a_printed_preset_is_a_config_file_that_train_accepts_unchanged() {
     }
     let row = table.lines().find(|l| l.starts_with("td3bc ")).unwrap();
     assert!(row.contains(" no ") && row.contains("0.4/|A|"), "{row}");
+    // the baselines: ReBRAC's critic BC weight and batch, SAC's temperature
+    assert!(head.contains("β_Q") && head.contains("batch"), "{head}");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("rebrac-hopper-medium-replay-v2 "))
+        .unwrap();
+    assert!(
+        row.contains(" rebrac ") && row.contains(" 0.5 ") && row.contains(" 1024 "),
+        "{row}"
+    );
+    let row = table.lines().find(|l| l.starts_with("sac-n ")).unwrap();
+    assert!(row.contains(" sac ") && row.contains(" 10 "), "{row}");
 }
 
 #[test]
@@ -309,14 +321,24 @@ fn bench_reports_every_part_in_json() {
             "{c}"
         );
     }
-    let online = &v["online"];
-    assert_eq!(online["utd"], 20);
-    let share = online["loop_overhead"].as_f64().unwrap();
-    assert!(online["env_steps_per_s"].as_f64().unwrap() > 0.0 && (0.0..1.0).contains(&share));
-    // 20 critic updates per environment step, so env steps/s ≤ updates/s / 20
-    let (e, u) = (
-        online["env_steps_per_s"].as_f64().unwrap(),
-        online["updates_per_s"].as_f64().unwrap(),
-    );
-    assert!(e * 20.0 <= u * 1.0001, "{online}");
+    let online = v["online"].as_array().unwrap();
+    let names: Vec<_> = online.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["pars", "sac", "rlpd"]);
+    for (o, utd) in online.iter().zip([20, 1, 20]) {
+        assert_eq!(o["utd"], utd, "{o}");
+        let share = o["loop_overhead"].as_f64().unwrap();
+        assert!(o["env_steps_per_s"].as_f64().unwrap() > 0.0 && (0.0..1.0).contains(&share));
+        // UTD critic updates per environment step, so env steps/s ≤ updates/s / UTD
+        let (e, u) = (
+            o["env_steps_per_s"].as_f64().unwrap(),
+            o["updates_per_s"].as_f64().unwrap(),
+        );
+        assert!(e * utd as f64 <= u * 1.0001, "{o}");
+    }
+    let bad = bin()
+        .args(["bench", "--configs", "F", "--steps", "1", "--repeats", "1"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("known: A, B, C, D, E"));
 }

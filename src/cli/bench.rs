@@ -5,8 +5,8 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Configurations to time (A, B, C: PARS / TD3+BC; D: IQL).
-    #[arg(long, value_delimiter = ',', default_value = "A,B,C,D")]
+    /// Configurations to time (A, B, C: PARS / TD3+BC; D: IQL; E: ReBRAC).
+    #[arg(long, value_delimiter = ',', default_value = "A,B,C,D,E")]
     pub configs: Vec<String>,
     /// Timed steps per repeat.
     #[arg(long, default_value_t = 100)]
@@ -25,10 +25,13 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Environment steps of the fine-tuning measurement (hopper-medium preset, UTD 20;
-    /// 0 skips it).
+    /// Environment steps of the UTD-20 online measurements on Hopper (PARS fine-tuning
+    /// with the hopper-medium preset, RLPD); SAC at UTD 1 runs 20× as many. 0 skips them.
     #[arg(long, default_value_t = 150)]
     pub online_steps: u64,
+    /// Online loops to time: pars (fine-tuning), sac, rlpd.
+    #[arg(long, value_delimiter = ',', default_value = "pars,sac,rlpd")]
+    pub online: Vec<String>,
     /// Time the MuJoCo environments instead (comma-separated ids; empty: all): env steps/s
     /// next to the raw MuJoCo rate on the same states and controls, single thread.
     #[arg(long, value_delimiter = ',', num_args = 0..)]
@@ -49,6 +52,7 @@ impl From<BenchArgs> for BenchSettings {
             memory: a.memory,
             json: a.json,
             online_steps: a.online_steps,
+            online: a.online,
             envs: a.envs,
             env_steps: a.env_steps,
         }

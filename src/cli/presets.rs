@@ -21,8 +21,17 @@ pub fn run(a: PresetsArgs) -> Result<()> {
             "# preset {} (pars presets {name}); pass to `pars train --config`",
             p.name
         );
-        if p.algorithm == crate::config::Algorithm::Iql {
-            println!("# IQL (see docs/iql.md); pars finetune does not take IQL runs");
+        match p.algorithm {
+            crate::config::Algorithm::Iql => {
+                println!("# IQL (see docs/iql.md); pars finetune does not take IQL runs")
+            }
+            crate::config::Algorithm::Sac => {
+                println!("# SAC offline (see docs/baselines.md); online: pars online --algo sac|rlpd")
+            }
+            _ if p.agent.beta_critic > 0.0 => println!(
+                "# ReBRAC: TD3+BC with LN critics and BC in the actor and the critic target (see docs/baselines.md)"
+            ),
+            _ => {}
         }
         if let Some(o) = &p.online {
             println!(
@@ -34,8 +43,8 @@ pub fn run(a: PresetsArgs) -> Result<()> {
         return Ok(());
     }
     let header = [
-        "preset", "algo", "LN", "c_reward", "PA α", "L", "β", "N", "S_crit", "γ", "depth", "width",
-        "σ_pol", "τ_e", "temp", "on β", "on α", "S_act", "off.frac",
+        "preset", "algo", "LN", "c_reward", "PA α", "L", "β", "β_Q", "N", "S_crit", "γ", "depth",
+        "width", "batch", "σ_pol", "τ_e", "temp", "on β", "on α", "S_act", "off.frac",
     ];
     let mut rows = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
     for n in preset_names() {
@@ -43,8 +52,11 @@ pub fn run(a: PresetsArgs) -> Result<()> {
         let g = &p.agent;
         let dash = || "-".to_string();
         let iql = p.iql.as_ref();
-        // β, S_crit and σ_pol are PARS / TD3+BC settings; τ_e and the temperature IQL's
+        let sac = p.sac.as_ref();
+        // β, S_crit and σ_pol are PARS / TD3+BC settings (σ_pol and β not SAC's); τ_e is
+        // IQL's; the temperature IQL's (advantage weights) or SAC's initial entropy weight α₀
         let pars_only = |v: String| if iql.is_some() { dash() } else { v };
+        let td3_only = |v: String| if iql.is_some() || sac.is_some() { dash() } else { v };
         let ln = match iql {
             // LN in the critics / in V
             Some(i) => match (g.critic_layer_norm, i.value_layer_norm(g)) {
@@ -58,7 +70,12 @@ pub fn run(a: PresetsArgs) -> Result<()> {
         };
         let mut r = vec![
             n.clone(),
-            p.algorithm.name().into(),
+            // ReBRAC is the PARS learner with a critic BC term
+            if g.beta_critic > 0.0 {
+                "rebrac".into()
+            } else {
+                p.algorithm.name().into()
+            },
             ln.into(),
             num(g.reward_scale),
             if g.penalty { num(g.alpha) } else { dash() },
@@ -67,15 +84,25 @@ pub fn run(a: PresetsArgs) -> Result<()> {
             } else {
                 dash()
             },
-            pars_only(g.beta.map(num).unwrap_or_else(|| "0.4/|A|".into())),
+            td3_only(g.beta.map(num).unwrap_or_else(|| "0.4/|A|".into())),
+            if g.beta_critic > 0.0 {
+                num(g.beta_critic)
+            } else {
+                dash()
+            },
             g.n_critics.to_string(),
             pars_only(g.critic_subset.to_string()),
             num(g.gamma),
             format!("{}/{}", g.critic_depth, g.actor_depth),
             g.hidden.to_string(),
-            pars_only(num(g.policy_noise)),
+            g.batch_size.to_string(),
+            td3_only(num(g.policy_noise)),
             iql.map(|i| num(i.expectile)).unwrap_or_else(dash),
-            iql.map(|i| num(i.temperature)).unwrap_or_else(dash),
+            match (iql, sac) {
+                (Some(i), _) => num(i.temperature),
+                (None, Some(s)) => num(s.init_temperature),
+                (None, None) => dash(),
+            },
         ];
         match &p.online {
             Some(o) => r.extend([
@@ -107,7 +134,7 @@ pub fn run(a: PresetsArgs) -> Result<()> {
             .collect();
         println!("{}", line.join("  ").trim_end());
     }
-    println!("\n`pars presets NAME` prints one preset's full configuration; β 0.4/|A| is TD3+BC's α = 2.5; τ_e, temp: IQL's expectile and temperature; on = online fine-tuning (`-`: the paper reports none).");
+    println!("\n`pars presets NAME` prints one preset's full configuration; β 0.4/|A| is TD3+BC's α = 2.5; β_Q: ReBRAC's BC weight in the critic target; τ_e, temp: IQL's expectile and temperature (SAC: the initial entropy temperature α₀); on = online fine-tuning (`-`: the paper reports none).");
     Ok(())
 }
 

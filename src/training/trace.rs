@@ -9,11 +9,11 @@
 //! metadata `format` = `pars-trace`, `version` = `1`, `case`, `config` (JSON),
 //! `obs_dim`, `act_dim`, `steps` (K); tensors `init.` + every state tensor (see
 //! `Learner::write_tensors`), and for k = 1..=K `step{k}.batch.{obs, actions,
-//! rewards, next_obs, dones}`, `step{k}.draw.{target_eps, target_subset, pa_u,
+//! rewards, next_obs, dones, next_actions}`, `step{k}.draw.{target_eps, target_subset, pa_u,
 //! actor_subset}`, `step{k}.loss.{td, pa, q_data, target_mean, actor, bc, lambda}` and
 //! `step{k}.after.` + every state tensor. tests/reference/README.md has the details.
-//! IQL traces share the format, with metadata `algorithm` = `iql` and IQL's state
-//! tensors, draws and losses.
+//! IQL and SAC traces share the format, with metadata `algorithm` = `iql` / `sac` and
+//! their learners' state tensors, draws and losses.
 use super::offline::SAMPLE_SEED_XOR;
 use crate::algos::{new_learner, Learner};
 use crate::config::TrainConfig;
@@ -50,6 +50,8 @@ pub fn run_trace(cfg: &TrainConfig, data: &Transitions, case: &str) -> Result<Tr
     w.meta("version", TRACE_VERSION.to_string());
     if agent.as_iql().is_some() {
         w.meta("algorithm", crate::algos::iql::FILE_ALGORITHM);
+    } else if agent.as_sac().is_some() {
+        w.meta("algorithm", crate::algos::sac::FILE_ALGORITHM);
     }
     w.meta("case", case);
     w.meta(
@@ -90,6 +92,12 @@ fn write_batch(w: &mut TensorWriter, prefix: &str, batch: &Batch) {
         &batch.next_obs[..b * od],
     );
     w.f32(format!("{prefix}batch.dones"), &[b], &batch.dones[..b]);
+    // the dataset's next actions (ReBRAC's critic BC term)
+    w.f32(
+        format!("{prefix}batch.next_actions"),
+        &[b, ad],
+        &batch.next_actions[..b * ad],
+    );
 }
 
 #[cfg(test)]
