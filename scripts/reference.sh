@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Independent Python/JAX reference of one PARS / TD3+BC (or IQL) update (tests/reference/): replays
-# update traces written by the Rust tool and checks the losses and every parameter, target and
-# Adam tensor after each step (see tests/reference/README.md).
+# Independent Python/JAX reference of one PARS / TD3+BC / ReBRAC (or IQL, SAC / RLPD) update
+# (tests/reference/): replays update traces written by the Rust tool and checks the losses and
+# every parameter, target, temperature and Adam tensor after each step (see
+# tests/reference/README.md).
 #
 # Usage: bash scripts/reference.sh [--tol X] [--resync] [--group-scale] [--per-step] TRACE...
 #        bash scripts/reference.sh --traces [--case NAME]... [options]  (writes the CI cases with pars, checks them)
@@ -17,7 +18,7 @@ REQ=tests/reference/requirements.txt
 PYTHON=${PYTHON:-python3}
 
 if [ $# -eq 0 ]; then
-  sed -n '6,8p' "$0" | sed 's/^# //' >&2
+  sed -n '7,9p' "$0" | sed 's/^# //' >&2
   exit 2
 fi
 
@@ -37,9 +38,11 @@ fi
 
 if [ "$1" = "--traces" ]; then
   # The CI check: write one update trace per case with `pars debug trace` and replay them
-  # all. Small networks (width 32, batch 16) and 4 steps (two actor updates) keep it fast.
+  # all. Small networks (width 32, batch 16) and 4 steps (two actor updates at policy delay 2,
+  # four for SAC) keep it fast.
   shift
-  CASES=(pars_antmaze pars_mujoco pars_adroit_cosine actor_subset2 td3bc iql_rsln_pa iql_mujoco_det)
+  CASES=(pars_antmaze pars_mujoco pars_adroit_cosine actor_subset2 td3bc iql_rsln_pa iql_mujoco_det
+         sac rlpd rlpd_antmaze rebrac)
   only=()
   while [ $# -gt 0 ] && [ "$1" = "--case" ]; do
     [ $# -ge 2 ] || { echo "error: --case needs a name (one of: ${CASES[*]})" >&2; exit 2; }
@@ -72,6 +75,14 @@ if [ "$1" = "--traces" ]; then
     "$PARS" debug trace --dataset antmaze.hdf5 --preset iql-rsln-pa "${S[@]}" --case iql_rsln_pa --out iql_rsln_pa.safetensors
     # IQL MuJoCo-style, deterministic policy, reward shift, GELU critics and V without LN
     "$PARS" debug trace --dataset hopper.hdf5 --preset iql --set 'iql.policy="deterministic"' --set iql.reward_shift=-1 --set agent.activation=gelu "${S[@]}" --case iql_mujoco_det --out iql_mujoco_det.safetensors
+    # SAC: twin critics, min target, learned temperature
+    "$PARS" debug trace --dataset hopper.hdf5 --preset sac "${S[@]}" --case sac --out sac.safetensors
+    # RLPD: 10 LN critics, target min over a random 2, actor mean of all 10, H̄ = −|A|/2
+    "$PARS" debug trace --dataset hopper.hdf5 --preset sac --set agent.n_critics=10 --set agent.critic_subset=2 --set agent.critic_layer_norm=true --set agent.actor_subset=10 --set sac.target_entropy_scale=0.5 "${S[@]}" --case rlpd --out rlpd.safetensors
+    # RLPD AntMaze: depth 3, no entropy backup, subset 1, reward −1
+    "$PARS" debug trace --dataset antmaze.hdf5 --preset sac --set agent.n_critics=10 --set agent.critic_subset=1 --set agent.critic_layer_norm=true --set agent.critic_depth=3 --set agent.actor_depth=3 --set agent.actor_subset=10 --set sac.target_entropy_scale=0.5 --set sac.backup_entropy=false --set sac.reward_shift=-1 "${S[@]}" --case rlpd_antmaze --out rlpd_antmaze.safetensors
+    # ReBRAC: LN depth-3 critics, BC in the actor and the critic target, batch of next actions
+    "$PARS" debug trace --dataset hopper.hdf5 --preset rebrac-hopper-medium-replay "${S[@]}" --case rebrac --out rebrac.safetensors
   )
   if [ ${#only[@]} -gt 0 ]; then
     for c in "${only[@]}"; do set -- "$@" "$work/$c.safetensors"; done

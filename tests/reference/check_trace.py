@@ -1,4 +1,4 @@
-"""Replay PARS (and IQL) update traces with the reference implementation and check agreement.
+"""Replay PARS (and IQL, SAC) update traces with the reference implementation and check agreement.
 
 Usage: python tests/reference/check_trace.py [--tol 1e-4] [--resync] [--group-scale] [--per-step]
                                             TRACE...
@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import iql_ref  # noqa: E402
 import pars_ref  # noqa: E402
+import sac_ref  # noqa: E402
 
 FORMAT = "pars-trace"
 VERSION = "1"
@@ -82,6 +83,10 @@ def load_trace(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
 
 class Trace:
     """A loaded, validated trace."""
+
+    ref = pars_ref
+    actor_losses = ACTOR_LOSSES
+    actor_every_step = False  # True: no policy delay, every step updates the actor (IQL)
 
     def __init__(self, path: str):
         self.path = path
@@ -187,13 +192,17 @@ class Trace:
 
     def batch_shapes(self) -> Dict[str, tuple]:
         B = self.cfg.batch_size
-        return {
+        shapes = {
             "obs": (B, self.obs_dim),
             "actions": (B, self.act_dim),
             "rewards": (B,),
             "next_obs": (B, self.obs_dim),
             "dones": (B,),
         }
+        # The dataset's next actions: needed by ReBRAC's critic term, checked whenever written
+        if getattr(self.cfg, "beta_critic", 0.0) > 0 or "step1.batch.next_actions" in self.tensors:
+            shapes["next_actions"] = (B, self.act_dim)
+        return shapes
 
     def batch(self, k: int):
         return {n: np.asarray(self.tensors[f"step{k}.batch.{n}"], np.float64)
@@ -219,7 +228,15 @@ class Trace:
 class IqlTrace(Trace):
     """A loaded, validated IQL trace (metadata `algorithm` = `iql`)."""
 
+    ref = iql_ref
+    actor_every_step = True
+
     def __init__(self, path: str):
+        self._open(path)
+        self._validate()
+
+    def _open(self, path: str):
+        """Metadata, config (parsed by self.ref.Config) and shapes, as Trace.__init__ does."""
         self.path = path
         self.tensors, meta = load_trace(path)
         if meta.get("format") != FORMAT:
@@ -232,7 +249,7 @@ class IqlTrace(Trace):
                 raise BadInput(f"{path}: metadata has no '{key}'")
         self.case = meta["case"]
         try:
-            self.cfg = iql_ref.Config.from_dict(json.loads(meta["config"]))
+            self.cfg = self.ref.Config.from_dict(json.loads(meta["config"]))
         except json.JSONDecodeError as e:
             raise BadInput(f"{path}: metadata 'config' is not JSON ({e})") from None
         except pars_ref.ConfigError as e:
@@ -240,11 +257,10 @@ class IqlTrace(Trace):
         self.obs_dim = self._meta_int(meta, "obs_dim", 1)
         self.act_dim = self._meta_int(meta, "act_dim", 1)
         self.steps = self._meta_int(meta, "steps", 0)
-        self.shapes = iql_ref.param_shapes(self.cfg, self.obs_dim, self.act_dim)
-        self._validate()
+        self.shapes = self.ref.param_shapes(self.cfg, self.obs_dim, self.act_dim)
 
     def state_shapes(self) -> Dict[str, tuple]:
-        return iql_ref.state_shapes(self.cfg, self.shapes)
+        return self.ref.state_shapes(self.cfg, self.shapes)
 
     def _validate(self):
         B = self.cfg.batch_size
@@ -272,15 +288,68 @@ class IqlTrace(Trace):
         return {}
 
     def state(self, prefix: str):
-        return iql_ref.state_from_tensors(
+        return self.ref.state_from_tensors(
             self.cfg, self.shapes, lambda n: self.tensors[prefix + n]
         )
 
 
+class SacTrace(IqlTrace):
+    """A loaded, validated SAC / RLPD trace (metadata `algorithm` = `sac`); reads its
+    metadata and state like IQL, its draws and policy delay like PARS."""
+
+    ref = sac_ref
+    actor_losses = sac_ref.ACTOR_LOSSES
+    actor_every_step = False
+
+    def _validate(self):
+        c, B, A = self.cfg, self.cfg.batch_size, self.act_dim
+        used = set()
+        prefixes = ["init."] + [f"step{k}.after." for k in range(1, self.steps + 1)]
+        for p in prefixes:
+            for n, s in self.state_shapes().items():
+                self.get(p + n, s, "int" if n.endswith("_adam.step") else "float")
+                used.add(p + n)
+        for k in range(1, self.steps + 1):
+            for n, s in self.batch_shapes().items():
+                self.get(f"step{k}.batch.{n}", s)
+                used.add(f"step{k}.batch.{n}")
+            self.get(f"step{k}.draw.target_eps", (B, A))
+            sub = self.get(f"step{k}.draw.target_subset", (c.critic_subset,), "int")
+            self._check_indices(f"step{k}.draw.target_subset", sub)
+            used.update({f"step{k}.draw.target_eps", f"step{k}.draw.target_subset"})
+            if c.is_actor_step(k):
+                self.get(f"step{k}.draw.actor_eps", (B, A))
+                used.add(f"step{k}.draw.actor_eps")
+                if c.actor_draws_subset():
+                    sub = self.get(f"step{k}.draw.actor_subset", (c.actor_subset,), "int")
+                    self._check_indices(f"step{k}.draw.actor_subset", sub)
+                    used.add(f"step{k}.draw.actor_subset")
+            for n in sac_ref.STATE_LOSSES:
+                self.get(f"step{k}.loss.{n}", ())
+                used.add(f"step{k}.loss.{n}")
+            for n in sac_ref.ACTOR_LOSSES:
+                if f"step{k}.loss.{n}" in self.tensors:
+                    self.get(f"step{k}.loss.{n}", ())
+                    used.add(f"step{k}.loss.{n}")
+        self.unused = sorted(set(self.tensors) - used)
+
+    def draw(self, k: int):
+        d = {
+            "target_eps": np.asarray(self.tensors[f"step{k}.draw.target_eps"], np.float64),
+            "target_subset": np.asarray(self.tensors[f"step{k}.draw.target_subset"], np.int64),
+        }
+        if self.cfg.is_actor_step(k):
+            d["actor_eps"] = np.asarray(self.tensors[f"step{k}.draw.actor_eps"], np.float64)
+            if self.cfg.actor_draws_subset():
+                d["actor_subset"] = np.asarray(self.tensors[f"step{k}.draw.actor_subset"], np.int64)
+        return d
+
+
 def open_trace(path: str) -> Trace:
-    """A PARS / TD3+BC trace, or an IQL trace when its metadata says `algorithm` = `iql`."""
+    """A PARS / TD3+BC trace, or an IQL / SAC trace when its metadata's `algorithm` says so."""
     _, meta = load_trace(path)
-    return IqlTrace(path) if meta.get("algorithm") == "iql" else Trace(path)
+    kind = {"iql": IqlTrace, "sac": SacTrace}.get(meta.get("algorithm"), Trace)
+    return kind(path)
 
 
 class Result:
@@ -308,13 +377,12 @@ class Result:
 def check(trace: Trace, tol: float, resync: bool, group_scale: bool) -> Result:
     cfg = trace.cfg
     res = Result(trace)
-    iql = isinstance(trace, IqlTrace)
-    step_fn = iql_ref.make_step(cfg) if iql else pars_ref.make_step(cfg)
-    to_tensors = iql_ref.state_to_tensors if iql else pars_ref.state_to_tensors
+    step_fn = trace.ref.make_step(cfg)
+    to_tensors = trace.ref.state_to_tensors
     state = trace.state("init.")
     names = list(trace.state_shapes())
     for k in range(1, trace.steps + 1):
-        if iql:
+        if trace.actor_every_step:
             # IQL updates V, the critics and the actor on every step
             new_state, losses, sizes = step_fn(state, trace.batch(k), trace.draw(k))
         else:
@@ -327,7 +395,7 @@ def check(trace: Trace, tol: float, resync: bool, group_scale: bool) -> Result:
                     f"{'not ' if not actor_step else ''}have one"
                 )
             if actor_step:
-                for n in ACTOR_LOSSES:
+                for n in trace.actor_losses:
                     if f"step{k}.loss.{n}" not in trace.tensors:
                         raise BadInput(f"{trace.path}: missing tensor 'step{k}.loss.{n}'")
             new_state, losses, sizes = step_fn(state, trace.batch(k), trace.draw(k), actor_step)

@@ -12,6 +12,9 @@ One update step k (1-based, counted from the first step of the trace plus ``step
 
 1.  a' = clip(pi_target(s') + clip(sigma * eps, -c, c), -1, 1)
 2.  y  = c_reward * r + gamma * (1 - done) * min_{i in S} Qtarget_i(s', a')   (no gradient)
+      ReBRAC (beta_critic > 0): y = c_reward * r + gamma * (1 - done) *
+        (min_{i in S} Qtarget_i(s', a') - beta_critic * sum_d (a'_d - a_next_d)^2),
+      a_next = the dataset's action at s' (batch.next_actions)
 3.  TD = mean_{i, b} (Q_i(s, a) - y)^2
 4.  PA = mean_{i, b} (Q_i(s, a_inf) - Q_min)^2,  a_inf = (u - 1 if u < 0 else u + 1) * L
 5.  critic loss = TD + alpha * PA  (PA only with the penalty on); Adam step on all members
@@ -21,6 +24,7 @@ One update step k (1-based, counted from the first step of the trace plus ``step
       lambda = 1 / mean_b |q| (no gradient) if beta > 0 else 1
       actor loss = mean_b(-lambda * q + beta * sum_d (pi(s)_d - a_d)^2)
 7.  Polyak on both targets, every step: target <- (1 - tau) * target + tau * online
+      (target_update = "with_actor", ReBRAC as in CORL: only on the steps of 6)
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ ADAM_EPS = 1e-8
 
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "sigmoid", "identity")
 NETS = ("actor", "actor_target", "critic", "critic_target")
+TARGET_UPDATES = ("every_critic", "with_actor")
 
 
 class ConfigError(ValueError):
@@ -103,6 +108,8 @@ class Config:
     q_min: float
     batch_size: int
     step_offset: int = 0
+    beta_critic: float = 0.0  # ReBRAC's BC term in the TD target; 0 (or absent) = none
+    target_update: str = "every_critic"  # or "with_actor": Polyak only on actor steps
 
     @staticmethod
     def from_dict(cfg: Mapping[str, Any]) -> "Config":
@@ -117,6 +124,10 @@ class Config:
         subset = cfg.get("actor_subset", None)
         if subset is not None:
             subset = _int(cfg, "actor_subset")
+        target_update = cfg.get("target_update", "every_critic")
+        if target_update not in TARGET_UPDATES:
+            raise ConfigError(f"config 'target_update' must be one of {', '.join(TARGET_UPDATES)}; "
+                              f"got {target_update!r}")
         c = Config(
             n_critics=_int(cfg, "n_critics"),
             critic_subset=_int(cfg, "critic_subset"),
@@ -144,9 +155,13 @@ class Config:
             q_min=_num(cfg, "q_min"),
             batch_size=_int(cfg, "batch_size"),
             step_offset=_int(cfg, "step_offset") if "step_offset" in cfg else 0,
+            beta_critic=_num(cfg, "beta_critic") if cfg.get("beta_critic") is not None else 0.0,
+            target_update=target_update,
         )
         if c.n_critics < 1 or c.critic_depth < 0 or c.actor_depth < 0 or c.hidden < 1:
             raise ConfigError("config network sizes must be positive")
+        if c.beta_critic < 0:
+            raise ConfigError("config 'beta_critic' must be >= 0")
         if c.policy_delay < 1:
             raise ConfigError("config 'policy_delay' must be >= 1")
         if not 1 <= c.critic_subset <= c.n_critics:
@@ -266,6 +281,10 @@ def critic_loss(cfg: Config, critic, critic_target, actor_target, batch, draw):
     next_a = jnp.clip(actor_apply(cfg, actor_target, next_obs) + noise, -1.0, 1.0)
     q_next = critic_apply(cfg, critic_target, next_obs, next_a)  # [N, B]
     q_next = jnp.min(jnp.take(q_next, draw["target_subset"], axis=0), axis=0)
+    if cfg.beta_critic > 0:
+        # ReBRAC: the target action is penalised for leaving the dataset's next action
+        bc_next = jnp.sum(jnp.square(next_a - batch["next_actions"]), axis=-1)
+        q_next = q_next - cfg.beta_critic * bc_next
     y = cfg.reward_scale * rewards + cfg.gamma * (1.0 - dones) * q_next
     y = jax.lax.stop_gradient(y)
 
@@ -378,11 +397,15 @@ def make_step(cfg: Config):
         new = {
             "actor": actor,
             "critic": critic,
-            "actor_target": polyak(state["actor_target"], actor),
-            "critic_target": polyak(state["critic_target"], critic),
+            "actor_target": state["actor_target"],
+            "critic_target": state["critic_target"],
             "actor_opt": actor_opt,
             "critic_opt": critic_opt,
         }
+        # CORL's ReBRAC moves the targets inside its actor update, so only every policy_delay
+        if actor_step or cfg.target_update == "every_critic":
+            new["actor_target"] = polyak(state["actor_target"], actor)
+            new["critic_target"] = polyak(state["critic_target"], critic)
         return new, losses, sizes
 
     return step

@@ -2,13 +2,18 @@
 
 Usage: python tests/reference/selftest.py
 
-1. Adam/cosine schedule of the reference against the textbook formula (Kingma & Ba), and the
-   critic's forward pass against plain numpy (LayerNorm with biased variance, eps 1e-5).
-2. Traces written by make_fake_trace.py (float64) pass with error < 1e-6, also with --resync.
-3. Their corrupted copies (one tensor off by 1e-3 relative) fail with exit status 1.
+1. Adam/cosine schedule of the reference against the textbook formula (Kingma & Ba), the
+   critic's forward pass against plain numpy (LayerNorm with biased variance, eps 1e-5), and
+   SAC's tanh-Gaussian log-density and temperature gradient against the naive formulas.
+2. Traces written by make_fake_trace.py (float64; PARS, ReBRAC and SAC cases) pass with
+   error < 1e-6, also with --resync.
+3. Their corrupted copies (one tensor off by 1e-3 relative) fail with exit status 1, as do a
+   SAC trace with its temperature or entropy off and the ReBRAC trace replayed without its
+   critic term or with targets moved every step.
 4. Traces computed in float32 pass (how much tolerance single precision uses up).
 5. Bad input exits with status 2 and a one-line error: missing file, truncated file, garbage,
-   wrong format, wrong version, missing tensor, misshapen tensor, bad config.
+   wrong format, wrong version, missing tensor, misshapen tensor, bad config, and a ReBRAC /
+   SAC trace without its next actions / actor noise.
 
 Ends with the line 'N passed, N failed'.
 """
@@ -29,7 +34,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pars_ref  # noqa: E402
+import sac_ref  # noqa: E402
 import check_trace  # noqa: E402
+import jax  # noqa: E402
 import make_fake_trace  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from safetensors.numpy import load_file, save_file  # noqa: E402
@@ -110,6 +117,44 @@ def test_forward():
     report("critic forward (LN + SiLU, 3 members) matches numpy", d < 1e-12, f"max diff {d:.1e}")
 
 
+def test_sac_policy():
+    """sac_ref's log pi against the textbook density of tanh(N(mu, sigma^2)) (log N(u) minus
+    log(1 - tanh(u)^2) = -2 log cosh u, fine for moderate u), the hard clip's zero gradient,
+    the stable log-det at large u, and the temperature gradient alpha * (H - H_target)."""
+    rng = np.random.default_rng(2)
+    # a linear actor (depth 0): the gradient w.r.t. its bias is d log pi / d head
+    cfg = sac_ref.Config.from_dict({**make_fake_trace.SAC_BASE, "actor_depth": 0,
+                                    "target_entropy": -2.0, "log_std_min": -1.0,
+                                    "log_std_max": 0.5})
+    W, b = jnp.asarray(0.7 * rng.standard_normal((4, 4))), jnp.asarray(0.3 * rng.standard_normal(4))
+    s, eps = rng.standard_normal((64, 4)), rng.standard_normal((64, 2))
+    actor = {"layer0.weight": W, "layer0.bias": b}
+    a, logp = (np.asarray(x) for x in sac_ref.sample(cfg, actor, jnp.asarray(s), jnp.asarray(eps)))
+    head = s @ np.asarray(W) + np.asarray(b)
+    mu, sigma = head[:, :2], np.exp(np.clip(head[:, 2:], -1.0, 0.5))
+    u = mu + sigma * eps
+    normal = -0.5 * ((u - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+    want = np.sum(normal + 2 * np.log(np.cosh(u)), axis=1)  # 1 - tanh^2 = 1 / cosh^2
+    d = max(float(np.max(np.abs(a - np.tanh(u)))), float(np.max(np.abs(logp - want))))
+    row = lambda bb, si, ei: sac_ref.sample(cfg, {"layer0.weight": W, "layer0.bias": bb},
+                                            si[None], ei[None])[1][0]
+    g = np.asarray(jax.vmap(jax.grad(row), (None, 0, 0))(b, jnp.asarray(s), jnp.asarray(eps)))
+    clipped = (head[:, 2:] < -1.0) | (head[:, 2:] > 0.5)
+    clip_ok = bool(np.all(g[:, 2:][clipped] == 0.0) and np.all(g[:, 2:][~clipped] != 0.0)
+                   and clipped.any() and (~clipped).any())
+    # u = 30: 1 - tanh^2 underflows in the naive form; -log(1 - tanh^2 30) = 60 - 2 log 2
+    big = float(sac_ref.sample(cfg, {"layer0.weight": jnp.zeros((4, 4)),
+                                     "layer0.bias": jnp.asarray([30.0, 0.0, -1.0, -1.0])},
+                               jnp.zeros((1, 4)), jnp.zeros((1, 2)))[1][0])
+    big_want = 60.0 - 2 * np.log(2.0) + 2 * (1.0 - 0.5 * np.log(2 * np.pi))
+    g_la = float(jax.grad(lambda x: sac_ref.temperature_loss(cfg, x, 1.7))(jnp.asarray([-0.3]))[0])
+    d_t = abs(g_la - np.exp(-0.3) * (1.7 - (-2.0)))
+    report("SAC tanh-Gaussian log pi, log-std clip and temperature gradient match the formulas",
+           d < 1e-12 and clip_ok and abs(big - big_want) < 1e-9 and d_t < 1e-12,
+           f"max diff {d:.1e}, clipped gradients zero {clip_ok}, log pi at u=30 {big:.6f} "
+           f"(want {big_want:.6f}), temperature gradient diff {d_t:.1e}")
+
+
 def test_traces(tmp: str):
     good = os.path.join(tmp, "f64")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -131,6 +176,7 @@ def test_traces(tmp: str):
         code, out, _ = run_check([os.path.join(good, "corrupt", p)])
         hit = "critic.0.layer0.weight differs" in out
         report(f"corrupted {p} fails", code == 1 and hit, f"exit {code}")
+    test_variants(tmp, good)
 
     f32 = os.path.join(tmp, "f32")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -142,10 +188,42 @@ def test_traces(tmp: str):
     report("float32 traces (single-precision run of the same update) pass", code == 0,
            f"exit {code}, largest error {worst:.2e}")
     print(out)
-    return paths[0]
+    return paths[0], good
 
 
-def test_bad_input(tmp: str, good: str):
+def rewrite(src: str, dst: str, tensors=None, config=None, drop=(), drop_config=()) -> str:
+    """A copy of trace src with some tensors replaced or dropped, config fields changed or
+    dropped."""
+    t = {k: v for k, v in load_file(src).items() if k not in drop}
+    with safe_open(src, framework="numpy") as f:
+        meta = f.metadata()
+    cfg = {k: v for k, v in {**json.loads(meta["config"]), **(config or {})}.items()
+           if k not in drop_config}
+    save_file({**t, **(tensors or {})}, dst, metadata={**meta, "config": json.dumps(cfg)})
+    return dst
+
+
+def test_variants(tmp: str, good: str):
+    """What only SAC and ReBRAC have must be checked too: the temperature, its Adam state and
+    the entropy (off by 1e-3 relative), ReBRAC's critic term and its target schedule."""
+    sac = os.path.join(good, "sac.safetensors")
+    t = load_file(sac)
+    for name, needle in (("step3.after.log_alpha", "log_alpha differs"),
+                         ("step2.after.log_alpha_adam.v", "log_alpha_adam.v differs"),
+                         ("step4.loss.entropy", "loss.entropy =")):
+        bad = rewrite(sac, os.path.join(tmp, "sac_bad.safetensors"),
+                      {name: np.asarray(t[name] * (1 + 1e-3), np.float32)})
+        code, out, _ = run_check([bad])
+        report(f"SAC trace with {name} off by 1e-3 fails", code == 1 and needle in out, f"exit {code}")
+    rebrac = os.path.join(good, "rebrac.safetensors")
+    for change, what in (({"beta_critic": 0.0}, "without the critic BC term"),
+                         ({"target_update": "every_critic"}, "with targets moved every step")):
+        code, out, _ = run_check([rewrite(rebrac, os.path.join(tmp, "rebrac_bad.safetensors"),
+                                          config=change)])
+        report(f"ReBRAC trace replayed {what} fails", code == 1, f"exit {code}")
+
+
+def test_bad_input(tmp: str, good: str, fake_dir: str):
     tensors = load_file(good)
     with safe_open(good, framework="numpy") as f:
         meta = f.metadata()
@@ -183,6 +261,22 @@ def test_bad_input(tmp: str, good: str):
             {k: v for k, v in json.loads(meta["config"]).items() if k != "gamma"})}), "'gamma'"),
         ("steps beyond the trace", write("steps.safetensors", m={**meta, "steps": "99"}), "missing tensor"),
     ]
+    # what ReBRAC and SAC traces need beyond the PARS format
+    rebrac, sac = (os.path.join(fake_dir, f"{n}.safetensors") for n in ("rebrac", "sac"))
+    cases += [
+        ("ReBRAC trace without next actions",
+         rewrite(rebrac, os.path.join(tmp, "rb.safetensors"), drop=("step1.batch.next_actions",)),
+         "missing tensor 'step1.batch.next_actions'"),
+        ("SAC trace without actor noise",
+         rewrite(sac, os.path.join(tmp, "sac1.safetensors"), drop=("step2.draw.actor_eps",)),
+         "missing tensor 'step2.draw.actor_eps'"),
+        ("SAC trace without its temperature",
+         rewrite(sac, os.path.join(tmp, "sac2.safetensors"), drop=("step3.after.log_alpha",)),
+         "missing tensor 'step3.after.log_alpha'"),
+        ("SAC config without target_entropy",
+         rewrite(sac, os.path.join(tmp, "sac3.safetensors"), drop_config=("target_entropy",)),
+         "'target_entropy'"),
+    ]
     for name, path, needle in cases:
         code, out, err = run_check([path])
         lines = [l for l in err.splitlines() if l.strip()]
@@ -196,9 +290,10 @@ def test_bad_input(tmp: str, good: str):
 def main() -> int:
     test_adam_formula()
     test_forward()
+    test_sac_policy()
     with tempfile.TemporaryDirectory() as tmp:
-        good = test_traces(tmp)
-        test_bad_input(tmp, good)
+        good, fake_dir = test_traces(tmp)
+        test_bad_input(tmp, good, fake_dir)
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
     return 0 if RESULTS["failed"] == 0 else 1
 
