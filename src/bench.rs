@@ -529,7 +529,10 @@ fn bench_online(
                 exploration_noise: settings.exploration_noise,
                 ..OnlineConfig::default()
             };
-            ("PARS fine-tune (hopper-medium preset)", quiet(cfg, env_steps))
+            (
+                "PARS fine-tune (hopper-medium preset)",
+                quiet(cfg, env_steps),
+            )
         }
         "sac" | "rlpd" => {
             let algo = if name == "sac" {
@@ -567,7 +570,14 @@ fn bench_online(
         let agent: Box<dyn Learner> = if cfg.sac.is_some() {
             crate::algos::new_online_learner(&cfg, obs, act)
         } else {
-            Box::new(Agent::new(cfg.agent.clone(), obs, act, -100.0, cfg.steps, 0))
+            Box::new(Agent::new(
+                cfg.agent.clone(),
+                obs,
+                act,
+                -100.0,
+                cfg.steps,
+                0,
+            ))
         };
         let mut run = OnlineRun::new(cfg.clone(), agent, data.as_ref())?;
         run.run(env.as_mut(), None, None, u64::MAX, false)?

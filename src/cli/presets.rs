@@ -56,7 +56,13 @@ pub fn run(a: PresetsArgs) -> Result<()> {
         // β, S_crit and σ_pol are PARS / TD3+BC settings (σ_pol and β not SAC's); τ_e is
         // IQL's; the temperature IQL's (advantage weights) or SAC's initial entropy weight α₀
         let pars_only = |v: String| if iql.is_some() { dash() } else { v };
-        let td3_only = |v: String| if iql.is_some() || sac.is_some() { dash() } else { v };
+        let td3_only = |v: String| {
+            if iql.is_some() || sac.is_some() {
+                dash()
+            } else {
+                v
+            }
+        };
         let ln = match iql {
             // LN in the critics / in V
             Some(i) => match (g.critic_layer_norm, i.value_layer_norm(g)) {
