@@ -68,48 +68,84 @@ pub struct EvalResult {
 /// Run `episodes` episodes of `policy` (seeds seed, seed+1, ...).
 pub fn evaluate<F: FnMut(&[f32]) -> Vec<f32>>(
     env: &mut dyn Env,
-    mut policy: F,
+    policy: F,
     episodes: usize,
     seed: u64,
 ) -> Result<EvalResult> {
-    let mut returns = Vec::with_capacity(episodes);
-    let mut successes = Vec::new();
-    let mut total_len = 0usize;
+    Ok(run_episodes(env, policy, episodes, seed)?.summary())
+}
+
+/// The episodes of one evaluation, one entry each.
+#[derive(Clone, Debug, Default)]
+pub struct Episodes {
+    pub env_id: String,
+    pub returns: Vec<f64>,
+    /// Goal tasks only: 1 where the goal was reached.
+    pub successes: Vec<f64>,
+    pub lengths: Vec<usize>,
+}
+
+impl Episodes {
+    /// D4RL normalised score of each episode.
+    pub fn scores(&self) -> Vec<f64> {
+        self.returns
+            .iter()
+            .map(|r| normalized_score(&self.env_id, *r))
+            .collect()
+    }
+
+    pub fn summary(&self) -> EvalResult {
+        let (mean_return, std_return) = mean_std(&self.returns);
+        let (mean_score, std_score) = mean_std(&self.scores());
+        let episodes = self.returns.len();
+        EvalResult {
+            episodes,
+            mean_return,
+            std_return,
+            mean_score,
+            std_score,
+            success_rate: if self.successes.is_empty() {
+                None
+            } else {
+                Some(mean_std(&self.successes).0)
+            },
+            mean_length: self.lengths.iter().sum::<usize>() as f64 / episodes.max(1) as f64,
+        }
+    }
+}
+
+/// `evaluate`'s episodes, kept one by one.
+pub fn run_episodes<F: FnMut(&[f32]) -> Vec<f32>>(
+    env: &mut dyn Env,
+    mut policy: F,
+    episodes: usize,
+    seed: u64,
+) -> Result<Episodes> {
+    let mut out = Episodes {
+        env_id: env.id().to_string(),
+        ..Episodes::default()
+    };
     for ep in 0..episodes {
         let mut obs = env.reset(seed.wrapping_add(ep as u64));
         let mut ret = 0.0f64;
+        let mut len = 0usize;
         for _ in 0..env.max_episode_steps() {
             let a = policy(&obs);
             let step = env.step(&a)?;
             ret += step.reward as f64;
-            total_len += 1;
+            len += 1;
             obs = step.obs;
             if step.terminated || step.truncated {
                 break;
             }
         }
-        returns.push(ret);
+        out.returns.push(ret);
+        out.lengths.push(len);
         if let Some(s) = env.success() {
-            successes.push(if s { 1.0 } else { 0.0 });
+            out.successes.push(if s { 1.0 } else { 0.0 });
         }
     }
-    let id = env.id().to_string();
-    let scores: Vec<f64> = returns.iter().map(|r| normalized_score(&id, *r)).collect();
-    let (mean_return, std_return) = mean_std(&returns);
-    let (mean_score, std_score) = mean_std(&scores);
-    Ok(EvalResult {
-        episodes,
-        mean_return,
-        std_return,
-        mean_score,
-        std_score,
-        success_rate: if successes.is_empty() {
-            None
-        } else {
-            Some(mean_std(&successes).0)
-        },
-        mean_length: total_len as f64 / episodes.max(1) as f64,
-    })
+    Ok(out)
 }
 
 pub fn mean_std(x: &[f64]) -> (f64, f64) {

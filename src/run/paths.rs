@@ -34,6 +34,8 @@ pub const AGENT_FILE: &str = "agent.safetensors";
 pub const TRAIN_STATE_FILE: &str = "train_state.bin";
 pub const ONLINE_STATE_FILE: &str = "online_state.bin";
 /// A sweep cell's record (`crate::sweep`).
+/// The copy of an in-memory dataset (Python's numpy arrays) an offline run trains on.
+pub const DATASET_COPY_FILE: &str = "dataset.hdf5";
 pub const CELL_FILE: &str = "cell.json";
 
 /// The typed paths of one run directory.
@@ -59,6 +61,9 @@ impl RunPaths {
     }
     pub fn dataset_record(&self) -> PathBuf {
         self.root.join(DATASET_FILE)
+    }
+    pub fn dataset_copy(&self) -> PathBuf {
+        self.root.join(DATASET_COPY_FILE)
     }
     pub fn status(&self) -> PathBuf {
         self.root.join(STATUS_FILE)

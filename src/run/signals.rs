@@ -28,6 +28,28 @@ pub fn install() {
     });
 }
 
+/// Install a handler that only asks the loop to stop, for a host that keeps its own
+/// handler (the Python module: signal-hook chains the interpreter's, which then raises
+/// `KeyboardInterrupt`); a second signal does not end the process. Call before any run;
+/// `install` is then a no-op.
+pub fn install_flag_only() {
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+        }
+        flag
+    });
+}
+
+/// Forget a stop asked for earlier (a host that starts several runs in one process
+/// clears it before each).
+pub fn clear() {
+    if let Some(f) = FLAG.get() {
+        f.store(false, Ordering::Relaxed);
+    }
+}
+
 /// Whether a stop was requested by a signal.
 pub fn stop_requested() -> bool {
     FLAG.get().is_some_and(|f| f.load(Ordering::Relaxed))

@@ -13,7 +13,8 @@ pub mod stats;
 pub mod trace;
 
 pub use offline::{
-    default_run_dir, resume_run, train_offline, train_run, FinishedRun, OfflineRun, TrainResult,
+    default_run_dir, resume_run, resume_run_hooked, train_offline, train_run, train_run_hooked,
+    train_run_in_memory, FinishedRun, OfflineRun, RowHook, TrainResult,
 };
 pub use online::{OnlineResult, OnlineRun};
 

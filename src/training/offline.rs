@@ -4,7 +4,7 @@ use super::{check_resumable, drive, test_hooks, Outcome, Shell};
 use crate::algos::{new_learner, read_learner, Learner};
 use crate::config::resume::{check_resumable_change, resumed_train_config};
 use crate::config::TrainConfig;
-use crate::data::{Batch, Transitions};
+use crate::data::{Batch, RawDataset, Transitions};
 use crate::envs::Env;
 use crate::eval::{eval_learner, EvalResult};
 use crate::formats::{write_state, Section, StateFile, TensorReader};
@@ -38,6 +38,10 @@ struct LoopState {
     data_hash: u64,
 }
 
+/// A host's view of a run (the Python module's callback and progress bar): called with
+/// each metrics row once it is written; an error stops the run, which then fails.
+pub type RowHook<'h> = Box<dyn FnMut(&MetricsRow) -> Result<()> + Send + 'h>;
+
 /// An offline run in progress: the learner and the loop state, resumable from a
 /// checkpoint.
 pub struct OfflineRun<'d> {
@@ -45,6 +49,7 @@ pub struct OfflineRun<'d> {
     data: &'d Transitions,
     pub agent: Box<dyn Learner>,
     st: LoopState,
+    on_row: Option<RowHook<'d>>,
 }
 
 impl<'d> OfflineRun<'d> {
@@ -74,7 +79,14 @@ impl<'d> OfflineRun<'d> {
                 final_eval: None,
                 data_hash: data.fingerprint(),
             },
+            on_row: None,
         })
+    }
+
+    /// Call `hook` with every metrics row the run writes.
+    pub fn with_row_hook(mut self, hook: Option<RowHook<'d>>) -> Self {
+        self.on_row = hook;
+        self
     }
 
     /// Gradient steps done.
@@ -134,6 +146,7 @@ impl<'d> OfflineRun<'d> {
             data,
             agent,
             st,
+            on_row: None,
         })
     }
 
@@ -188,6 +201,9 @@ impl<'d> OfflineRun<'d> {
                     eval_secs += eval_start.elapsed().as_secs_f64();
                 }
                 shell.log(&mut self.st.metrics_lines, &row)?;
+                if let Some(hook) = self.on_row.as_mut() {
+                    hook(&row)?;
+                }
             }
             pb.inc(1);
             let every = (cfg.checkpoint_every, cfg.checkpoint_minutes, cfg.log_every);
@@ -270,13 +286,18 @@ fn data_and_env(cfg: &TrainConfig, dataset: &Path) -> Result<(Transitions, Optio
         dataset.display()
     );
     let (_, tr) = crate::data::load_transitions(dataset)?;
-    let env = match &cfg.env {
+    let env = eval_env(cfg, &tr, &format!("dataset {}", dataset.display()))?;
+    Ok((tr, env))
+}
+
+/// The evaluation environment of `cfg` (if any), checked against the data's dimensions.
+fn eval_env(cfg: &TrainConfig, tr: &Transitions, what: &str) -> Result<Option<Box<dyn Env>>> {
+    Ok(match &cfg.env {
         Some(id) => {
             let env = crate::envs::make_env(id)?;
             ensure!(
                 env.obs_dim() == tr.obs_dim && env.act_dim() == tr.act_dim,
-                "dataset {} has obs/action dimensions {}/{} but environment {id} has {}/{}",
-                dataset.display(),
+                "{what} has obs/action dimensions {}/{} but environment {id} has {}/{}",
                 tr.obs_dim,
                 tr.act_dim,
                 env.obs_dim(),
@@ -290,8 +311,7 @@ fn data_and_env(cfg: &TrainConfig, dataset: &Path) -> Result<(Transitions, Optio
             );
             None
         }
-    };
-    Ok((tr, env))
+    })
 }
 
 /// The whole of `pars train` below the command line: load the dataset (clipping
@@ -305,17 +325,61 @@ pub fn train_run(
     force: bool,
     show_progress: bool,
 ) -> Result<FinishedRun> {
+    train_run_hooked(cfg, dataset, out, force, show_progress, None)
+}
+
+/// `train_run` with a hook on every metrics row.
+pub fn train_run_hooked(
+    cfg: &TrainConfig,
+    dataset: &Path,
+    out: &Path,
+    force: bool,
+    show_progress: bool,
+    on_row: Option<RowHook<'_>>,
+) -> Result<FinishedRun> {
     let (tr, env) = data_and_env(cfg, dataset)?;
-    let run = OfflineRun::new(cfg, &tr)?;
+    let run = OfflineRun::new(cfg, &tr)?.with_row_hook(on_row);
     let dir = LiveRunDir::create(out, "train", cfg.steps, force)?;
+    start_offline_dir(cfg, out, dataset, tr.len())?;
+    drive_offline(run, env, dir, show_progress)
+}
+
+/// `train_run` on a dataset held in memory (the Python module's numpy arrays): the
+/// arrays are checked, their out-of-box actions clipped, and the run directory gets a
+/// copy of them as `dataset.hdf5`, which its `dataset.json` names. The run is then the
+/// one `pars train --dataset <that file>` makes, and `--resume` works on it.
+pub fn train_run_in_memory(
+    cfg: &TrainConfig,
+    raw: &RawDataset,
+    out: &Path,
+    force: bool,
+    show_progress: bool,
+    on_row: Option<RowHook<'_>>,
+) -> Result<FinishedRun> {
+    let mut raw = raw.clone();
+    let clipped = crate::data::clip_actions(&mut raw);
+    if clipped > 0 {
+        tracing::warn!("the dataset: {clipped} action values lay outside [-1, 1] and were clipped");
+    }
+    let tr = Transitions::from_raw(&raw).context("cannot build transitions")?;
+    let env = eval_env(cfg, &tr, "the dataset")?;
+    let run = OfflineRun::new(cfg, &tr)?.with_row_hook(on_row);
+    let dir = LiveRunDir::create(out, "train", cfg.steps, force)?;
+    let copy = RunPaths::new(out).dataset_copy();
+    crate::data::write_d4rl(&copy, &raw)?;
+    start_offline_dir(cfg, out, &copy, tr.len())?;
+    drive_offline(run, env, dir, show_progress)
+}
+
+/// The files a new offline run directory starts with: its config and dataset record.
+fn start_offline_dir(cfg: &TrainConfig, out: &Path, dataset: &Path, rows: usize) -> Result<()> {
     let paths = RunPaths::new(out);
     crate::run::write_atomic(&paths.config(), crate::run::config_toml(cfg)?.as_bytes())?;
     let record = DatasetRecord {
         path: dataset.display().to_string(),
-        transitions: tr.len(),
+        transitions: rows,
     };
-    record.write(out)?;
-    drive_offline(run, env, dir, show_progress)
+    record.write(out)
 }
 
 /// `pars train --resume DIR`: continue the run in `dir` from its last checkpoint.
@@ -325,6 +389,17 @@ pub fn resume_run(
     flags: Vec<(String, toml::Value)>,
     sets: &[String],
     show_progress: bool,
+) -> Result<FinishedRun> {
+    resume_run_hooked(dir, flags, sets, show_progress, None)
+}
+
+/// `resume_run` with a hook on every metrics row.
+pub fn resume_run_hooked(
+    dir: &Path,
+    flags: Vec<(String, toml::Value)>,
+    sets: &[String],
+    show_progress: bool,
+    on_row: Option<RowHook<'_>>,
 ) -> Result<FinishedRun> {
     let paths = RunPaths::new(dir);
     let cfg_path = paths.config();
@@ -342,7 +417,8 @@ pub fn resume_run(
     let dataset = DatasetRecord::require(dir)?.dataset();
     let (tr, env) = data_and_env(&cfg, &dataset)?;
     let run = OfflineRun::load(&state, &cfg, &tr)
-        .with_context(|| format!("cannot resume {}", dir.display()))?;
+        .with_context(|| format!("cannot resume {}", dir.display()))?
+        .with_row_hook(on_row);
     let live = LiveRunDir::reopen(dir)?;
     if cfg != saved {
         crate::run::write_atomic(&cfg_path, crate::run::config_toml(&cfg)?.as_bytes())?;
