@@ -38,12 +38,14 @@ struct Dataset {
 impl Dataset {
     /// From arrays already checked for shape and dtype by the Python layer.
     #[staticmethod]
+    #[pyo3(signature = (observations, actions, rewards, terminals, timeouts, next_observations=None))]
     fn from_arrays(
         observations: PyReadonlyArray2<'_, f32>,
         actions: PyReadonlyArray2<'_, f32>,
         rewards: PyReadonlyArray1<'_, f32>,
         terminals: PyReadonlyArray1<'_, bool>,
         timeouts: PyReadonlyArray1<'_, bool>,
+        next_observations: Option<PyReadonlyArray2<'_, f32>>,
     ) -> PyResult<Self> {
         let obs = observations.as_array();
         let act = actions.as_array();
@@ -55,7 +57,7 @@ impl Dataset {
             rewards: rewards.as_array().iter().copied().collect(),
             terminals: terminals.as_array().iter().copied().collect(),
             timeouts: timeouts.as_array().iter().copied().collect(),
-            next_observations: None,
+            next_observations: next_observations.map(|n| n.as_array().iter().copied().collect()),
         };
         let transitions = Transitions::from_raw(&raw).map_err(value_error)?.len();
         Ok(Self {
@@ -118,6 +120,17 @@ impl Dataset {
     #[getter]
     fn actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         rows(py, &self.raw.actions, self.raw.act_dim)
+    }
+    #[getter]
+    fn next_observations<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<Bound<'py, PyArray2<f32>>>> {
+        self.raw
+            .next_observations
+            .as_ref()
+            .map(|n| rows(py, n, self.raw.obs_dim))
+            .transpose()
     }
     #[getter]
     fn rewards<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
@@ -318,15 +331,16 @@ impl Trainer {
     }
 
     /// Train on `dataset` for `n_steps` gradient steps in the run directory `run_dir`
-    /// (or continue the run there with `resume`). `on_row(dict)` sees every metrics row.
-    #[pyo3(signature = (dataset, n_steps, run_dir, eval_env=None, eval_every=None, eval_episodes=None, force=false, resume=false, on_row=None))]
+    /// (default `runs/<label>-<dataset stem>-s<seed>`, `numpy` for arrays), or continue
+    /// the run there with `resume`. `on_row(dict)` sees every metrics row.
+    #[pyo3(signature = (dataset, n_steps, run_dir=None, eval_env=None, eval_every=None, eval_episodes=None, force=false, resume=false, on_row=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
         py: Python<'_>,
         dataset: Option<Py<Dataset>>,
         n_steps: u64,
-        run_dir: PathBuf,
+        run_dir: Option<PathBuf>,
         eval_env: Option<String>,
         eval_every: Option<u64>,
         eval_episodes: Option<usize>,
@@ -346,6 +360,18 @@ impl Trainer {
             cfg.eval_episodes = e;
         }
         cfg.validate().map_err(value_error)?;
+        let data = dataset.as_ref().map(|d| d.get());
+        let run_dir = match (run_dir, data) {
+            (Some(d), _) => d,
+            (None, _) if resume => {
+                return Err(PyValueError::new_err("resume needs the run directory (run_dir)"))
+            }
+            (None, Some(d)) => pars::training::default_run_dir(
+                &cfg,
+                d.path.as_deref().unwrap_or(std::path::Path::new("numpy")),
+            ),
+            (None, None) => return Err(PyValueError::new_err("fit needs a dataset")),
+        };
         // an exception raised by the callback, handed back as itself
         let raised: Arc<Mutex<Option<PyErr>>> = Arc::new(Mutex::new(None));
         let hook: Option<RowHook<'static>> = on_row.map(|cb| {
@@ -364,11 +390,19 @@ impl Trainer {
         pars::run::signals::install_flag_only();
         pars::run::signals::clear();
         let pool = Arc::clone(&self.pool);
-        let data = dataset.as_ref().map(|d| d.get());
         let result: anyhow::Result<FinishedRun> = py.detach(|| {
             pool.install(|| {
                 if resume {
-                    let flags = vec![("steps".to_string(), toml::Value::Integer(n_steps as i64))];
+                    // a changed length only (some schedules cannot change it)
+                    let stored = std::fs::read_to_string(pars::run::RunPaths::new(&run_dir).config())
+                        .ok()
+                        .and_then(|t| toml::from_str::<TrainConfig>(&t).ok())
+                        .map(|c| c.steps);
+                    let flags = if stored == Some(n_steps) {
+                        vec![]
+                    } else {
+                        vec![("steps".to_string(), toml::Value::Integer(n_steps as i64))]
+                    };
                     return pars::training::resume_run_hooked(&run_dir, flags, &[], false, hook);
                 }
                 let d = data.context("fit needs a dataset")?;
@@ -668,6 +702,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(presets_json, m)?)?;
     m.add_function(wrap_pyfunction!(list_envs, m)?)?;
     m.add_function(wrap_pyfunction!(reference_returns, m)?)?;
+    m.add("EVAL_SEED", pars::eval::EVAL_SEED)?;
     m.add(
         "ALGORITHMS",
         vec![

@@ -1,0 +1,249 @@
+"""Tests of the installed `pars_rl` wheel. The `pars` binary (PARS_BIN, default
+target/release/pars of this checkout) writes the datasets and the command-line runs the
+Python runs are compared with, byte for byte."""
+
+import os
+import pathlib
+import subprocess
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import pars_rl
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PARS = os.environ.get("PARS_BIN", str(ROOT / "target" / "release" / "pars"))
+
+
+def pars(*args, cwd):
+    r = subprocess.run([PARS, *args], cwd=cwd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    pars("collect", "--quiet", "--env", "hopper-v2", "--steps", "2000", "--seed", "0",
+         "--out", "hopper.hdf5", cwd=d)
+    return d
+
+
+def same_run_dirs(a: pathlib.Path, b: pathlib.Path, skip=("status.json",)):
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    compared = 0
+    for rel in files_a:
+        if rel.name in skip:
+            continue
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs"
+        compared += 1
+    assert compared >= 5
+
+
+def test_fit_predict_save_load(data_dir, tmp_path):
+    data = pars_rl.load_dataset(data_dir / "hopper.hdf5")
+    assert len(data) == 2000 and data.obs_dim == 11 and data.act_dim == 3
+    algo = pars_rl.PARSConfig("hopper-medium-v2", hidden=32).create(seed=3)
+    rows = []
+    out = algo.fit(data, 300, run_dir=tmp_path / "run", callback=rows.append, progress=False)
+    assert out["run_dir"] == str(tmp_path / "run") and out["steps_per_s"] > 0
+    assert rows and rows[-1]["step"] == 300 and np.isfinite(rows[-1]["td_loss"])
+    obs = data.observations[:17]
+    actions = algo.predict(obs)
+    assert actions.shape == (17, 3) and actions.dtype == np.float32
+    assert np.all(np.abs(actions) <= 1.0)
+    np.testing.assert_array_equal(algo.predict(obs[0]), actions[0])
+    algo.save_policy(tmp_path / "p.safetensors")
+    loaded = pars_rl.Policy.load(tmp_path / "p.safetensors")
+    np.testing.assert_array_equal(loaded(obs), actions)
+    # the run's own policy file is the same actor
+    np.testing.assert_array_equal(
+        pars_rl.Policy.load(tmp_path / "run" / "policy.safetensors")(obs), actions
+    )
+
+
+def test_fit_equals_pars_train(data_dir, tmp_path):
+    data = pars_rl.load_dataset(data_dir / "hopper.hdf5")
+    algo = pars_rl.PARSConfig("hopper-medium-v2", hidden=32).create(seed=1)
+    os.chdir(data_dir)  # both runs name the dataset by the same relative path
+    algo.fit(pars_rl.load_dataset("hopper.hdf5"), 400, eval_env="hopper-v2", eval_every=200,
+             eval_episodes=2, run_dir=tmp_path / "py", progress=False)
+    pars("train", "--quiet", "--preset", "hopper-medium-v2", "--set", "agent.hidden=32",
+         "--dataset", "hopper.hdf5", "--env", "hopper-v2", "--seed", "1", "--steps", "400",
+         "--set", "eval_every=200", "--set", "eval_episodes=2", "--out", str(tmp_path / "cli"),
+         cwd=data_dir)
+    same_run_dirs(tmp_path / "py", tmp_path / "cli")
+    assert data.transitions == 2000
+
+
+def test_numpy_fit_equals_pars_train_on_its_dataset_copy(data_dir, tmp_path):
+    f = pars_rl.load_dataset(data_dir / "hopper.hdf5")
+    # other dtypes are converted: float64 observations, 0/1 int flags
+    data = pars_rl.Dataset(f.observations.astype(np.float64), f.actions, f.rewards,
+                           f.terminals.astype(np.int64), f.timeouts)
+    os.chdir(tmp_path)
+    pars_rl.TD3PlusBCConfig(hidden=32).create(seed=2).fit(data, 300, run_dir="py",
+                                                          progress=False)
+    assert (tmp_path / "py" / "dataset.hdf5").is_file()
+    pars("train", "--quiet", "--preset", "td3bc", "--set", "agent.hidden=32", "--dataset",
+         "py/dataset.hdf5", "--seed", "2", "--steps", "300", "--out", "cli", cwd=tmp_path)
+    (tmp_path / "cli" / "dataset.hdf5").write_bytes((tmp_path / "py" / "dataset.hdf5").read_bytes())
+    same_run_dirs(tmp_path / "py", tmp_path / "cli")
+
+
+def test_resume_continues_the_run(data_dir, tmp_path):
+    data = pars_rl.load_dataset(data_dir / "hopper.hdf5")
+    cfg = pars_rl.PARSConfig(hidden=32, checkpoint_every=100)
+    cfg.create(seed=0).fit(data, 200, run_dir=tmp_path / "whole", progress=False)
+    cfg.create(seed=0).fit(data, 100, run_dir=tmp_path / "part", progress=False)
+    algo = cfg.create(seed=0)
+    algo.fit(None, 200, run_dir=tmp_path / "part", resume=True, progress=False)
+    for f in ("metrics.csv", "policy.safetensors"):
+        assert (tmp_path / "whole" / f).read_bytes() == (tmp_path / "part" / f).read_bytes()
+
+
+@pytest.mark.parametrize("env_id", pars_rl.env_ids())
+def test_env_checker(env_id):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unbounded-observation-box notes
+        check_env(pars_rl.make_env(env_id), skip_render_check=True)
+        env = gym.make(f"pars_rl/{env_id}")
+        check_env(env.unwrapped, skip_render_check=True)
+    env = pars_rl.make_env(env_id, seed=5)
+    o1, _ = env.reset()
+    o2, _ = pars_rl.make_env(env_id).reset(seed=5)
+    np.testing.assert_array_equal(o1, o2)
+
+
+def test_env_episode_ends_at_its_limit():
+    env = pars_rl.make_env("pointmaze-umaze-v0", seed=0)
+    env.reset()
+    steps, done = 0, False
+    while not done:
+        _, _, term, trunc, info = env.step(np.zeros(2, dtype=np.float32))
+        steps += 1
+        done = term or trunc
+    assert steps == env.max_episode_steps and trunc and "success" in info
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros(2, dtype=np.float32))
+
+
+def test_evaluate_native_and_python_agree(data_dir, tmp_path):
+    algo = pars_rl.PARSConfig("hopper-medium-v2", hidden=32).create(seed=0)
+    algo.fit(pars_rl.load_dataset(data_dir / "hopper.hdf5"), 100, run_dir=tmp_path / "r",
+             progress=False)
+    native = pars_rl.evaluate(algo, "hopper-v2", episodes=3)
+    policy = algo.policy()
+    python = pars_rl.evaluate(lambda o: policy(o), "hopper-v2", episodes=3)
+    assert native["returns"] == pytest.approx(python["returns"], rel=1e-9)
+    lo, hi = pars_rl._native.reference_returns("hopper-v2")
+    assert native["scores"][0] == pytest.approx(100 * (native["returns"][0] - lo) / (hi - lo))
+    assert native["success_rate"] is None and len(native["lengths"]) == 3
+
+
+def test_maze_policy_beats_random(tmp_path):
+    pars("collect", "--quiet", "--env", "pointmaze-umaze-v0", "--steps", "50000", "--seed",
+         "0", "--out", "maze.hdf5", cwd=tmp_path)
+    data = pars_rl.load_dataset(tmp_path / "maze.hdf5")
+    algo = pars_rl.PARSConfig("pointmaze", hidden=64, gamma=0.99).create(seed=0)
+    algo.fit(data, 10_000, run_dir=tmp_path / "run", progress=False)
+    rng = np.random.default_rng(0)
+    random = pars_rl.evaluate(lambda o: rng.uniform(-1, 1, 2), "pointmaze-umaze-v0", 10)
+    trained = pars_rl.evaluate(algo, "pointmaze-umaze-v0", 10)
+    assert trained["success_rate"] >= 0.8, trained
+    assert trained["success_rate"] >= random["success_rate"] + 0.5
+
+
+def test_presets_and_configs():
+    p = pars_rl.presets()
+    assert p["pars"]["agent"]["critic_layer_norm"] is True
+    assert p["td3bc"]["agent"]["critic_layer_norm"] is False
+    assert "rebrac-hopper-medium-v2" in p
+    assert pars_rl.ReBRACConfig("hopper-medium-v2").preset == "rebrac-hopper-medium-v2"
+    assert 'hidden = 64' in pars_rl.PARSConfig(hidden=64).to_toml()
+
+
+@pytest.mark.parametrize(
+    "make, err, msg",
+    [
+        (lambda: pars_rl.PARSConfig("nosuch"), ValueError, "unknown preset 'nosuch'"),
+        (lambda: pars_rl.PARSConfig(nosuch=1), ValueError, "unknown setting 'nosuch'"),
+        (lambda: pars_rl.PARSConfig("iql"), ValueError, "use IQLConfig"),
+        (lambda: pars_rl.PARSConfig(alpha=[1]), TypeError, "must be a bool, int, float or str"),
+        (lambda: pars_rl.ReBRACConfig(), ValueError, "needs the dataset"),
+        (lambda: pars_rl.make_env("nosuch-v0"), ValueError, "nosuch-v0"),
+        (lambda: pars_rl.load_dataset("missing.hdf5"), ValueError, "missing.hdf5"),
+    ],
+)
+def test_bad_names(make, err, msg):
+    with pytest.raises(err, match=msg):
+        make()
+
+
+def arrays(n=50, obs=4, act=2):
+    rng = np.random.default_rng(0)
+    return dict(observations=rng.normal(size=(n, obs)), actions=rng.uniform(-1, 1, (n, act)),
+                rewards=rng.normal(size=n), terminals=np.zeros(n, bool))
+
+
+@pytest.mark.parametrize(
+    "change, err, msg",
+    [
+        (dict(observations=np.zeros(50)), ValueError, "'observations' must be 2-D"),
+        (dict(actions=np.zeros((50, 2, 1))), ValueError, "'actions' must be 2-D"),
+        (dict(rewards=np.zeros((50, 2))), ValueError, "'rewards' must be 1-D"),
+        (dict(rewards=np.zeros(49)), ValueError, "expected 49 rows"),
+        (dict(terminals=np.zeros(51, bool)), ValueError, "'terminals' has 51 values"),
+        (dict(observations=np.array([["a"] * 4] * 50)), TypeError, "numeric array"),
+        (dict(rewards=np.array([None] * 50)), TypeError, "numeric array"),
+    ],
+)
+def test_bad_arrays(change, err, msg):
+    a = arrays()
+    a.update(change)
+    with pytest.raises(err, match=msg):
+        pars_rl.Dataset(**a)
+
+
+def test_nan_and_bad_fit_write_nothing(tmp_path):
+    a = arrays()
+    a["observations"][7, 1] = np.nan
+    with pytest.raises(ValueError, match=r"'observations' has a non-finite value \(NaN\) at row 7"):
+        pars_rl.Dataset(**a)
+    data = pars_rl.Dataset(**arrays())
+    algo = pars_rl.PARSConfig(hidden=16).create()
+    with pytest.raises(ValueError, match="unknown environment|nosuch"):
+        algo.fit(data, 10, eval_env="nosuch-v0", run_dir=tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="n_steps"):
+        algo.fit(data, 0, run_dir=tmp_path / "r", progress=False)
+    with pytest.raises(TypeError, match="pars_rl.Dataset"):
+        algo.fit(arrays(), 10, run_dir=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(RuntimeError, match="not trained"):
+        algo.predict(np.zeros((1, 4)))
+    algo.fit(data, 10, run_dir=tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="columns"):
+        algo.predict(np.zeros((1, 5)))
+    with pytest.raises(ValueError, match="non-finite"):
+        algo.predict(np.full((1, 4), np.inf))
+    # a second fit into a finished run is refused unless forced
+    with pytest.raises(RuntimeError, match="force|exists|holds"):
+        algo.fit(data, 10, run_dir=tmp_path / "r", progress=False)
+
+
+def test_callback_exception_is_raised_as_itself(data_dir, tmp_path):
+    class Stop(Exception):
+        pass
+
+    def cb(row):
+        raise Stop("from the callback")
+
+    algo = pars_rl.PARSConfig(hidden=16, log_every=10).create()
+    with pytest.raises(Stop, match="from the callback"):
+        algo.fit(pars_rl.load_dataset(data_dir / "hopper.hdf5"), 50, run_dir=tmp_path / "r",
+                 callback=cb, progress=False)
