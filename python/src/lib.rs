@@ -360,6 +360,12 @@ impl Trainer {
             cfg.eval_episodes = e;
         }
         cfg.validate().map_err(value_error)?;
+        // an unknown evaluation environment is bad input, found before anything is written
+        if let Some(id) = cfg.env.as_deref() {
+            if !pars::envs::list_envs().iter().any(|e| e.id == id) {
+                pars::envs::make_env(id).map(drop).map_err(value_error)?;
+            }
+        }
         let data = dataset.as_ref().map(|d| d.get());
         let run_dir = match (run_dir, data) {
             (Some(d), _) => d,

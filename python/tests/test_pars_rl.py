@@ -5,6 +5,7 @@ Python runs are compared with, byte for byte."""
 import os
 import pathlib
 import subprocess
+import sys
 import warnings
 
 import gymnasium as gym
@@ -98,9 +99,20 @@ def test_numpy_fit_equals_pars_train_on_its_dataset_copy(data_dir, tmp_path):
 
 def test_resume_continues_the_run(data_dir, tmp_path):
     data = pars_rl.load_dataset(data_dir / "hopper.hdf5")
-    cfg = pars_rl.PARSConfig(hidden=32, checkpoint_every=100)
+    cfg = pars_rl.PARSConfig(hidden=32, checkpoint_every=100, log_every=50)
     cfg.create(seed=0).fit(data, 200, run_dir=tmp_path / "whole", progress=False)
-    cfg.create(seed=0).fit(data, 100, run_dir=tmp_path / "part", progress=False)
+
+    class Crash(Exception):
+        pass
+
+    def crash(row):
+        if row["step"] == 150:  # after the checkpoint at step 100
+            raise Crash
+
+    with pytest.raises(Crash):
+        cfg.create(seed=0).fit(data, 200, run_dir=tmp_path / "part", callback=crash,
+                               progress=False)
+    assert not (tmp_path / "part" / "policy.safetensors").exists()
     algo = cfg.create(seed=0)
     algo.fit(None, 200, run_dir=tmp_path / "part", resume=True, progress=False)
     for f in ("metrics.csv", "policy.safetensors"):
@@ -247,3 +259,16 @@ def test_callback_exception_is_raised_as_itself(data_dir, tmp_path):
     with pytest.raises(Stop, match="from the callback"):
         algo.fit(pars_rl.load_dataset(data_dir / "hopper.hdf5"), 50, run_dir=tmp_path / "r",
                  callback=cb, progress=False)
+
+
+def test_quickstart_example_runs(tmp_path):
+    """docs/python.md's example, shortened to 200 steps."""
+    pytest.importorskip("matplotlib")
+    script = ROOT / "python" / "examples" / "quickstart.py"
+    env = dict(os.environ, PARS_EXAMPLE_STEPS="200")
+    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "PARS" in r.stdout and "steps/s" in r.stdout
+    assert (tmp_path / "quickstart.png").stat().st_size > 10_000
+    assert (tmp_path / "runs" / "quickstart" / "metrics.csv").is_file()
