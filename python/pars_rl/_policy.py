@@ -47,7 +47,15 @@ class Policy:
 
     @classmethod
     def load(cls, path: PathLike) -> "Policy":
-        return cls._wrap(_native.Policy.load(os.fspath(path)))
+        """A `policy.safetensors` file, an agent file, or a run directory (its policy
+        file), as `pars eval --policy` takes them."""
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            f = os.path.join(path, "policy.safetensors")
+            if not os.path.isfile(f):
+                raise ValueError(f"run directory {path} has no policy.safetensors (not finished?)")
+            path = f
+        return cls._wrap(_native.Policy.load(path))
 
     @property
     def obs_dim(self) -> int:

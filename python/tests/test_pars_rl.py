@@ -66,6 +66,9 @@ def test_fit_predict_save_load(data_dir, tmp_path):
     np.testing.assert_array_equal(
         pars_rl.Policy.load(tmp_path / "run" / "policy.safetensors")(obs), actions
     )
+    np.testing.assert_array_equal(pars_rl.Policy.load(tmp_path / "run")(obs), actions)
+    with pytest.raises(ValueError, match="has no policy.safetensors"):
+        pars_rl.Policy.load(tmp_path)
 
 
 def test_fit_equals_pars_train(data_dir, tmp_path):
@@ -272,3 +275,66 @@ def test_quickstart_example_runs(tmp_path):
     assert "PARS" in r.stdout and "steps/s" in r.stdout
     assert (tmp_path / "quickstart.png").stat().st_size > 10_000
     assert (tmp_path / "runs" / "quickstart" / "metrics.csv").is_file()
+
+
+def test_fit_releases_the_gil(data_dir, tmp_path):
+    import threading
+
+    data = pars_rl.load_dataset(data_dir / "hopper.hdf5")
+    algo = pars_rl.PARSConfig(hidden=64).create(seed=0, threads=1)
+    ticks, stop = [0], threading.Event()
+
+    def count():
+        while not stop.is_set():
+            ticks[0] += 1
+
+    t = threading.Thread(target=count)
+    t.start()
+    try:
+        before = ticks[0]
+        algo.fit(data, 400, run_dir=tmp_path / "r", progress=False)
+        during = ticks[0] - before
+    finally:
+        stop.set()
+        t.join()
+    # a held GIL would leave the counting thread only the interpreter's switch interval
+    assert during > 10_000, during
+
+
+CTRL_C_SCRIPT = """
+import pathlib, sys, pars_rl
+data = pars_rl.load_dataset(sys.argv[1])
+algo = pars_rl.PARSConfig(hidden=32, log_every=50).create(seed=0)
+def started(row):
+    pathlib.Path(sys.argv[3]).touch()
+try:
+    algo.fit(data, 10_000_000, run_dir=sys.argv[2], callback=started, progress=False)
+except KeyboardInterrupt as e:
+    print("KeyboardInterrupt:", e)
+    sys.exit(7)
+"""
+
+
+def test_ctrl_c_checkpoints_then_raises_keyboard_interrupt(data_dir, tmp_path):
+    import json
+    import signal
+    import time
+
+    script, run, flag = tmp_path / "fit.py", tmp_path / "run", tmp_path / "started"
+    script.write_text(CTRL_C_SCRIPT)
+    p = subprocess.Popen([sys.executable, str(script), str(data_dir / "hopper.hdf5"), str(run),
+                          str(flag)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not flag.exists():
+        assert p.poll() is None and time.time() < deadline, p.communicate()
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 7, (out, err)
+    assert "KeyboardInterrupt" in out
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "interrupted" and status["last_checkpoint"] == status["step"]
+    # it goes on from there
+    algo = pars_rl.PARSConfig(hidden=32, log_every=50).create(seed=0)
+    out = algo.fit(None, status["step"] + 50, run_dir=run, resume=True, progress=False)
+    assert out["metrics"][-1]["step"] == status["step"] + 50
