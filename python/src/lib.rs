@@ -370,7 +370,9 @@ impl Trainer {
         let run_dir = match (run_dir, data) {
             (Some(d), _) => d,
             (None, _) if resume => {
-                return Err(PyValueError::new_err("resume needs the run directory (run_dir)"))
+                return Err(PyValueError::new_err(
+                    "resume needs the run directory (run_dir)",
+                ))
             }
             (None, Some(d)) => pars::training::default_run_dir(
                 &cfg,
@@ -400,10 +402,11 @@ impl Trainer {
             pool.install(|| {
                 if resume {
                     // a changed length only (some schedules cannot change it)
-                    let stored = std::fs::read_to_string(pars::run::RunPaths::new(&run_dir).config())
-                        .ok()
-                        .and_then(|t| toml::from_str::<TrainConfig>(&t).ok())
-                        .map(|c| c.steps);
+                    let stored =
+                        std::fs::read_to_string(pars::run::RunPaths::new(&run_dir).config())
+                            .ok()
+                            .and_then(|t| toml::from_str::<TrainConfig>(&t).ok())
+                            .map(|c| c.steps);
                     let flags = if stored == Some(n_steps) {
                         vec![]
                     } else {
