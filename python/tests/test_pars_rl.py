@@ -33,7 +33,10 @@ def data_dir(tmp_path_factory):
     return d
 
 
-def same_run_dirs(a: pathlib.Path, b: pathlib.Path, skip=("status.json",)):
+# status.json holds a process id and times; the event file holds wall times (its
+# scalars are compared with metrics.csv in the TensorBoard tests)
+def same_run_dirs(a: pathlib.Path, b: pathlib.Path,
+                  skip=("status.json", "events.out.tfevents.pars")):
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
@@ -338,3 +341,67 @@ def test_ctrl_c_checkpoints_then_raises_keyboard_interrupt(data_dir, tmp_path):
     algo = pars_rl.PARSConfig(hidden=32, log_every=50).create(seed=0)
     out = algo.fit(None, status["step"] + 50, run_dir=run, resume=True, progress=False)
     assert out["metrics"][-1]["step"] == status["step"] + 50
+
+
+def tensorboard_scalars(run: pathlib.Path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    files = [p.name for p in run.iterdir() if "tfevents" in p.name]
+    assert files == ["events.out.tfevents.pars"], files
+    ea = EventAccumulator(str(run), size_guidance={"scalars": 0})
+    ea.Reload()
+    return {t: [(e.step, e.value) for e in ea.Scalars(t)] for t in ea.Tags()["scalars"]}
+
+
+def csv_scalars(run: pathlib.Path):
+    import csv
+
+    out = {}
+    with open(run / "metrics.csv") as f:
+        for row in csv.DictReader(f):
+            for k, v in row.items():
+                if k != "step" and v != "" and v.lower() != "nan":
+                    out.setdefault(k, []).append((int(row["step"]), float(v)))
+    return out
+
+
+def assert_events_match_metrics(run: pathlib.Path):
+    tb, csv_ = tensorboard_scalars(run), csv_scalars(run)
+    assert sorted(tb) == sorted(csv_) and "td_loss" in tb
+    for tag, rows in csv_.items():
+        assert [s for s, _ in tb[tag]] == [s for s, _ in rows], tag
+        np.testing.assert_allclose([v for _, v in tb[tag]], [v for _, v in rows],
+                                   rtol=1e-6, err_msg=tag)
+
+
+def test_tensorboard_event_files_hold_the_metrics(tmp_path):
+    pytest.importorskip("tensorboard")
+    pars("collect", "--quiet", "--env", "pointmaze-umaze-v0", "--steps", "3000", "--out",
+         "u.hdf5", cwd=tmp_path)
+    pars("train", "--quiet", "--dataset", "u.hdf5", "--env", "pointmaze-umaze-v0",
+         "--hidden", "32", "--steps", "300", "--log-every", "50", "--eval-every", "100",
+         "--eval-episodes", "2", "--out", "off", cwd=tmp_path)
+    assert_events_match_metrics(tmp_path / "off")
+    assert "eval_score" in tensorboard_scalars(tmp_path / "off")
+    pars("online", "--quiet", "--algo", "sac", "--env", "pointmaze-umaze-v0", "--hidden", "32",
+         "--steps", "600", "--random-steps", "200", "--learning-starts", "200",
+         "--log-every", "100", "--eval-every", "300", "--eval-episodes", "2", "--out", "on",
+         cwd=tmp_path)
+    assert_events_match_metrics(tmp_path / "on")
+    pars("train", "--quiet", "--dataset", "u.hdf5", "--hidden", "32", "--steps", "100",
+         "--no-tensorboard", "--out", "none", cwd=tmp_path)
+    assert not (tmp_path / "none" / "events.out.tfevents.pars").exists()
+    # a resumed run's file is rewritten from its checkpoint: no row twice
+    data = pars_rl.load_dataset(tmp_path / "u.hdf5")
+    cfg = pars_rl.PARSConfig(hidden=32, checkpoint_every=100, log_every=50)
+
+    def crash(row):
+        if row["step"] == 150:
+            raise KeyError("stop")
+
+    with pytest.raises(KeyError):
+        cfg.create().fit(data, 200, run_dir=tmp_path / "res", callback=crash, progress=False)
+    assert [s for s, _ in tensorboard_scalars(tmp_path / "res")["td_loss"]] == [50, 100, 150]
+    cfg.create().fit(None, 200, run_dir=tmp_path / "res", resume=True, progress=False)
+    assert [s for s, _ in tensorboard_scalars(tmp_path / "res")["td_loss"]] == [50, 100, 150, 200]
+    assert_events_match_metrics(tmp_path / "res")

@@ -68,6 +68,9 @@ pub struct RunFlags {
     /// Label for tables and plots (default: the preset name).
     #[arg(long)]
     pub label: Option<String>,
+    /// No TensorBoard event file next to metrics.csv (sets `tensorboard = false`).
+    #[arg(long)]
+    pub no_tensorboard: bool,
 }
 
 /// Collects `(config key, value)` pairs from optional flag values.
@@ -95,6 +98,7 @@ impl RunFlags {
         o.add("agent.alpha", &self.alpha)?;
         o.add("agent.beta", &self.beta)?;
         o.add("agent.penalty", &self.penalty)?;
+        o.add("tensorboard", &self.no_tensorboard.then_some(false))?;
         Ok(())
     }
 }

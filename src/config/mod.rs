@@ -482,10 +482,17 @@ pub struct TrainConfig {
     /// ... or when this many minutes passed since the last one (0 = none by time).
     #[serde(default = "default_checkpoint_minutes")]
     pub checkpoint_minutes: f32,
+    /// Also write the metrics rows as a TensorBoard event file (`--no-tensorboard`).
+    #[serde(default = "default_tensorboard")]
+    pub tensorboard: bool,
 }
 
 fn default_checkpoint_every() -> u64 {
     50_000
+}
+
+pub(crate) fn default_tensorboard() -> bool {
+    true
 }
 
 fn default_checkpoint_minutes() -> f32 {
@@ -508,6 +515,7 @@ impl Default for TrainConfig {
             env: None,
             checkpoint_every: default_checkpoint_every(),
             checkpoint_minutes: default_checkpoint_minutes(),
+            tensorboard: default_tensorboard(),
         }
     }
 }

@@ -45,6 +45,9 @@ pub struct OnlineConfig {
     /// absent = PARS / TD3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sac: Option<SacConfig>,
+    /// Also write the metrics rows as a TensorBoard event file (`--no-tensorboard`).
+    #[serde(default = "super::default_tensorboard")]
+    pub tensorboard: bool,
 }
 
 impl Default for OnlineConfig {
@@ -70,6 +73,7 @@ impl Default for OnlineConfig {
             from_run: None,
             dataset: None,
             sac: None,
+            tensorboard: true,
         }
     }
 }

@@ -5,8 +5,9 @@ use anyhow::{ensure, Context, Result};
 /// Settings that `pars train --resume DIR --set ...` may change: they do not change
 /// the networks, the data or what a step computes on them, only how long the run goes,
 /// what it logs, and the weights, rates and noise of the losses.
-pub const RESUMABLE_KEYS: [&str; 17] = [
+pub const RESUMABLE_KEYS: [&str; 18] = [
     "steps",
+    "tensorboard",
     "eval_every",
     "eval_episodes",
     "log_every",

@@ -76,6 +76,21 @@ impl MetricsRow {
     }
 }
 
+/// The step and the non-empty, non-NaN values of a `metrics.csv` line, by column name
+/// (TensorBoard's scalars, Python's row dicts).
+pub fn line_scalars(line: &str) -> (u64, Vec<(&'static str, f64)>) {
+    let mut fields = line.split(',');
+    let step = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let values = METRICS_HEADER
+        .split(',')
+        .skip(1)
+        .zip(fields)
+        .filter_map(|(name, v)| Some((name, v.parse::<f64>().ok()?)))
+        .filter(|(_, v)| !v.is_nan())
+        .collect();
+    (step, values)
+}
+
 fn csv_opt(s: &str) -> Result<Option<f64>> {
     Ok(if s.is_empty() { None } else { Some(s.parse()?) })
 }

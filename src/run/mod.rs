@@ -17,7 +17,7 @@ pub mod status;
 
 pub use crate::formats::atomic::{temp_sibling, write_atomic};
 pub use live::LiveRunDir;
-pub use metrics::{parse_metrics_line, MetricsRow, METRICS_HEADER};
+pub use metrics::{line_scalars, parse_metrics_line, MetricsRow, METRICS_HEADER};
 pub use paths::{DatasetRecord, RunPaths};
 pub use status::{RunState, Status};
 

@@ -7,6 +7,7 @@
 //!       dataset.json           the dataset the run trained on (path, transitions)
 //!       status.json            running / finished / failed / interrupted, step, pid
 //!       metrics.csv            one row per logging interval
+//!       events.out.tfevents.pars  the same rows as TensorBoard scalars (unless turned off)
 //!       episodes.csv           online runs: one row per training episode
 //!       final_eval.json        the last evaluation
 //!       policy.safetensors     the deployable actor
@@ -26,6 +27,9 @@ pub const ONLINE_CONFIG_FILE: &str = "online.toml";
 pub const DATASET_FILE: &str = "dataset.json";
 pub const STATUS_FILE: &str = "status.json";
 pub const METRICS_FILE: &str = "metrics.csv";
+/// TensorBoard finds event files by "tfevents" in the name; one fixed name, rewritten
+/// with the kept rows when a run resumes.
+pub const TENSORBOARD_FILE: &str = "events.out.tfevents.pars";
 pub const EPISODES_FILE: &str = "episodes.csv";
 pub const FINAL_EVAL_FILE: &str = "final_eval.json";
 pub const POLICY_FILE: &str = "policy.safetensors";
@@ -70,6 +74,10 @@ impl RunPaths {
     }
     pub fn metrics(&self) -> PathBuf {
         self.root.join(METRICS_FILE)
+    }
+    /// The TensorBoard event file, next to `metrics.csv`.
+    pub fn tensorboard(&self) -> PathBuf {
+        self.root.join(TENSORBOARD_FILE)
     }
     pub fn episodes(&self) -> PathBuf {
         self.root.join(EPISODES_FILE)

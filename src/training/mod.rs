@@ -20,9 +20,10 @@ pub use online::{OnlineResult, OnlineRun};
 
 use crate::algos::Learner;
 use crate::eval::EvalResult;
+use crate::formats::tensorboard::EventLog;
 use crate::policy::save_policy;
 use crate::run::metrics::write_lines;
-use crate::run::{LiveRunDir, MetricsRow, RunPaths, METRICS_HEADER};
+use crate::run::{line_scalars, LiveRunDir, MetricsRow, RunPaths, METRICS_HEADER};
 use anyhow::Result;
 use std::fs::File;
 use std::io::Write;
@@ -56,30 +57,44 @@ pub struct Shell<'a> {
     /// The resolved config as JSON, stored in every policy file.
     config_json: String,
     metrics: Option<File>,
+    /// The same rows as TensorBoard scalars.
+    events: Option<EventLog>,
     last_checkpoint: Instant,
 }
 
 impl<'a> Shell<'a> {
-    /// Open the shell over `dir` (if any). `metrics.csv` is rewritten from
-    /// `metrics_lines`, so a resumed run drops rows written after its checkpoint.
+    /// Open the shell over `dir` (if any). `metrics.csv` (and, with `tensorboard`, the
+    /// event file) is rewritten from `metrics_lines`, so a resumed run drops rows
+    /// written after its checkpoint.
     pub fn open<C: serde::Serialize>(
         dir: Option<&'a mut LiveRunDir>,
         config: &C,
         metrics_lines: &[String],
+        tensorboard: bool,
     ) -> Result<Self> {
         let paths = dir.as_ref().map(|d| RunPaths::new(d.path()));
-        let metrics = match &paths {
-            Some(p) => {
-                std::fs::create_dir_all(p.checkpoints())?;
-                Some(write_lines(&p.metrics(), METRICS_HEADER, metrics_lines)?)
+        let (mut metrics, mut events) = (None, None);
+        if let Some(p) = &paths {
+            std::fs::create_dir_all(p.checkpoints())?;
+            metrics = Some(write_lines(&p.metrics(), METRICS_HEADER, metrics_lines)?);
+            if tensorboard {
+                let mut log = EventLog::create(&p.tensorboard())?;
+                for line in metrics_lines {
+                    let (step, values) = line_scalars(line);
+                    log.scalars(step, &values)?;
+                }
+                events = Some(log);
+            } else if p.tensorboard().exists() {
+                // turned off on resume: a file with rows past the checkpoint would mislead
+                std::fs::remove_file(p.tensorboard())?;
             }
-            None => None,
-        };
+        }
         Ok(Self {
             dir,
             paths,
             config_json: serde_json::to_string(config)?,
             metrics,
+            events,
             last_checkpoint: Instant::now(),
         })
     }
@@ -93,6 +108,10 @@ impl<'a> Shell<'a> {
         let line = row.csv_line();
         if let Some(f) = self.metrics.as_mut() {
             writeln!(f, "{line}")?;
+        }
+        if let Some(log) = self.events.as_mut() {
+            let (step, values) = line_scalars(&line);
+            log.scalars(step, &values)?;
         }
         lines.push(line);
         Ok(())

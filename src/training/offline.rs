@@ -172,7 +172,7 @@ impl<'d> OfflineRun<'d> {
         // wall time spent evaluating, excluded from steps/s
         let mut eval_secs = 0.0;
         // metrics.csv grows row by row so long runs can be watched
-        let mut shell = Shell::open(dir, &cfg, &self.st.metrics_lines)?;
+        let mut shell = Shell::open(dir, &cfg, &self.st.metrics_lines, cfg.tensorboard)?;
         while self.st.step < cfg.steps {
             let step = self.st.step + 1;
             data.sample_into(&mut self.st.sample_rng, &mut batch);

@@ -342,7 +342,7 @@ impl<'d> OnlineRun<'d> {
         let mut action = vec![0.0f32; ad];
 
         // metrics and episodes are rewritten from the state: rows after the checkpoint go
-        let mut shell = Shell::open(dir, &cfg, &self.st.metrics_lines)?;
+        let mut shell = Shell::open(dir, &cfg, &self.st.metrics_lines, cfg.tensorboard)?;
         let mut episodes_file = match shell.paths() {
             Some(p) => Some(write_lines(
                 &p.episodes(),
