@@ -67,18 +67,11 @@ impl Dataset {
         })
     }
 
-    /// A D4RL or Minari HDF5 file, read and checked as `pars train` reads it.
+    /// A D4RL or Minari HDF5 file, a Minari dataset directory or id, read and checked
+    /// as `pars train` reads it.
     #[staticmethod]
     fn load(path: PathBuf) -> PyResult<Self> {
-        let r = (|| {
-            anyhow::ensure!(
-                path.exists(),
-                "dataset file {} does not exist",
-                path.display()
-            );
-            pars::data::load_transitions(&path)
-        })();
-        let (raw, tr) = r.map_err(value_error)?;
+        let (raw, tr) = pars::data::load_transitions(&path).map_err(value_error)?;
         Ok(Self {
             raw,
             path: Some(path),

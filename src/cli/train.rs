@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct TrainArgs {
-    /// D4RL or Minari HDF5 dataset.
+    /// D4RL or Minari HDF5 file, Minari dataset directory, or Minari dataset id
+    /// (e.g. mujoco/hopper/medium-v0, in MINARI_DATASETS_PATH or ~/.minari/datasets).
     #[arg(long, required_unless_present = "resume")]
     pub dataset: Option<PathBuf>,
     /// Continue the run in this directory from its last checkpoint (after a kill, a
@@ -28,6 +29,10 @@ pub struct TrainArgs {
     /// ... or every this many minutes, whichever comes first (default 10; 0 = never).
     #[arg(long)]
     pub checkpoint_minutes: Option<f32>,
+    /// A Minari dataset's dict observation keys to concatenate, in order (e.g.
+    /// observation,desired_goal; default: D4RL's layout, see docs/configuration.md).
+    #[arg(long, value_delimiter = ',')]
+    pub obs_keys: Option<Vec<String>>,
     /// Named preset (see `pars presets`); default "pars", or the preset named by --env
     /// (with --algo iql: "iql", or IQL's settings for the --env's domain).
     #[arg(long)]
@@ -133,6 +138,7 @@ impl TrainArgs {
         o.add("agent.r_min", &self.r_min)?;
         o.add("checkpoint_every", &self.checkpoint_every)?;
         o.add("checkpoint_minutes", &self.checkpoint_minutes)?;
+        o.add("obs_keys", &self.obs_keys)?;
         let preset = match (&self.preset, self.algo) {
             (Some(p), _) => Some(p.clone()),
             (None, Some(a)) if self.resume.is_none() => {

@@ -485,6 +485,10 @@ pub struct TrainConfig {
     /// Also write the metrics rows as a TensorBoard event file (`--no-tensorboard`).
     #[serde(default = "default_tensorboard")]
     pub tensorboard: bool,
+    /// A Minari dataset's dict observation keys, concatenated in this order (None: the
+    /// default order of `data::default_obs_keys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obs_keys: Option<Vec<String>>,
 }
 
 fn default_checkpoint_every() -> u64 {
@@ -516,6 +520,7 @@ impl Default for TrainConfig {
             checkpoint_every: default_checkpoint_every(),
             checkpoint_minutes: default_checkpoint_minutes(),
             tensorboard: default_tensorboard(),
+            obs_keys: None,
         }
     }
 }

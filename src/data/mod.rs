@@ -1,12 +1,15 @@
-//! Datasets: D4RL/Minari HDF5 files, transition building, replay sampling.
+//! Datasets: D4RL/Minari HDF5 files (by path, Minari directory or Minari id), transition
+//! building, replay sampling.
 pub mod d4rl;
 pub mod dataset;
+pub mod locate;
 pub mod minari;
 pub mod replay;
 
 pub use d4rl::{read_d4rl, write_d4rl};
 pub use dataset::{clip_actions, summarize, Batch, DatasetSummary, RawDataset, Transitions};
-pub use minari::{read_dataset, read_minari};
+pub use locate::{dataset_file, dataset_label, MinariMetadata};
+pub use minari::{default_obs_keys, read_dataset, read_dataset_with, read_minari};
 pub use replay::ReplayBuffer;
 
 use anyhow::{Context, Result};
@@ -15,7 +18,15 @@ use std::path::Path;
 /// Load a dataset for training: read either format, clip out-of-box actions (one
 /// warning with the count), build transitions.
 pub fn load_transitions(path: &Path) -> Result<(RawDataset, Transitions)> {
-    let mut raw = read_dataset(path)?;
+    load_transitions_with(path, None)
+}
+
+/// `load_transitions` with the keys a Minari dict observation is flattened from.
+pub fn load_transitions_with(
+    path: &Path,
+    obs_keys: Option<&[String]>,
+) -> Result<(RawDataset, Transitions)> {
+    let mut raw = read_dataset_with(path, obs_keys)?;
     let clipped = clip_actions(&mut raw);
     if clipped > 0 {
         tracing::warn!(

@@ -123,7 +123,7 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
         None => {
             let stem = record
                 .as_ref()
-                .and_then(|r| r.dataset().file_stem().map(|s| s.to_string_lossy().to_string()))
+                .map(|r| crate::data::dataset_label(&r.dataset()))
                 .with_context(|| {
                     format!(
                         "run {} has neither {CELL_FILE} nor {DATASET_FILE}: cannot tell its dataset",

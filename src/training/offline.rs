@@ -280,12 +280,7 @@ pub struct FinishedRun {
 
 /// Load a dataset and make its evaluation environment, checking their dimensions.
 fn data_and_env(cfg: &TrainConfig, dataset: &Path) -> Result<(Transitions, Option<Box<dyn Env>>)> {
-    ensure!(
-        dataset.exists(),
-        "dataset file {} does not exist",
-        dataset.display()
-    );
-    let (_, tr) = crate::data::load_transitions(dataset)?;
+    let (_, tr) = crate::data::load_transitions_with(dataset, cfg.obs_keys.as_deref())?;
     let env = eval_env(cfg, &tr, &format!("dataset {}", dataset.display()))?;
     Ok((tr, env))
 }
@@ -443,10 +438,7 @@ fn drive_offline(
 
 /// The default run directory `runs/<label>-<dataset stem>-s<seed>` (made unique).
 pub fn default_run_dir(cfg: &TrainConfig, dataset: &Path) -> PathBuf {
-    let stem = dataset
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "data".into());
+    let stem = crate::data::dataset_label(dataset);
     let label = crate::run::sanitize_label(&cfg.algo);
     crate::run::unique_run_dir(PathBuf::from("runs").join(format!("{label}-{stem}-s{}", cfg.seed)))
 }
