@@ -13,7 +13,7 @@ wheel=$(ls -t target/wheels/pars_rl-*.whl | head -1)
 venv=target/python-test-venv
 rm -rf "$venv"
 "$PYTHON" -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest>=7" "matplotlib>=3.5" "tensorboard>=2.10"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest>=7" "matplotlib>=3.5" "tensorboard>=2.10" "minari[create,hdf5]>=0.5"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

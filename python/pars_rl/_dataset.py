@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -138,7 +138,11 @@ class Dataset:
         )
 
 
-def load_dataset(path: PathLike) -> Dataset:
-    """Read a D4RL or Minari HDF5 file (`pars train --dataset` reads the same files);
-    a missing or malformed file raises ValueError naming it."""
-    return Dataset._wrap(_native.Dataset.load(os.fspath(path)))
+def load_dataset(path: PathLike, obs_keys: Optional[Sequence[str]] = None) -> Dataset:
+    """Read a dataset as `pars train --dataset` does: a D4RL or Minari HDF5 file, a Minari
+    dataset directory, or a Minari id (`mujoco/hopper/medium-v0`, looked up in
+    MINARI_DATASETS_PATH or ~/.minari/datasets; nothing is downloaded). `obs_keys`: the
+    keys of a dict observation to concatenate, in order (default: D4RL's layout, see
+    docs/configuration.md). A missing or malformed dataset raises ValueError naming it."""
+    keys = None if obs_keys is None else [str(k) for k in obs_keys]
+    return Dataset._wrap(_native.Dataset.load(os.fspath(path), keys))

@@ -77,8 +77,9 @@ def _register() -> None:
     for env_id in env_ids():
         name = f"pars_rl/{env_id}"
         if name not in gym.registry:
-            # no TimeLimit wrapper: the native environment truncates at its own limit
-            gym.register(name, entry_point=ParsEnv, kwargs={"env_id": env_id})
+            # no TimeLimit wrapper: the native environment truncates at its own limit; a
+            # string entry point keeps the spec serialisable (Minari stores it)
+            gym.register(name, entry_point="pars_rl._envs:ParsEnv", kwargs={"env_id": env_id})
 
 
 _register()

@@ -30,6 +30,8 @@ fn value_error(e: anyhow::Error) -> PyErr {
 struct Dataset {
     raw: RawDataset,
     path: Option<PathBuf>,
+    /// The dict observation keys it was read with (a fit passes them on).
+    obs_keys: Option<Vec<String>>,
     /// (s, a, r, s', done) rows training samples from.
     transitions: usize,
 }
@@ -63,6 +65,7 @@ impl Dataset {
         Ok(Self {
             raw,
             path: None,
+            obs_keys: None,
             transitions,
         })
     }
@@ -70,11 +73,14 @@ impl Dataset {
     /// A D4RL or Minari HDF5 file, a Minari dataset directory or id, read and checked
     /// as `pars train` reads it.
     #[staticmethod]
-    fn load(path: PathBuf) -> PyResult<Self> {
-        let (raw, tr) = pars::data::load_transitions(&path).map_err(value_error)?;
+    #[pyo3(signature = (path, obs_keys=None))]
+    fn load(path: PathBuf, obs_keys: Option<Vec<String>>) -> PyResult<Self> {
+        let (raw, tr) =
+            pars::data::load_transitions_with(&path, obs_keys.as_deref()).map_err(value_error)?;
         Ok(Self {
             raw,
             path: Some(path),
+            obs_keys,
             transitions: tr.len(),
         })
     }
@@ -360,6 +366,9 @@ impl Trainer {
             }
         }
         let data = dataset.as_ref().map(|d| d.get());
+        if let Some(keys) = data.and_then(|d| d.obs_keys.clone()) {
+            cfg.obs_keys = Some(keys);
+        }
         let run_dir = match (run_dir, data) {
             (Some(d), _) => d,
             (None, _) if resume => {

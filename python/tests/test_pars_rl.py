@@ -405,3 +405,77 @@ def test_tensorboard_event_files_hold_the_metrics(tmp_path):
     cfg.create().fit(None, 200, run_dir=tmp_path / "res", resume=True, progress=False)
     assert [s for s, _ in tensorboard_scalars(tmp_path / "res")["td_loss"]] == [50, 100, 150, 200]
     assert_events_match_metrics(tmp_path / "res")
+
+
+def collect_minari(env, dataset_id, episodes, seed=0):
+    """A dataset written by Minari's own DataCollector, random actions."""
+    from minari import DataCollector
+
+    collector = DataCollector(env)
+    collector.action_space.seed(seed)
+    for ep in range(episodes):
+        collector.reset(seed=seed + ep)
+        done = False
+        while not done:
+            _, _, term, trunc, _ = collector.step(collector.action_space.sample())
+            done = term or trunc
+    return collector.create_dataset(dataset_id=dataset_id, algorithm_name="uniform random",
+                                    author="pars tests", ref_min_score=-20.0,
+                                    ref_max_score=3234.3)
+
+
+class GoalDict(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """A native maze with Gymnasium-Robotics' dict observation layout."""
+
+    def __init__(self, env):
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
+        box = lambda n: gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
+        self.observation_space = gym.spaces.Dict(
+            observation=box(4), achieved_goal=box(2), desired_goal=box(2))
+
+    def observation(self, obs):
+        return {"observation": obs, "achieved_goal": obs[:2].copy(),
+                "desired_goal": np.array([7.0, 8.0], dtype=np.float32)}
+
+
+def test_minari_datasets_by_id_with_dict_observations(tmp_path, monkeypatch):
+    minari = pytest.importorskip("minari")
+    root = tmp_path / "minari"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flat = collect_minari(gym.make("pars_rl/hopper-v2"), "pars/hopper/random-v0", 4)
+        collect_minari(GoalDict(gym.make("pars_rl/pointmaze-umaze-v0")), "pars/umaze/dict-v0", 2)
+        assert minari.load_dataset("pars/hopper/random-v0").total_steps == flat.total_steps
+    env = dict(os.environ)
+    info = subprocess.run([PARS, "data", "info", "pars/hopper/random-v0"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path)
+    assert info.returncode == 0, info.stderr
+    for s in ("main_data.hdf5", "Minari metadata", "pars/hopper/random-v0", "pars_rl/hopper-v2",
+              "min -20, max 3234.3", "uniform random", "pars tests"):
+        assert s in info.stdout, (s, info.stdout)
+    # by id, by directory, from Python; the rows are the collector's
+    data = pars_rl.load_dataset("pars/hopper/random-v0")
+    assert len(data) == flat.total_steps and data.obs_dim == 11
+    first = next(iter(flat.iterate_episodes()))
+    np.testing.assert_array_equal(data.observations[: len(first.actions)],
+                                  first.observations[:-1])
+    pars("train", "--quiet", "--dataset", str(root / "pars/hopper/random-v0"), "--env",
+         "hopper-v2", "--hidden", "32", "--steps", "50", "--eval-episodes", "1", cwd=tmp_path)
+    runs = [p.name for p in (tmp_path / "runs").iterdir()]
+    assert runs == ["pars-pars-hopper-random-v0-s0"], runs
+    # dict observations: observation then desired_goal by default, or --obs-keys
+    d = pars_rl.load_dataset("pars/umaze/dict-v0")
+    assert d.obs_dim == 6 and np.all(d.observations[:, 4:] == [7.0, 8.0])
+    d = pars_rl.load_dataset("pars/umaze/dict-v0", obs_keys=["observation"])
+    assert d.obs_dim == 4
+    out = pars_rl.PARSConfig("pointmaze", hidden=32).create().fit(
+        d, 50, eval_env="pointmaze-umaze-v0", eval_episodes=1, run_dir=tmp_path / "dict",
+        progress=False)
+    assert "final_score" in out
+    assert 'obs_keys = ["observation"]' in (tmp_path / "dict" / "config.toml").read_text()
+    # an id that is not there: the local ones are listed, nothing is fetched
+    with pytest.raises(ValueError, match=r"'pars/hopper/expert-v0' is not in .*does not download.*"
+                       r"local ids: pars/hopper/random-v0, pars/umaze/dict-v0"):
+        pars_rl.load_dataset("pars/hopper/expert-v0")
