@@ -479,3 +479,34 @@ def test_minari_datasets_by_id_with_dict_observations(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"'pars/hopper/expert-v0' is not in .*does not download.*"
                        r"local ids: pars/hopper/random-v0, pars/umaze/dict-v0"):
         pars_rl.load_dataset("pars/hopper/expert-v0")
+
+
+def test_pars_collect_writes_a_dataset_minari_opens(tmp_path, monkeypatch):
+    minari = pytest.importorskip("minari")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    pars("collect", "--quiet", "--env", "pointmaze-umaze-v0", "--steps", "2000", "--format",
+         "minari", "--dataset-id", "pars/umaze/diverse-v0", cwd=tmp_path)
+    d = minari.load_dataset("pars/umaze/diverse-v0")
+    ours = pars_rl.load_dataset("pars/umaze/diverse-v0")
+    assert d.total_steps == len(ours) == 2000
+    assert d.observation_space.shape == (4,) and d.action_space.shape == (2,)
+    rows = 0
+    for ep in d.iterate_episodes():
+        t = len(ep.actions)
+        np.testing.assert_array_equal(ep.observations[:-1], ours.observations[rows:rows + t])
+        np.testing.assert_array_equal(ep.observations[1:], ours.next_observations[rows:rows + t])
+        np.testing.assert_array_equal(ep.rewards, ours.rewards[rows:rows + t])
+        rows += t
+    assert rows == 2000
+    # the environment comes back as the native one, through pars_rl's registration
+    env = d.recover_environment()
+    assert isinstance(env.unwrapped, pars_rl.ParsEnv)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4,)
+    # an existing dataset is not overwritten; a bad id is refused before collecting
+    for args, msg in ((["--dataset-id", "pars/umaze/diverse-v0"], "exists"),
+                      (["--dataset-id", "umaze"], "not a Minari id")):
+        r = subprocess.run([PARS, "collect", "--env", "pointmaze-umaze-v0", "--steps", "10",
+                            "--format", "minari", *args], cwd=tmp_path, capture_output=True,
+                           text=True)
+        assert r.returncode == 1 and msg in r.stderr, r.stderr

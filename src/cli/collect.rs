@@ -7,7 +7,7 @@ use crate::envs::maze::Layout;
 use crate::recipes::scripted::{collect, rollout_policy, CollectConfig, Style};
 use crate::run::RunPaths;
 use crate::training::online::replay_dataset;
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -30,9 +30,18 @@ pub struct CollectArgs {
     /// Std of the Gaussian noise on the controller's actions.
     #[arg(long, default_value_t = 0.3)]
     pub noise: f32,
-    /// Output HDF5 file.
+    /// Output: the HDF5 file (D4RL layout), or with --format minari the dataset
+    /// directory (default: <MINARI_DATASETS_PATH or ~/.minari/datasets>/<--dataset-id>).
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
+    /// d4rl (one HDF5 file, the default) or minari (a dataset directory that Minari's
+    /// `load_dataset` opens, with metadata.json).
+    #[arg(long, value_enum, default_value_t = Format::D4rl)]
+    pub format: Format,
+    /// The Minari dataset id to write (namespace/name-vN, e.g. pars/hopper-medium-v0;
+    /// with --format minari).
+    #[arg(long)]
+    pub dataset_id: Option<String>,
     /// Roll out this saved policy (policy.safetensors or a run directory) in --env instead.
     #[arg(long, conflicts_with = "from_run")]
     pub policy: Option<PathBuf>,
@@ -57,6 +66,67 @@ pub struct CollectArgs {
     pub recipe: Option<String>,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    D4rl,
+    Minari,
+}
+
+/// Where the dataset goes, checked before anything is collected.
+fn destination(a: &CollectArgs) -> Result<PathBuf> {
+    match a.format {
+        Format::D4rl => {
+            ensure!(
+                a.dataset_id.is_none(),
+                "option --dataset-id goes with --format minari"
+            );
+            a.out
+                .clone()
+                .context("option --out is required (the HDF5 file to write)")
+        }
+        Format::Minari => {
+            let id = a
+                .dataset_id
+                .as_deref()
+                .context("--format minari needs --dataset-id (namespace/name-vN)")?;
+            data::minari_writer::check_dataset_id(id)?;
+            let dir = a
+                .out
+                .clone()
+                .unwrap_or_else(|| data::locate::minari_root().join(id));
+            ensure!(
+                !dir.exists(),
+                "{} exists; remove it or choose another --dataset-id / --out",
+                dir.display()
+            );
+            Ok(dir)
+        }
+    }
+}
+
+/// Write `ds` (rows from environment `env`, made by `algorithm`) in the chosen format.
+fn write_dataset(
+    a: &CollectArgs,
+    ds: &data::RawDataset,
+    env: Option<&str>,
+    algorithm: &str,
+) -> Result<PathBuf> {
+    let dest = destination(a)?;
+    match a.format {
+        Format::D4rl => data::write_d4rl(&dest, ds)?,
+        Format::Minari => {
+            let info = data::MinariInfo {
+                dataset_id: a.dataset_id.as_deref().unwrap_or_default(),
+                env_id: env,
+                algorithm_name: Some(algorithm.to_string()),
+                ref_scores: env.and_then(crate::eval::reference_returns),
+            };
+            data::write_minari(&dest, ds, &info)?;
+        }
+    }
+    Ok(dest)
+}
+
 pub fn run(a: CollectArgs, out: &Output) -> Result<()> {
     let summary = collect_any(&a, out)?;
     if !out.quiet {
@@ -67,6 +137,7 @@ pub fn run(a: CollectArgs, out: &Output) -> Result<()> {
 
 /// Collect and write the dataset; returns the one-line summary of what was written.
 fn collect_any(a: &CollectArgs, out: &Output) -> Result<String> {
+    destination(a)?;
     if let Some(name) = &a.recipe {
         return collect_recipe(a, name, out);
     }
@@ -100,10 +171,10 @@ fn collect_any(a: &CollectArgs, out: &Output) -> Result<String> {
         ..CollectConfig::new(layout, style, a.steps, a.seed)
     };
     let ds = collect(&cfg)?;
-    data::write_d4rl(&a.out, &ds)?;
+    let dest = write_dataset(a, &ds, Some(&a.env), &format!("scripted {style_name}"))?;
     Ok(format!(
         "wrote {} ({} rows, {})",
-        a.out.display(),
+        dest.display(),
         ds.len(),
         cfg.dataset_id()
     ))
@@ -131,10 +202,10 @@ fn collect_random(a: &CollectArgs, out: &Output) -> Result<String> {
         a.seed,
     )?;
     bar.finish_and_clear();
-    data::write_d4rl(&a.out, &ds)?;
+    let dest = write_dataset(a, &ds, Some(&a.env), "uniform random")?;
     Ok(format!(
         "wrote {} ({} rows of uniform random actions in {})",
-        a.out.display(),
+        dest.display(),
         ds.len(),
         a.env
     ))
@@ -149,7 +220,7 @@ fn collect_replay(a: &CollectArgs, run: &std::path::Path) -> Result<String> {
         "{} is not a finished `pars online` / `pars finetune` run",
         run.display()
     );
-    write_episodes(a, &replay_dataset(&state)?)
+    write_episodes(a, &replay_dataset(&state)?, None, "online replay buffer")
 }
 
 /// Rollouts of a saved policy with Gaussian action noise.
@@ -179,7 +250,12 @@ fn collect_policy(a: &CollectArgs, policy: &std::path::Path) -> Result<String> {
         a.policy_noise,
         a.seed,
     )?;
-    write_episodes(a, &ds)
+    let how = if stochastic {
+        "saved policy, sampled actions"
+    } else {
+        "saved policy"
+    };
+    write_episodes(a, &ds, Some(&a.env), how)
 }
 
 /// A D4RL-style recipe (random, medium, medium-replay).
@@ -188,13 +264,18 @@ fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<String> {
     // --steps and --seed keep clap defaults; only an explicit value changes the recipe
     let rows = (a.steps != DEFAULT_STEPS).then_some(a.steps);
     let ds = crate::recipes::build(&recipe, rows, a.seed, out.progress())?;
-    data::write_d4rl(&a.out, &ds)?;
+    let dest = write_dataset(
+        a,
+        &ds,
+        Some(recipe.env),
+        &format!("pars recipe {}", recipe.name),
+    )?;
     if let crate::recipes::Kind::AntMaze(_) = recipe.kind {
         let (episodes, reached, rows) = crate::recipes::goal_summary(&ds);
         return Ok(format!(
             "wrote {} ({}: {} rows, {episodes} episodes, {reached} of them reach the \
              evaluation goal, {rows} rows with reward 1)",
-            a.out.display(),
+            dest.display(),
             recipe.name,
             ds.len()
         ));
@@ -202,7 +283,7 @@ fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<String> {
     let s = data::summarize(&ds);
     Ok(format!(
         "wrote {} ({}: {} rows, {} episodes, return mean {:.1}, min {:.1}, max {:.1})",
-        a.out.display(),
+        dest.display(),
         recipe.name,
         s.rows,
         s.episodes,
@@ -212,8 +293,13 @@ fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<String> {
     ))
 }
 
-fn write_episodes(a: &CollectArgs, ds: &data::RawDataset) -> Result<String> {
-    data::write_d4rl(&a.out, ds)?;
+fn write_episodes(
+    a: &CollectArgs,
+    ds: &data::RawDataset,
+    env: Option<&str>,
+    algorithm: &str,
+) -> Result<String> {
+    let dest = write_dataset(a, ds, env, algorithm)?;
     let ends = ds
         .terminals
         .iter()
@@ -222,7 +308,7 @@ fn write_episodes(a: &CollectArgs, ds: &data::RawDataset) -> Result<String> {
         .count();
     Ok(format!(
         "wrote {} ({} rows, {} episodes, {} reached a terminal)",
-        a.out.display(),
+        dest.display(),
         ds.len(),
         ends,
         ds.terminals.iter().filter(|&&t| t).count()

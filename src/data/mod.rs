@@ -4,12 +4,14 @@ pub mod d4rl;
 pub mod dataset;
 pub mod locate;
 pub mod minari;
+pub mod minari_writer;
 pub mod replay;
 
 pub use d4rl::{read_d4rl, write_d4rl};
 pub use dataset::{clip_actions, summarize, Batch, DatasetSummary, RawDataset, Transitions};
 pub use locate::{dataset_file, dataset_label, MinariMetadata};
 pub use minari::{default_obs_keys, read_dataset, read_dataset_with, read_minari};
+pub use minari_writer::{write_minari, MinariInfo};
 pub use replay::ReplayBuffer;
 
 use anyhow::{Context, Result};
