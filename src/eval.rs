@@ -79,6 +79,8 @@ pub fn evaluate<F: FnMut(&[f32]) -> Vec<f32>>(
 #[derive(Clone, Debug, Default)]
 pub struct Episodes {
     pub env_id: String,
+    /// (random, expert) returns that normalise the scores; None: D4RL's for `env_id`.
+    pub reference: Option<(f64, f64)>,
     pub returns: Vec<f64>,
     /// Goal tasks only: 1 where the goal was reached.
     pub successes: Vec<f64>,
@@ -90,7 +92,10 @@ impl Episodes {
     pub fn scores(&self) -> Vec<f64> {
         self.returns
             .iter()
-            .map(|r| normalized_score(&self.env_id, *r))
+            .map(|r| match self.reference {
+                Some((lo, hi)) => 100.0 * (r - lo) / (hi - lo),
+                None => normalized_score(&self.env_id, *r),
+            })
             .collect()
     }
 
@@ -123,6 +128,7 @@ pub fn run_episodes<F: FnMut(&[f32]) -> Vec<f32>>(
 ) -> Result<Episodes> {
     let mut out = Episodes {
         env_id: env.id().to_string(),
+        reference: env.reference_returns(),
         ..Episodes::default()
     };
     for ep in 0..episodes {

@@ -3,7 +3,7 @@
 //! and a collect → train → evaluate run on Hopper.
 #![cfg(feature = "mujoco")]
 mod common;
-use common::{pars, stderr};
+use common::{pars, pars_minari, stderr};
 use pars::envs::mujoco::make_sim_env;
 use pars::envs::{list_envs, make_env};
 use std::process::Command;
@@ -258,15 +258,160 @@ fn hopper_collect_train_evaluate() {
 
 #[test]
 fn minari_dataset_ids_pick_the_simulator_or_explain_why_not() {
+    // Minari's MuJoCo datasets were collected in Gymnasium's v5 environments
     assert_eq!(
         make_env("mujoco/hopper/medium-v0").unwrap().id(),
-        "hopper-v2"
+        "hopper-v5"
     );
     assert_eq!(
         make_env("mujoco/walker2d/expert-v0").unwrap().id(),
-        "walker2d-v2"
+        "walker2d-v5"
     );
+    assert_eq!(make_env("HalfCheetah-v5").unwrap().id(), "halfcheetah-v5");
     assert_eq!(make_env("D4RL/door/cloned-v2").unwrap().id(), "door-v1");
     let e = make_env("D4RL/antmaze/umaze-v1").err().unwrap().to_string();
     assert!(e.contains("gymnasium-robotics"), "{e}");
+}
+
+#[test]
+fn v5_pays_the_healthy_bonus_only_while_healthy() {
+    // The same falling Hopper in both versions: equal rewards, except on the terminating
+    // step, where v2 (Gymnasium v4) still pays the bonus of 1 and v5 does not.
+    let mut v2 = make_env("hopper-v2").unwrap();
+    let mut v5 = make_env("Hopper-v5").unwrap();
+    assert_eq!(v2.reset(3), v5.reset(3));
+    for t in 0..1000 {
+        let (a, b) = (
+            v2.step(&[1.0, -1.0, 1.0]).unwrap(),
+            v5.step(&[1.0, -1.0, 1.0]).unwrap(),
+        );
+        assert_eq!(a.obs, b.obs, "step {t}");
+        assert_eq!(a.terminated, b.terminated, "step {t}");
+        if a.terminated {
+            assert!((a.reward - b.reward - 1.0).abs() < 1e-5, "step {t}");
+            return;
+        }
+        assert_eq!(a.reward, b.reward, "step {t}");
+    }
+    panic!("the hopper never fell");
+}
+
+/// Collect a small Minari dataset of `env`, then give its metadata another `env_spec` id
+/// and reference scores, as a dataset made in Gymnasium would have them.
+fn minari_dataset(d: &std::path::Path, env: &str, id: &str, gym_id: &str, refs: (f64, f64)) {
+    let o = pars_minari(
+        &[
+            "collect",
+            "--env",
+            env,
+            "--steps",
+            "600",
+            "--seed",
+            "2",
+            "--format",
+            "minari",
+            "--dataset-id",
+            id,
+            "--quiet",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let meta = d.join("minari").join(id).join("data/metadata.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    m["env_spec"] =
+        serde_json::json!(serde_json::json!({"id": gym_id, "max_episode_steps": 1000}).to_string());
+    m["ref_min_score"] = serde_json::json!(refs.0);
+    m["ref_max_score"] = serde_json::json!(refs.1);
+    std::fs::write(&meta, m.to_string()).unwrap();
+}
+
+#[test]
+fn a_minari_dataset_brings_its_environment_and_reference_scores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    minari_dataset(
+        d,
+        "hopper-v5",
+        "mujoco/hopper/medium-v0",
+        "Hopper-v5",
+        (0.0, 1000.0),
+    );
+    minari_dataset(
+        d,
+        "hopper-v2",
+        "test/humanoid/x-v0",
+        "Humanoid-v5",
+        (0.0, 1.0),
+    );
+    let train = |args: &[&str]| {
+        let mut v = vec![
+            "train",
+            "--preset",
+            "hopper-medium-v2",
+            "--steps",
+            "20",
+            "--hidden",
+            "16",
+            "--eval-episodes",
+            "2",
+            "--quiet",
+        ];
+        v.extend_from_slice(args);
+        pars_minari(&v, d)
+    };
+    // no --env: the dataset's Hopper-v5 and its reference scores
+    let o = train(&["--dataset", "mujoco/hopper/medium-v0", "--out", "a"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config: toml::Value =
+        toml::from_str(&std::fs::read_to_string(d.join("a/config.toml")).unwrap()).unwrap();
+    assert_eq!(config["env"].as_str(), Some("hopper-v5"));
+    assert_eq!(
+        config["score_reference"],
+        toml::Value::try_from([0.0, 1000.0]).unwrap()
+    );
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("a/final_eval.json")).unwrap())
+            .unwrap();
+    let (ret, score) = (
+        eval["mean_return"].as_f64().unwrap(),
+        eval["mean_score"].as_f64().unwrap(),
+    );
+    assert!(
+        (score - ret / 10.0).abs() < 1e-9,
+        "score {score}, return {ret}"
+    );
+    // --env wins; another environment keeps D4RL's table
+    let o = train(&[
+        "--dataset",
+        "mujoco/hopper/medium-v0",
+        "--env",
+        "hopper-v2",
+        "--out",
+        "b",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = std::fs::read_to_string(d.join("b/config.toml")).unwrap();
+    assert!(config.contains("env = \"hopper-v2\"") && !config.contains("score_reference"));
+    // an environment with no native counterpart: a clear error, nothing written
+    let o = train(&["--dataset", "test/humanoid/x-v0", "--out", "c"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("'Humanoid-v5'") && e.contains("--env none"),
+        "{e}"
+    );
+    assert!(!d.join("c").exists());
+    // ... or --env none: training without evaluations
+    let o = train(&[
+        "--dataset",
+        "test/humanoid/x-v0",
+        "--env",
+        "none",
+        "--out",
+        "c",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!d.join("c/final_eval.json").exists());
 }

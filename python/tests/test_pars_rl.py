@@ -407,7 +407,7 @@ def test_tensorboard_event_files_hold_the_metrics(tmp_path):
     assert_events_match_metrics(tmp_path / "res")
 
 
-def collect_minari(env, dataset_id, episodes, seed=0):
+def collect_minari(env, dataset_id, episodes, seed=0, refs=(-20.0, 3234.3)):
     """A dataset written by Minari's own DataCollector, random actions."""
     from minari import DataCollector
 
@@ -420,8 +420,8 @@ def collect_minari(env, dataset_id, episodes, seed=0):
             _, _, term, trunc, _ = collector.step(collector.action_space.sample())
             done = term or trunc
     return collector.create_dataset(dataset_id=dataset_id, algorithm_name="uniform random",
-                                    author="pars tests", ref_min_score=-20.0,
-                                    ref_max_score=3234.3)
+                                    author="pars tests", ref_min_score=refs[0],
+                                    ref_max_score=refs[1])
 
 
 class GoalDict(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
@@ -479,6 +479,27 @@ def test_minari_datasets_by_id_with_dict_observations(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"'pars/hopper/expert-v0' is not in .*does not download.*"
                        r"local ids: pars/hopper/random-v0, pars/umaze/dict-v0"):
         pars_rl.load_dataset("pars/hopper/expert-v0")
+
+
+def test_a_gymnasium_hopper_v5_dataset_trains_and_evaluates_in_hopper_v5(tmp_path, monkeypatch):
+    """Minari's MuJoCo datasets come from Gymnasium's v5 environments: `pars train` without
+    --env evaluates in the native hopper-v5 and normalises with the dataset's scores."""
+    import json
+    import tomllib
+
+    pytest.importorskip("minari")
+    pytest.importorskip("mujoco")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        collect_minari(gym.make("Hopper-v5"), "mujoco/hopper/medium-v0", 3, refs=(-5.0, 995.0))
+    pars("train", "--quiet", "--dataset", "mujoco/hopper/medium-v0", "--preset",
+         "hopper-medium-v2", "--steps", "50", "--hidden", "32", "--eval-episodes", "2",
+         "--out", "run", cwd=tmp_path)
+    cfg = tomllib.loads((tmp_path / "run" / "config.toml").read_text())
+    assert cfg["env"] == "hopper-v5" and cfg["score_reference"] == [-5.0, 995.0]
+    ev = json.loads((tmp_path / "run" / "final_eval.json").read_text())
+    assert ev["mean_score"] == pytest.approx((ev["mean_return"] + 5.0) / 10.0, abs=1e-9)
 
 
 def test_pars_collect_writes_a_dataset_minari_opens(tmp_path, monkeypatch):

@@ -51,11 +51,16 @@ def record_episodes(reset, step, act_dim, steps=STEPS, seed=SEED, max_len=None):
     return episodes
 
 
+# D4RL semantics are Gymnasium's v4; the v5 ids are Gymnasium's v5 (Minari's MuJoCo data).
+LOCOMOTION = {"hopper-v2": "Hopper-v4", "halfcheetah-v2": "HalfCheetah-v4",
+              "walker2d-v2": "Walker2d-v4", "hopper-v5": "Hopper-v5",
+              "halfcheetah-v5": "HalfCheetah-v5", "walker2d-v5": "Walker2d-v5"}
+
+
 def locomotion(env_id):
     import gymnasium as gym
 
-    name = {"hopper-v2": "Hopper-v4", "halfcheetah-v2": "HalfCheetah-v4",
-            "walker2d-v2": "Walker2d-v4"}[env_id]
+    name = LOCOMOTION[env_id]
     env = gym.make(name).unwrapped
     data = env.data
 
@@ -72,7 +77,7 @@ def locomotion(env_id):
 
 
 def references():
-    refs = {k: locomotion for k in ("hopper-v2", "halfcheetah-v2", "walker2d-v2")}
+    refs = {k: locomotion for k in LOCOMOTION}
     try:
         import crosscheck_antmaze
         refs.update({k: crosscheck_antmaze.record for k in crosscheck_antmaze.ENV_IDS})

@@ -489,6 +489,10 @@ pub struct TrainConfig {
     /// default order of `data::default_obs_keys`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obs_keys: Option<Vec<String>>,
+    /// Returns (random, expert) that normalise evaluation scores instead of D4RL's table:
+    /// a Minari dataset's `ref_min_score` and `ref_max_score`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_reference: Option<[f64; 2]>,
 }
 
 fn default_checkpoint_every() -> u64 {
@@ -521,6 +525,7 @@ impl Default for TrainConfig {
             checkpoint_minutes: default_checkpoint_minutes(),
             tensorboard: default_tensorboard(),
             obs_keys: None,
+            score_reference: None,
         }
     }
 }
@@ -528,6 +533,12 @@ impl Default for TrainConfig {
 impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         self.agent.validate()?;
+        if let Some([lo, hi]) = self.score_reference {
+            anyhow::ensure!(
+                lo.is_finite() && hi.is_finite() && lo < hi,
+                "score_reference = [{lo}, {hi}]: needs finite random < expert returns"
+            );
+        }
         if self.algorithm != Algorithm::Iql {
             ensure!(
                 self.iql.is_none(),

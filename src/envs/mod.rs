@@ -74,6 +74,71 @@ pub trait Env: Send {
     fn success(&self) -> Option<bool> {
         None
     }
+    /// Returns (random, expert) that normalise this environment's scores, where they differ
+    /// from D4RL's table for its id (`eval::reference_returns`); e.g. a Minari dataset's.
+    fn reference_returns(&self) -> Option<(f64, f64)> {
+        None
+    }
+}
+
+/// An environment whose scores are normalised by given reference returns (a Minari
+/// dataset's `ref_min_score` and `ref_max_score`) instead of D4RL's table.
+pub struct WithReference {
+    inner: Box<dyn Env>,
+    returns: (f64, f64),
+}
+
+impl WithReference {
+    pub fn new(inner: Box<dyn Env>, returns: (f64, f64)) -> Self {
+        WithReference { inner, returns }
+    }
+}
+
+impl Env for WithReference {
+    fn spec(&self) -> &EnvSpec {
+        self.inner.spec()
+    }
+    fn reset(&mut self, seed: u64) -> Vec<f32> {
+        self.inner.reset(seed)
+    }
+    fn step(&mut self, action: &[f32]) -> Result<Step> {
+        self.inner.step(action)
+    }
+    fn success(&self) -> Option<bool> {
+        self.inner.success()
+    }
+    fn reference_returns(&self) -> Option<(f64, f64)> {
+        Some(self.returns)
+    }
+}
+
+/// The native environment that simulates a Gymnasium environment id (a Minari dataset's
+/// `env_spec`): Gymnasium's `Hopper-v5`, `Walker2d-v5`, `HalfCheetah-v5` → `hopper-v5`, ...;
+/// their v2–v4 → the D4RL-semantics `hopper-v2`, ... (v4 is what `hopper-v2` is checked
+/// against); `pars_rl/<id>` (our own environments registered in Gymnasium by the Python
+/// module, as `pars collect --format minari` records them) → `<id>`. Other ids are an error
+/// that says to pass `--env`.
+pub fn native_env_for(gym_id: &str) -> Result<String> {
+    if let Some(own) = gym_id.strip_prefix("pars_rl/") {
+        if list_envs().iter().any(|e| e.id == own) {
+            return Ok(own.to_string());
+        }
+    }
+    let lower = gym_id.to_ascii_lowercase();
+    let (name, version) = lower.split_once("-v").unwrap_or((lower.as_str(), ""));
+    let loco = ["hopper", "walker2d", "halfcheetah"];
+    if loco.contains(&name) {
+        match version {
+            "5" => return Ok(format!("{name}-v5")),
+            "2" | "3" | "4" => return Ok(format!("{name}-v2")),
+            _ => {}
+        }
+    }
+    anyhow::bail!(
+        "the dataset was recorded in the Gymnasium environment '{gym_id}', which has no native \
+         counterpart here (known: Hopper, Walker2d and HalfCheetah v2–v5); pass --env ID to \
+         evaluate in one of `pars envs`, or --env none to train without evaluation"
+    )
 }
 
 /// Check an action before it reaches any simulator.
@@ -137,4 +202,48 @@ fn is_mujoco_id(id: &str) -> bool {
         "relocate",
     ]
     .contains(&d.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gymnasium_ids_map_to_native_environments() {
+        for (gym, ours) in [
+            ("Hopper-v5", "hopper-v5"),
+            ("Walker2d-v5", "walker2d-v5"),
+            ("HalfCheetah-v5", "halfcheetah-v5"),
+            ("Hopper-v4", "hopper-v2"),
+            ("Walker2d-v3", "walker2d-v2"),
+            ("pars_rl/pointmaze-umaze-v0", "pointmaze-umaze-v0"),
+        ] {
+            assert_eq!(native_env_for(gym).unwrap(), ours, "{gym}");
+        }
+        for gym in [
+            "Humanoid-v5",
+            "Hopper-v1",
+            "pars_rl/nothing-v0",
+            "PointMaze_UMaze-v3",
+        ] {
+            let e = native_env_for(gym).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("'{gym}'")) && e.contains("--env"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reference_replaces_the_d4rl_table_in_scores() {
+        let maze = || make_env("pointmaze-umaze-v0").unwrap();
+        let mut env = WithReference::new(maze(), (-1.0, 3.0));
+        assert_eq!(env.spec(), maze().spec());
+        let ep = crate::eval::run_episodes(&mut env, |_| vec![0.0, 0.0], 1, 0).unwrap();
+        assert_eq!(ep.reference, Some((-1.0, 3.0)));
+        assert_eq!(ep.scores(), vec![100.0 * (ep.returns[0] + 1.0) / 4.0]);
+        let plain = crate::eval::run_episodes(maze().as_mut(), |_| vec![0.0, 0.0], 1, 0).unwrap();
+        assert_eq!(plain.returns, ep.returns);
+        assert_eq!(plain.scores(), vec![100.0 * plain.returns[0]]);
+    }
 }

@@ -288,8 +288,12 @@ fn data_and_env(cfg: &TrainConfig, dataset: &Path) -> Result<(Transitions, Optio
 /// The evaluation environment of `cfg` (if any), checked against the data's dimensions.
 fn eval_env(cfg: &TrainConfig, tr: &Transitions, what: &str) -> Result<Option<Box<dyn Env>>> {
     Ok(match &cfg.env {
+        Some(id) if id == NO_ENV => None,
         Some(id) => {
-            let env = crate::envs::make_env(id)?;
+            let mut env = crate::envs::make_env(id)?;
+            if let Some([lo, hi]) = cfg.score_reference {
+                env = Box::new(crate::envs::WithReference::new(env, (lo, hi)));
+            }
             ensure!(
                 env.obs_dim() == tr.obs_dim && env.act_dim() == tr.act_dim,
                 "{what} has obs/action dimensions {}/{} but environment {id} has {}/{}",
@@ -307,6 +311,43 @@ fn eval_env(cfg: &TrainConfig, tr: &Transitions, what: &str) -> Result<Option<Bo
             None
         }
     })
+}
+
+/// `env = "none"`: no evaluation, and none taken from the dataset.
+pub const NO_ENV: &str = "none";
+
+/// `cfg` with what a Minari dataset says of its environment: without an `env`, the native
+/// environment of the dataset's `env_spec` (an unknown one is an error suggesting `--env`);
+/// and, when evaluating there, the dataset's reference scores for normalised scores.
+/// Other datasets leave `cfg` as it is.
+pub fn with_dataset_env(cfg: &TrainConfig, dataset: &Path) -> Result<TrainConfig> {
+    let mut cfg = cfg.clone();
+    let file = crate::data::locate::dataset_file(dataset)?;
+    let Some(meta) = crate::data::locate::MinariMetadata::of_file(&file)? else {
+        return Ok(cfg);
+    };
+    let Some(gym_id) = meta.env_id()? else {
+        return Ok(cfg);
+    };
+    let native = match &cfg.env {
+        Some(_) => crate::envs::native_env_for(&gym_id).ok(),
+        None => {
+            let id = crate::envs::native_env_for(&gym_id)?;
+            tracing::info!("evaluating in {id}, the native counterpart of the dataset's {gym_id}");
+            cfg.env = Some(id.clone());
+            Some(id)
+        }
+    };
+    let same_env = native.is_some() && native == cfg.env;
+    if let (true, None, Some(lo), Some(hi)) = (
+        same_env,
+        cfg.score_reference,
+        meta.ref_min_score,
+        meta.ref_max_score,
+    ) {
+        cfg.score_reference = Some([lo, hi]);
+    }
+    Ok(cfg)
 }
 
 /// The whole of `pars train` below the command line: load the dataset (clipping
@@ -332,6 +373,7 @@ pub fn train_run_hooked(
     show_progress: bool,
     on_row: Option<RowHook<'_>>,
 ) -> Result<FinishedRun> {
+    let cfg = &with_dataset_env(cfg, dataset)?;
     let (tr, env) = data_and_env(cfg, dataset)?;
     let run = OfflineRun::new(cfg, &tr)?.with_row_hook(on_row);
     let dir = LiveRunDir::create(out, "train", cfg.steps, force)?;

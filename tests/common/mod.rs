@@ -12,6 +12,16 @@ pub fn pars(args: &[&str], cwd: &Path) -> Output {
         .expect("run pars")
 }
 
+/// Run `pars` with `args` in `cwd` with Minari's dataset root at `cwd/minari`.
+pub fn pars_minari(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pars"))
+        .args(args)
+        .current_dir(cwd)
+        .env("MINARI_DATASETS_PATH", cwd.join("minari"))
+        .output()
+        .expect("run pars")
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }

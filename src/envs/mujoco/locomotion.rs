@@ -1,6 +1,11 @@
-//! Hopper, HalfCheetah and Walker2d with the semantics of the D4RL `-v2` datasets
-//! (Gymnasium's v3/v4 environments): forward-velocity reward, control cost, a healthy
-//! bonus and unhealthy termination for the two walkers, a 1000-step limit.
+//! Hopper, HalfCheetah and Walker2d in two versions: the semantics of the D4RL `-v2`
+//! datasets (Gymnasium's v3/v4 environments; ids `hopper-v2`, ...) and Gymnasium's v5
+//! ones that Minari's `mujoco/*` datasets were collected in (ids `hopper-v5`, ...).
+//! Both: forward-velocity reward, control cost, a healthy bonus and unhealthy termination
+//! for the two walkers, a 1000-step limit. v5 differs in two places (Gymnasium 1.x
+//! `hopper_v5.py`, `walker2d_v5.py`): the healthy bonus is paid only while healthy (so not
+//! on the terminating step), and Walker2d's left foot has friction 1.9 (`walker2d_v5.xml`).
+//! HalfCheetah-v5 equals v4.
 use anyhow::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -15,29 +20,53 @@ pub enum Kind {
     Walker2d,
 }
 
+/// Which environment version's semantics (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// D4RL's `-v2` datasets: Gymnasium v4.
+    D4rl,
+    /// Gymnasium v5 (Minari's `mujoco/*` datasets).
+    V5,
+}
+
+impl Version {
+    pub const ALL: [Version; 2] = [Version::D4rl, Version::V5];
+}
+
 impl Kind {
     pub const ALL: [Kind; 3] = [Kind::Hopper, Kind::HalfCheetah, Kind::Walker2d];
 
-    pub fn env_id(self) -> &'static str {
-        match self {
-            Kind::Hopper => "hopper-v2",
-            Kind::HalfCheetah => "halfcheetah-v2",
-            Kind::Walker2d => "walker2d-v2",
-        }
+    /// `hopper-v2` (D4RL) or `hopper-v5` (Gymnasium v5), ...
+    pub fn env_id(self, version: Version) -> String {
+        let v = match version {
+            Version::D4rl => "v2",
+            Version::V5 => "v5",
+        };
+        format!("{}-{v}", self.name())
     }
 
     /// Id, sizes and the 1000-step limit.
-    pub fn spec(self) -> EnvSpec {
-        EnvSpec::new(self.env_id(), self.obs_dim(), self.act_dim(), 1000)
+    pub fn spec(self, version: Version) -> EnvSpec {
+        EnvSpec::new(self.env_id(version), self.obs_dim(), self.act_dim(), 1000)
     }
 
-    /// `hopper-medium-v2`, `halfcheetah-expert-v2`, `walker2d-v2`, ...
-    pub fn from_env_id(id: &str) -> Option<Kind> {
-        let (domain, version) = super::domain_and_version(id);
+    /// `hopper-medium-v2`, `halfcheetah-expert-v2`, `walker2d-v2` (D4RL semantics, any
+    /// version but v5), `hopper-v5` (Gymnasium v5; also Gymnasium's `Hopper-v5`).
+    pub fn from_env_id(id: &str) -> Option<(Kind, Version)> {
+        let id = id.to_ascii_lowercase();
+        let (domain, version) = super::domain_and_version(&id);
         if !version.starts_with('v') || id == domain {
             return None;
         }
-        Kind::ALL.into_iter().find(|k| k.name() == domain)
+        let v = if version == "v5" {
+            Version::V5
+        } else {
+            Version::D4rl
+        };
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == domain)
+            .map(|k| (k, v))
     }
 
     pub fn name(self) -> &'static str {
@@ -48,12 +77,13 @@ impl Kind {
         }
     }
 
-    fn model_file(self) -> &'static str {
-        match self {
-            Kind::Hopper => "gymnasium/envs/mujoco/assets/hopper.xml",
-            Kind::HalfCheetah => "gymnasium/envs/mujoco/assets/half_cheetah.xml",
-            // walker2d_v5.xml changed the feet's friction; v2/v4 use this one.
-            Kind::Walker2d => "gymnasium/envs/mujoco/assets/walker2d.xml",
+    fn model_file(self, version: Version) -> &'static str {
+        match (self, version) {
+            (Kind::Hopper, _) => "gymnasium/envs/mujoco/assets/hopper.xml",
+            (Kind::HalfCheetah, _) => "gymnasium/envs/mujoco/assets/half_cheetah.xml",
+            // walker2d_v5.xml changed the left foot's friction; v2/v4 use the older file.
+            (Kind::Walker2d, Version::D4rl) => "gymnasium/envs/mujoco/assets/walker2d.xml",
+            (Kind::Walker2d, Version::V5) => "gymnasium/envs/mujoco/assets/walker2d_v5.xml",
         }
     }
 
@@ -88,18 +118,20 @@ impl Kind {
 
 pub struct Locomotion {
     kind: Kind,
+    version: Version,
     sim: Sim,
     episode: Episode,
 }
 
 impl Locomotion {
-    pub fn new(kind: Kind) -> Result<Self> {
-        let sim = Sim::from_file(&asset(kind.model_file())?, kind.frame_skip())?;
+    pub fn new(kind: Kind, version: Version) -> Result<Self> {
+        let file = kind.model_file(version);
+        let sim = Sim::from_file(&asset(file)?, kind.frame_skip())?;
         anyhow::ensure!(
             sim.nu() == kind.act_dim() && sim.nq() - 1 + sim.nv() == kind.obs_dim(),
             "{}: the model has {} actuators and {} + {} state entries, expected {} actuators \
              and an observation of {}",
-            kind.model_file(),
+            file,
             sim.nu(),
             sim.nq(),
             sim.nv(),
@@ -108,8 +140,9 @@ impl Locomotion {
         );
         Ok(Locomotion {
             kind,
+            version,
             sim,
-            episode: Episode::new(kind.spec()),
+            episode: Episode::new(kind.spec(version)),
         })
     }
 
@@ -173,10 +206,15 @@ impl Env for Locomotion {
         self.sim.step(&ctrl);
         let x_velocity = (self.sim.qpos()[0] - x_before) / self.sim.dt();
         let ctrl_cost = self.kind.ctrl_cost_weight() * ctrl.iter().map(|c| c * c).sum::<f64>();
-        let (healthy_reward, terminated) = match self.kind {
-            Kind::HalfCheetah => (0.0, false),
-            // The healthy bonus is paid on every step, the terminating one included.
-            _ => (1.0, !self.is_healthy()),
+        let (healthy_reward, terminated) = match (self.kind, self.version) {
+            (Kind::HalfCheetah, _) => (0.0, false),
+            // v4: the healthy bonus is paid on every step, the terminating one included.
+            (_, Version::D4rl) => (1.0, !self.is_healthy()),
+            // v5: only while healthy.
+            (_, Version::V5) => {
+                let healthy = self.is_healthy();
+                (if healthy { 1.0 } else { 0.0 }, !healthy)
+            }
         };
         let reward = x_velocity + healthy_reward - ctrl_cost;
         let truncated = self.episode.finish_step(terminated);
@@ -199,7 +237,11 @@ impl SimEnv for Locomotion {
     }
 
     fn set_episode_state(&mut self, qpos: &[f64], qvel: &[f64], task: &[f64]) -> Result<Vec<f32>> {
-        anyhow::ensure!(task.is_empty(), "{} has no task state", self.kind.env_id());
+        anyhow::ensure!(
+            task.is_empty(),
+            "{} has no task state",
+            self.episode.spec.id
+        );
         self.sim.reset_data();
         self.sim.set_state(qpos, qvel)?;
         self.episode.start();

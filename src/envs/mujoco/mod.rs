@@ -288,7 +288,9 @@ pub trait SimEnv: Env {
 /// Every MuJoCo environment id with (obs_dim, act_dim, episode limit). Static facts, so
 /// listing needs no model files.
 pub fn list_envs() -> Vec<EnvSpec> {
-    let loco = locomotion::Kind::ALL.iter().map(|k| k.spec());
+    let loco = locomotion::Version::ALL
+        .into_iter()
+        .flat_map(|v| locomotion::Kind::ALL.iter().map(move |k| k.spec(v)));
     let ant = antmaze::Layout::ALL.iter().map(|l| l.spec());
     let adroit = adroit::Task::ALL.iter().map(|t| t.spec());
     loco.chain(ant)
@@ -305,8 +307,8 @@ pub fn make_sim_env(id: &str) -> Option<Result<Box<dyn SimEnv>>> {
         Ok(None) => id.to_ascii_lowercase(),
         Err(e) => return Some(Err(e)),
     };
-    if let Some(k) = locomotion::Kind::from_env_id(&lower) {
-        return Some(locomotion::Locomotion::new(k).map(|e| Box::new(e) as Box<dyn SimEnv>));
+    if let Some((k, v)) = locomotion::Kind::from_env_id(&lower) {
+        return Some(locomotion::Locomotion::new(k, v).map(|e| Box::new(e) as Box<dyn SimEnv>));
     }
     if let Some(l) = antmaze::Layout::from_env_id(&lower) {
         return Some(antmaze::AntMaze::new(l).map(|e| Box::new(e) as Box<dyn SimEnv>));
@@ -328,7 +330,8 @@ fn minari_to_d4rl(id: &str) -> Result<Option<String>> {
         return Ok(None);
     };
     match (ns, name) {
-        ("mujoco", "hopper" | "halfcheetah" | "walker2d") => Ok(Some(format!("{name}-{rest}"))),
+        // Minari's MuJoCo datasets were collected in Gymnasium's v5 environments.
+        ("mujoco", "hopper" | "halfcheetah" | "walker2d") => Ok(Some(format!("{name}-v5"))),
         ("d4rl", "pen" | "door" | "hammer" | "relocate") => Ok(Some(format!("{name}-{rest}"))),
         ("d4rl", "antmaze") => bail!(
             "Minari's {id} was recorded in gymnasium-robotics' AntMaze (centred maze, \
