@@ -2,7 +2,8 @@
 # Build the wheel, install it into a fresh virtual environment (no Rust, HDF5 or MuJoCo on
 # its paths: the wheel must carry them) and run the Python tests from outside the checkout,
 # so `import pars_rl` finds the installed package, not the sources. Gymnasium's own MuJoCo
-# environments are there for the Minari tests (datasets collected in Hopper-v5).
+# and Gymnasium-Robotics' environments are there for the Minari tests (datasets collected
+# in Hopper-v5 and PointMaze_UMaze-v3).
 # Usage: bash scripts/python-tests.sh [PYTEST ARGS ...]   (after scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ wheel=$(ls -t target/wheels/pars_rl-*.whl | head -1)
 venv=target/python-test-venv
 rm -rf "$venv"
 "$PYTHON" -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest>=7" "matplotlib>=3.5" "tensorboard>=2.10" "minari[create,hdf5]>=0.5" "gymnasium[mujoco]"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest>=7" "matplotlib>=3.5" "tensorboard>=2.10" "minari[create,hdf5]>=0.5" "gymnasium[mujoco]" "gymnasium-robotics"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -2,7 +2,7 @@
 # Build the Python wheel (distribution `pars-rl`, module `pars_rl`) into target/wheels/.
 #
 # The wheel runs on a machine with no Rust, HDF5 or MuJoCo: the MuJoCo model files the
-# native environments load (Gymnasium's locomotion XMLs, Gymnasium-Robotics' Adroit hand,
+# native environments load (Gymnasium's locomotion XMLs, Gymnasium-Robotics' Adroit hand and point,
 # with both licences) are copied in from .mujoco/py, and `auditwheel repair` copies every
 # shared library the extension links (libhdf5 and its chain, libmujoco, fontconfig) into
 # the wheel, leaving only the C library outside; `ldd` checks that at the end.
@@ -30,10 +30,11 @@ src=.mujoco/py
 assets=python/pars_rl/_assets
 rm -rf "$assets"
 mkdir -p "$assets/gymnasium/envs/mujoco/assets" "$assets/gymnasium_robotics/envs/assets"
-for m in hopper half_cheetah walker2d ant; do
+for m in hopper half_cheetah walker2d walker2d_v5 ant; do
   cp "$src/gymnasium/envs/mujoco/assets/$m.xml" "$assets/gymnasium/envs/mujoco/assets/"
 done
-cp -r "$src/gymnasium_robotics/envs/assets/adroit_hand" "$assets/gymnasium_robotics/envs/assets/"
+cp -r "$src/gymnasium_robotics/envs/assets/adroit_hand" "$src/gymnasium_robotics/envs/assets/point" \
+  "$assets/gymnasium_robotics/envs/assets/"
 cp "$src"/gymnasium-*.dist-info/licenses/LICENSE "$assets/gymnasium/LICENSE"
 cp "$src"/gymnasium_robotics-*.dist-info/licenses/LICENSE "$assets/gymnasium_robotics/LICENSE"
 

@@ -298,7 +298,13 @@ fn v5_pays_the_healthy_bonus_only_while_healthy() {
 
 /// Collect a small Minari dataset of `env`, then give its metadata another `env_spec` id
 /// and reference scores, as a dataset made in Gymnasium would have them.
-fn minari_dataset(d: &std::path::Path, env: &str, id: &str, gym_id: &str, refs: (f64, f64)) {
+fn minari_dataset(
+    d: &std::path::Path,
+    env: &str,
+    id: &str,
+    spec: serde_json::Value,
+    refs: (f64, f64),
+) {
     let o = pars_minari(
         &[
             "collect",
@@ -320,8 +326,7 @@ fn minari_dataset(d: &std::path::Path, env: &str, id: &str, gym_id: &str, refs: 
     let meta = d.join("minari").join(id).join("data/metadata.json");
     let mut m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
-    m["env_spec"] =
-        serde_json::json!(serde_json::json!({"id": gym_id, "max_episode_steps": 1000}).to_string());
+    m["env_spec"] = serde_json::json!(spec.to_string());
     m["ref_min_score"] = serde_json::json!(refs.0);
     m["ref_max_score"] = serde_json::json!(refs.1);
     std::fs::write(&meta, m.to_string()).unwrap();
@@ -331,18 +336,19 @@ fn minari_dataset(d: &std::path::Path, env: &str, id: &str, gym_id: &str, refs: 
 fn a_minari_dataset_brings_its_environment_and_reference_scores() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
+    let spec = |id: &str| serde_json::json!({"id": id, "max_episode_steps": 1000});
     minari_dataset(
         d,
         "hopper-v5",
         "mujoco/hopper/medium-v0",
-        "Hopper-v5",
-        (0.0, 1000.0),
+        spec("Hopper-v5"),
+        (0.0, 1e3),
     );
     minari_dataset(
         d,
         "hopper-v2",
         "test/humanoid/x-v0",
-        "Humanoid-v5",
+        spec("Humanoid-v5"),
         (0.0, 1.0),
     );
     let train = |args: &[&str]| {
@@ -414,4 +420,112 @@ fn a_minari_dataset_brings_its_environment_and_reference_scores() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!d.join("c/final_eval.json").exists());
+}
+
+#[test]
+fn a_minari_point_maze_dataset_evaluates_in_its_maze_with_its_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // Gymnasium-Robotics' spec as Minari stores it: a map with fixed goal and reset cells,
+    // the goal ending the episode, a shorter time limit
+    let map = serde_json::json!([
+        [1, 1, 1, 1, 1],
+        [1, "r", 0, 0, 1],
+        [1, 1, 1, 0, 1],
+        [1, "g", 0, 0, 1],
+        [1, 1, 1, 1, 1]
+    ]);
+    let spec = serde_json::json!({"id": "PointMaze_UMaze-v3", "max_episode_steps": 150,
+        "kwargs": {"maze_map": map, "reward_type": "sparse", "continuing_task": false,
+                   "reset_target": false}});
+    minari_dataset(
+        d,
+        "PointMaze_UMaze-v3",
+        "test/pointmaze/umaze-v0",
+        spec,
+        (0.5, 2.5),
+    );
+    let o = pars_minari(
+        &[
+            "train",
+            "--preset",
+            "pointmaze",
+            "--steps",
+            "20",
+            "--hidden",
+            "16",
+            "--eval-episodes",
+            "3",
+            "--quiet",
+            "--dataset",
+            "test/pointmaze/umaze-v0",
+            "--out",
+            "m",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config: toml::Value =
+        toml::from_str(&std::fs::read_to_string(d.join("m/config.toml")).unwrap()).unwrap();
+    let env: serde_json::Value = serde_json::from_str(config["env"].as_str().unwrap()).unwrap();
+    assert_eq!(env["id"], "PointMaze_UMaze-v3");
+    assert_eq!(env["kwargs"]["maze_map"], map);
+    assert_eq!(env["kwargs"]["continuing_task"], false);
+    assert_eq!(env["max_episode_steps"], 150);
+    assert_eq!(
+        config["score_reference"],
+        toml::Value::try_from([0.5, 2.5]).unwrap()
+    );
+    // the environment the config names: goal in the bottom-left cell, start top-left
+    let mut maze = make_env(config["env"].as_str().unwrap()).unwrap();
+    assert_eq!(maze.max_episode_steps(), 150);
+    for seed in 0..5 {
+        let o = maze.reset(seed);
+        assert!(
+            (o[0] + 1.0).abs() <= 0.25 && (o[1] - 1.0).abs() <= 0.25,
+            "{o:?}"
+        );
+    }
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("m/final_eval.json")).unwrap())
+            .unwrap();
+    let (ret, score) = (
+        eval["mean_return"].as_f64().unwrap(),
+        eval["mean_score"].as_f64().unwrap(),
+    );
+    assert!(
+        (score - 100.0 * (ret - 0.5) / 2.0).abs() < 1e-9,
+        "score {score}, return {ret}"
+    );
+}
+
+#[test]
+fn point_maze_v3_goals_rewards_and_termination() {
+    // the registered sparse UMaze: a continuing task, so the goal never ends an episode
+    let mut env = make_sim_env("PointMaze_UMaze-v3").unwrap().unwrap();
+    assert_eq!(env.max_episode_steps(), 300);
+    let o = env.reset(4);
+    let goal = env.task_state();
+    // put the ball on the goal: reward 1, not terminated
+    env.set_episode_state(&[goal[0], goal[1]], &[0.0, 0.0], &goal)
+        .unwrap();
+    let s = env.step(&[0.0, 0.0]).unwrap();
+    assert_eq!((s.reward, s.terminated), (1.0, false));
+    assert_eq!(env.success(), Some(true));
+    assert_eq!(o.len(), 4);
+    // dense: exp(-distance) from the goal after the step
+    let mut env = make_sim_env("PointMaze_UMazeDense-v3").unwrap().unwrap();
+    env.reset(1);
+    let g = env.task_state();
+    let s = env.step(&[1.0, -1.0]).unwrap();
+    let q = env.sim().qpos();
+    let d = ((q[0] - g[0]).powi(2) + (q[1] - g[1]).powi(2)).sqrt();
+    assert!((s.reward as f64 - (-d).exp()).abs() < 1e-6);
+    // velocities are clipped to 5 before each step: full force for long stays bounded
+    let mut env = make_env("PointMaze_Open-v3").unwrap();
+    env.reset(0);
+    for _ in 0..50 {
+        let s = env.step(&[1.0, 0.0]).unwrap();
+        assert!(s.obs[2].abs() <= 5.0 + 100.0 * 0.01 * 1.0, "{:?}", s.obs);
+    }
 }

@@ -502,6 +502,35 @@ def test_a_gymnasium_hopper_v5_dataset_trains_and_evaluates_in_hopper_v5(tmp_pat
     assert ev["mean_score"] == pytest.approx((ev["mean_return"] + 5.0) / 10.0, abs=1e-9)
 
 
+def test_a_gymnasium_robotics_point_maze_dataset_evaluates_in_its_maze(tmp_path, monkeypatch):
+    """A dict-observation PointMaze_UMaze-v3 dataset from Minari's DataCollector: flattened
+    to the `observation` part, evaluated without --env in the native PointMaze_UMaze-v3
+    made from the dataset's spec, scored with the dataset's reference scores."""
+    import json
+    import tomllib
+
+    pytest.importorskip("minari")
+    gymnasium_robotics = pytest.importorskip("gymnasium_robotics")
+    gym.register_envs(gymnasium_robotics)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        collect_minari(gym.make("PointMaze_UMaze-v3"), "D4RL/pointmaze/umaze-v2", 2,
+                       refs=(10.0, 110.0))
+    data = pars_rl.load_dataset("D4RL/pointmaze/umaze-v2")
+    assert data.obs_dim == 4 and len(data) == 600
+    pars("train", "--quiet", "--dataset", "D4RL/pointmaze/umaze-v2", "--preset", "pointmaze",
+         "--steps", "50", "--hidden", "32", "--eval-episodes", "2", "--out", "run", cwd=tmp_path)
+    cfg = tomllib.loads((tmp_path / "run" / "config.toml").read_text())
+    env = json.loads(cfg["env"])
+    assert env["id"] == "PointMaze_UMaze-v3" and env["max_episode_steps"] == 300
+    assert env["kwargs"]["reward_type"] == "sparse" and env["kwargs"]["continuing_task"]
+    assert cfg["score_reference"] == [10.0, 110.0]
+    ev = json.loads((tmp_path / "run" / "final_eval.json").read_text())
+    assert ev["mean_length"] == 300
+    assert ev["mean_score"] == pytest.approx(ev["mean_return"] - 10.0, abs=1e-9)
+
+
 def test_pars_collect_writes_a_dataset_minari_opens(tmp_path, monkeypatch):
     minari = pytest.importorskip("minari")
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))

@@ -84,6 +84,11 @@ def references():
     except ImportError:
         pass
     try:
+        import crosscheck_pointmaze
+        refs.update({k: crosscheck_pointmaze.record for k in crosscheck_pointmaze.ENV_IDS})
+    except ImportError:
+        pass
+    try:
         import crosscheck_adroit
         refs.update({k: crosscheck_adroit.record for k in crosscheck_adroit.ENV_IDS})
     except ImportError:

@@ -113,6 +113,9 @@ pub struct MinariMetadata {
     pub dataset_id: Option<String>,
     /// Gymnasium's `EnvSpec` as JSON text.
     pub env_spec: Option<String>,
+    /// The spec of the environment the dataset is meant to be evaluated in, where it
+    /// differs from the collection's (Minari's maze datasets: a fixed goal).
+    pub eval_env_spec: Option<String>,
     pub total_episodes: Option<u64>,
     pub total_steps: Option<u64>,
     pub ref_min_score: Option<f64>,
@@ -148,6 +151,18 @@ impl MinariMetadata {
         let v: serde_json::Value = serde_json::from_str(spec)
             .map_err(|e| anyhow::anyhow!("metadata env_spec is not JSON: {e}"))?;
         Ok(v.get("id").and_then(|i| i.as_str()).map(str::to_string))
+    }
+
+    /// The spec to evaluate in, parsed: `eval_env_spec` where there is one, else `env_spec`.
+    pub fn evaluation_spec(&self) -> Result<Option<serde_json::Value>> {
+        let (key, text) = match (&self.eval_env_spec, &self.env_spec) {
+            (Some(t), _) => ("eval_env_spec", t),
+            (None, Some(t)) => ("env_spec", t),
+            (None, None) => return Ok(None),
+        };
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| anyhow::anyhow!("metadata {key} is not JSON: {e}"))?;
+        Ok(Some(v))
     }
 
     /// Authors as one string (Minari stores a list).

@@ -112,13 +112,20 @@ impl Env for WithReference {
     }
 }
 
-/// The native environment that simulates a Gymnasium environment id (a Minari dataset's
-/// `env_spec`): Gymnasium's `Hopper-v5`, `Walker2d-v5`, `HalfCheetah-v5` → `hopper-v5`, ...;
-/// their v2–v4 → the D4RL-semantics `hopper-v2`, ... (v4 is what `hopper-v2` is checked
-/// against); `pars_rl/<id>` (our own environments registered in Gymnasium by the Python
-/// module, as `pars collect --format minari` records them) → `<id>`. Other ids are an error
-/// that says to pass `--env`.
-pub fn native_env_for(gym_id: &str) -> Result<String> {
+/// The native environment that simulates a Gymnasium environment spec (a Minari dataset's
+/// `eval_env_spec` or `env_spec`, as JSON): Gymnasium's `Hopper-v5`, `Walker2d-v5`,
+/// `HalfCheetah-v5` → `hopper-v5`, ...; their v2–v4 → the D4RL-semantics `hopper-v2`, ...
+/// (v4 is what `hopper-v2` is checked against); Gymnasium-Robotics' `PointMaze_*-v3` → the
+/// spec itself with the arguments that shape the task (its map, reward type, goal
+/// handling and time limit), which `make_env` takes; `pars_rl/<id>` (our own environments
+/// registered in Gymnasium by the Python module, as `pars collect --format minari` records
+/// them) → `<id>`. Other ids are an error that says to pass `--env`.
+pub fn native_env_for(spec: &serde_json::Value) -> Result<String> {
+    let gym_id = spec.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+    #[cfg(feature = "mujoco")]
+    if let Some(c) = mujoco::pointmaze::Config::from_spec(spec)? {
+        return Ok(c.to_spec().to_string());
+    }
     if let Some(own) = gym_id.strip_prefix("pars_rl/") {
         if list_envs().iter().any(|e| e.id == own) {
             return Ok(own.to_string());
@@ -136,7 +143,8 @@ pub fn native_env_for(gym_id: &str) -> Result<String> {
     }
     anyhow::bail!(
         "the dataset was recorded in the Gymnasium environment '{gym_id}', which has no native \
-         counterpart here (known: Hopper, Walker2d and HalfCheetah v2–v5); pass --env ID to \
+         counterpart here (known: Hopper, Walker2d and HalfCheetah v2–v5, PointMaze_*-v3); \
+         pass --env ID to \
          evaluate in one of `pars envs`, or --env none to train without evaluation"
     )
 }

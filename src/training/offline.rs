@@ -326,14 +326,19 @@ pub fn with_dataset_env(cfg: &TrainConfig, dataset: &Path) -> Result<TrainConfig
     let Some(meta) = crate::data::locate::MinariMetadata::of_file(&file)? else {
         return Ok(cfg);
     };
-    let Some(gym_id) = meta.env_id()? else {
+    let Some(spec) = meta.evaluation_spec()? else {
         return Ok(cfg);
     };
+    let gym_id = spec
+        .get("id")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?")
+        .to_string();
     let native = match &cfg.env {
-        Some(_) => crate::envs::native_env_for(&gym_id).ok(),
+        Some(_) => crate::envs::native_env_for(&spec).ok(),
         None => {
-            let id = crate::envs::native_env_for(&gym_id)?;
-            tracing::info!("evaluating in {id}, the native counterpart of the dataset's {gym_id}");
+            let id = crate::envs::native_env_for(&spec)?;
+            tracing::info!("evaluating in the native counterpart of the dataset's {gym_id}");
             cfg.env = Some(id.clone());
             Some(id)
         }

@@ -17,6 +17,7 @@ pub mod antgoal;
 pub mod antmaze;
 pub mod crosscheck;
 pub mod locomotion;
+pub mod pointmaze;
 
 /// What to tell a user whose model files are missing.
 const INSTALL_HINT: &str =
@@ -296,12 +297,19 @@ pub fn list_envs() -> Vec<EnvSpec> {
     loco.chain(ant)
         .chain(std::iter::once(antgoal::spec()))
         .chain(adroit)
+        .chain(pointmaze::list_envs())
         .collect()
 }
 
 /// Build a MuJoCo environment from a D4RL-style id (`hopper-medium-v2`,
 /// `antmaze-large-diverse-v2`, `pen-human-v1`, ...); `None` if the id is not one.
 pub fn make_sim_env(id: &str) -> Option<Result<Box<dyn SimEnv>>> {
+    if id.trim_start().starts_with('{') {
+        return gym_spec_env(id);
+    }
+    if let Some(c) = pointmaze::Config::registered(id) {
+        return Some(pointmaze::PointMaze::new(c).map(|e| Box::new(e) as Box<dyn SimEnv>));
+    }
     let lower = match minari_to_d4rl(&id.to_ascii_lowercase()) {
         Ok(Some(d4rl)) => d4rl,
         Ok(None) => id.to_ascii_lowercase(),
@@ -320,6 +328,21 @@ pub fn make_sim_env(id: &str) -> Option<Result<Box<dyn SimEnv>>> {
         return Some(adroit::Adroit::new(t).map(|e| Box::new(e) as Box<dyn SimEnv>));
     }
     None
+}
+
+/// A Gymnasium environment spec as JSON (`{"id": "PointMaze_UMaze-v3", "kwargs": {...}}`,
+/// what `envs::native_env_for` gives for a Minari maze dataset): the environment with the
+/// spec's arguments; `None` if its id is none of ours.
+fn gym_spec_env(text: &str) -> Option<Result<Box<dyn SimEnv>>> {
+    let spec: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(anyhow::anyhow!("environment spec is not JSON: {e}"))),
+    };
+    match pointmaze::Config::from_spec(&spec) {
+        Ok(Some(c)) => Some(pointmaze::PointMaze::new(c).map(|e| Box::new(e) as Box<dyn SimEnv>)),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
 }
 
 /// Minari dataset ids (`mujoco/hopper/medium-v0`, `D4RL/pen/human-v2`) as the D4RL-style
