@@ -268,7 +268,18 @@ fn minari_dataset_ids_pick_the_simulator_or_explain_why_not() {
         "walker2d-v5"
     );
     assert_eq!(make_env("HalfCheetah-v5").unwrap().id(), "halfcheetah-v5");
-    assert_eq!(make_env("D4RL/door/cloned-v2").unwrap().id(), "door-v1");
+    assert_eq!(
+        make_env("D4RL/door/cloned-v2").unwrap().id(),
+        "AdroitHandDoor-v1"
+    );
+    assert_eq!(
+        make_env("D4RL/pointmaze/medium-dense-v2").unwrap().id(),
+        "PointMaze_MediumDense-v3"
+    );
+    assert_eq!(
+        make_env("D4RL/pointmaze/umaze-v2").unwrap().id(),
+        "PointMaze_UMaze-v3"
+    );
     let e = make_env("D4RL/antmaze/umaze-v1").err().unwrap().to_string();
     assert!(e.contains("gymnasium-robotics"), "{e}");
 }

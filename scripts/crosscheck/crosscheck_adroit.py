@@ -13,10 +13,11 @@ Episodes are cut at D4RL's limits (pen 100 steps, the others 200).
 """
 import numpy as np
 
-ENV_IDS = ["pen-v1", "door-v1", "hammer-v1", "relocate-v1"]
-
 GYM_IDS = {"pen-v1": "AdroitHandPen-v1", "door-v1": "AdroitHandDoor-v1",
            "hammer-v1": "AdroitHandHammer-v1", "relocate-v1": "AdroitHandRelocate-v1"}
+
+# D4RL's semantics (corrected below), and gymnasium-robotics' own under its ids
+ENV_IDS = list(GYM_IDS) + list(GYM_IDS.values())
 
 D4RL_LIMITS = {"pen-v1": 100, "door-v1": 200, "hammer-v1": 200, "relocate-v1": 200}
 
@@ -57,20 +58,24 @@ def record(env_id):
     from crosscheck import record_episodes
 
     gym.register_envs(gymnasium_robotics)
-    name = GYM_IDS[env_id]
+    own = env_id not in GYM_IDS
+    name = env_id if own else GYM_IDS[env_id]
+    d4rl_id = next(k for k, v in GYM_IDS.items() if name == v)
     env = gym.make(name).unwrapped
     data = env.data
 
     def reset(seed):
         obs, _ = env.reset(seed=seed)
-        return data.qpos.copy(), data.qvel.copy(), task_state(env_id, env), obs
+        return data.qpos.copy(), data.qvel.copy(), task_state(d4rl_id, env), obs
 
     def step(a):
         obs, r, term, _, _ = env.step(a)
-        r, term = d4rl_correction(env_id, env, r, term)
+        if not own:
+            r, term = d4rl_correction(env_id, env, r, term)
         return obs, r, term
 
-    eps = record_episodes(reset, step, env.action_space.shape[0], max_len=D4RL_LIMITS[env_id])
-    fix = "D4RL termination" if env_id == "pen-v1" else "D4RL reward sign"
-    reference = f"gymnasium-robotics {gymnasium_robotics.__version__} {name} ({fix})"
+    limit = 200 if own else D4RL_LIMITS[env_id]
+    eps = record_episodes(reset, step, env.action_space.shape[0], max_len=limit)
+    fix = "" if own else " (D4RL termination)" if env_id == "pen-v1" else " (D4RL reward sign)"
+    reference = f"gymnasium-robotics {gymnasium_robotics.__version__} {name}{fix}"
     return reference, eps

@@ -8,6 +8,11 @@
 //! reward term of door, hammer and relocate is a penalty (−0.1·distance), the pen episode
 //! ends when the pen falls below z = 0.075, and the pen limit is 100 steps.
 //!
+//! Gymnasium-Robotics' own semantics (the `AdroitHand*-v1` environments Minari's
+//! `D4RL/<task>/*` datasets name) are the variant `Semantics::GymRobotics`, ids
+//! `AdroitHandPen-v1`, ...: the hand-to-object term as gymnasium-robotics 1.4.2 has it
+//! (+0.1·distance), no termination when the pen drops, 200-step limits.
+//!
 //! As in both Python implementations, observations and rewards after a step read body
 //! and site positions as MuJoCo's last substep left them (computed before its final
 //! integration); no extra forward pass runs.
@@ -27,8 +32,42 @@ pub enum Task {
     Relocate,
 }
 
+/// Whose reward, termination and limits (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Semantics {
+    D4rl,
+    GymRobotics,
+}
+
 impl Task {
     pub const ALL: [Task; 4] = [Task::Pen, Task::Door, Task::Hammer, Task::Relocate];
+
+    /// Gymnasium-Robotics' id of the dense task (`AdroitHandDoor-v1`).
+    pub fn gym_id(self) -> &'static str {
+        match self {
+            Task::Pen => "AdroitHandPen-v1",
+            Task::Door => "AdroitHandDoor-v1",
+            Task::Hammer => "AdroitHandHammer-v1",
+            Task::Relocate => "AdroitHandRelocate-v1",
+        }
+    }
+
+    /// `AdroitHandDoor-v1` (any case) → `Task::Door`.
+    pub fn from_gym_id(id: &str) -> Option<Task> {
+        Task::ALL
+            .into_iter()
+            .find(|t| t.gym_id().eq_ignore_ascii_case(id))
+    }
+
+    /// Id, sizes and the episode limit of either semantics.
+    pub fn spec_for(self, semantics: Semantics) -> EnvSpec {
+        match semantics {
+            Semantics::D4rl => self.spec(),
+            Semantics::GymRobotics => {
+                EnvSpec::new(self.gym_id(), self.obs_dim(), self.act_dim(), 200)
+            }
+        }
+    }
 
     pub fn env_id(self) -> &'static str {
         match self {
@@ -169,6 +208,7 @@ enum Parts {
 
 pub struct Adroit {
     task: Task,
+    semantics: Semantics,
     sim: Sim,
     episode: Episode,
     parts: Parts,
@@ -187,6 +227,10 @@ pub struct Adroit {
 
 impl Adroit {
     pub fn new(task: Task) -> Result<Self> {
+        Self::with_semantics(task, Semantics::D4rl)
+    }
+
+    pub fn with_semantics(task: Task, semantics: Semantics) -> Result<Self> {
         let sim = Sim::from_file(&asset(task.model_file())?, 5)?;
         ensure!(
             sim.nu() == task.act_dim() && task.obs_dim_for(sim.nq()) == task.obs_dim(),
@@ -249,8 +293,9 @@ impl Adroit {
         let act_rng = range.iter().map(|&(lo, hi)| 0.5 * (hi - lo)).collect();
         let mut env = Adroit {
             task,
+            semantics,
             sim,
-            episode: Episode::new(task.spec()),
+            episode: Episode::new(task.spec_for(semantics)),
             parts,
             act_mid,
             act_rng,
@@ -347,7 +392,16 @@ impl Adroit {
         to_f32(o)
     }
 
-    /// D4RL's dense reward (with its bonuses), whether the goal is achieved, and whether
+    /// Weight of the palm-to-object distance in the reward: D4RL's penalty −0.1, or
+    /// gymnasium-robotics 1.4.2's +0.1.
+    fn hand_weight(&self) -> f64 {
+        match self.semantics {
+            Semantics::D4rl => -0.1,
+            Semantics::GymRobotics => 0.1,
+        }
+    }
+
+    /// The dense reward (with its bonuses), whether the goal is achieved, and whether
     /// the episode terminates.
     fn reward(&self) -> (f64, bool, bool) {
         let s = &self.sim;
@@ -366,12 +420,13 @@ impl Adroit {
                 if dist < 0.075 && similarity > 0.95 {
                     r += 50.0;
                 }
-                // The pen fell: a penalty, and D4RL ends the episode.
+                // The pen fell: a penalty, and D4RL (not gymnasium-robotics) ends the episode.
                 let dropped = obj[2] < 0.075;
                 if dropped {
                     r -= 5.0;
                 }
-                (r, dist < 0.075 && similarity > 0.95, dropped)
+                let ends = dropped && self.semantics == Semantics::D4rl;
+                (r, dist < 0.075 && similarity > 0.95, ends)
             }
             Parts::Door {
                 palm,
@@ -380,7 +435,7 @@ impl Adroit {
                 ..
             } => {
                 let door = s.qpos()[hinge];
-                let mut r = -0.1 * norm(sub(s.site_xpos(palm), s.site_xpos(handle)));
+                let mut r = self.hand_weight() * norm(sub(s.site_xpos(palm), s.site_xpos(handle)));
                 r += -0.1 * (door - 1.57) * (door - 1.57);
                 r += -1e-5 * s.qvel().iter().map(|v| v * v).sum::<f64>();
                 if door > 0.2 {
@@ -406,7 +461,7 @@ impl Adroit {
                 let head = s.site_xpos(tool);
                 let nail = s.site_xpos(nail);
                 let goal_distance = norm(sub(nail, s.site_xpos(goal)));
-                let mut r = -0.1 * norm(sub(s.site_xpos(palm), hammer));
+                let mut r = self.hand_weight() * norm(sub(s.site_xpos(palm), hammer));
                 r -= norm(sub(head, nail));
                 r -= 10.0 * goal_distance;
                 r -= 1e-2 * s.qvel().iter().map(|v| v * v).sum::<f64>().sqrt();
@@ -429,7 +484,7 @@ impl Adroit {
                 let (palm, obj, target) =
                     (s.site_xpos(palm), s.body_xpos(object), s.site_xpos(target));
                 let goal_distance = norm(sub(obj, target));
-                let mut r = -0.1 * norm(sub(palm, obj));
+                let mut r = self.hand_weight() * norm(sub(palm, obj));
                 if obj[2] > 0.04 {
                     r += 1.0;
                     r += -0.5 * norm(sub(palm, target));

@@ -293,7 +293,9 @@ pub fn list_envs() -> Vec<EnvSpec> {
         .into_iter()
         .flat_map(|v| locomotion::Kind::ALL.iter().map(move |k| k.spec(v)));
     let ant = antmaze::Layout::ALL.iter().map(|l| l.spec());
-    let adroit = adroit::Task::ALL.iter().map(|t| t.spec());
+    let adroit = [adroit::Semantics::D4rl, adroit::Semantics::GymRobotics]
+        .into_iter()
+        .flat_map(|s| adroit::Task::ALL.iter().map(move |t| t.spec_for(s)));
     loco.chain(ant)
         .chain(std::iter::once(antgoal::spec()))
         .chain(adroit)
@@ -307,14 +309,18 @@ pub fn make_sim_env(id: &str) -> Option<Result<Box<dyn SimEnv>>> {
     if id.trim_start().starts_with('{') {
         return gym_spec_env(id);
     }
-    if let Some(c) = pointmaze::Config::registered(id) {
-        return Some(pointmaze::PointMaze::new(c).map(|e| Box::new(e) as Box<dyn SimEnv>));
-    }
     let lower = match minari_to_d4rl(&id.to_ascii_lowercase()) {
         Ok(Some(d4rl)) => d4rl,
         Ok(None) => id.to_ascii_lowercase(),
         Err(e) => return Some(Err(e)),
     };
+    if let Some(t) = adroit::Task::from_gym_id(&lower) {
+        let env = adroit::Adroit::with_semantics(t, adroit::Semantics::GymRobotics);
+        return Some(env.map(|e| Box::new(e) as Box<dyn SimEnv>));
+    }
+    if let Some(c) = pointmaze::Config::registered(&lower) {
+        return Some(pointmaze::PointMaze::new(c).map(|e| Box::new(e) as Box<dyn SimEnv>));
+    }
     if let Some((k, v)) = locomotion::Kind::from_env_id(&lower) {
         return Some(locomotion::Locomotion::new(k, v).map(|e| Box::new(e) as Box<dyn SimEnv>));
     }
@@ -355,7 +361,19 @@ fn minari_to_d4rl(id: &str) -> Result<Option<String>> {
     match (ns, name) {
         // Minari's MuJoCo datasets were collected in Gymnasium's v5 environments.
         ("mujoco", "hopper" | "halfcheetah" | "walker2d") => Ok(Some(format!("{name}-v5"))),
-        ("d4rl", "pen" | "door" | "hammer" | "relocate") => Ok(Some(format!("{name}-{rest}"))),
+        // ... and its Adroit datasets name gymnasium-robotics' AdroitHand*-v1.
+        ("d4rl", "pen" | "door" | "hammer" | "relocate") => {
+            let t = adroit::Task::from_env_id(&format!("{name}-{rest}"));
+            Ok(t.map(|t| t.gym_id().to_string()))
+        }
+        // ... and its mazes gymnasium-robotics' PointMaze_*-v3 (`umaze-dense-v2`: dense).
+        ("d4rl", "pointmaze") => {
+            let map = rest.rsplit_once('-').map_or(rest, |(m, _)| m);
+            let (map, dense) = map
+                .strip_suffix("-dense")
+                .map_or((map, ""), |m| (m, "dense"));
+            Ok(Some(format!("pointmaze_{map}{dense}-v3")))
+        }
         ("d4rl", "antmaze") => bail!(
             "Minari's {id} was recorded in gymnasium-robotics' AntMaze (centred maze, \
              Gymnasium's ant physics, goal in the observation), not in D4RL's AntMaze that \
