@@ -280,8 +280,12 @@ fn minari_dataset_ids_pick_the_simulator_or_explain_why_not() {
         make_env("D4RL/pointmaze/umaze-v2").unwrap().id(),
         "PointMaze_UMaze-v3"
     );
-    let e = make_env("D4RL/antmaze/umaze-v1").err().unwrap().to_string();
-    assert!(e.contains("gymnasium-robotics"), "{e}");
+    assert_eq!(
+        make_env("D4RL/antmaze/large-diverse-v1").unwrap().id(),
+        "AntMaze_Large-v4"
+    );
+    let e = make_env("D4RL/antmaze/huge-v1").err().unwrap().to_string();
+    assert!(e.contains("'huge'"), "{e}");
 }
 
 #[test]
@@ -539,4 +543,32 @@ fn point_maze_v3_goals_rewards_and_termination() {
         let s = env.step(&[1.0, 0.0]).unwrap();
         assert!(s.obs[2].abs() <= 5.0 + 100.0 * 0.01 * 1.0, "{:?}", s.obs);
     }
+}
+
+#[test]
+fn ant_maze_v4_starts_at_rest_away_from_the_goal_and_pays_at_it() {
+    let mut env = make_sim_env("AntMaze_UMaze-v4").unwrap().unwrap();
+    assert_eq!((env.spec().obs_dim, env.spec().act_dim), (29, 8));
+    assert_eq!(env.max_episode_steps(), 700);
+    for seed in 0..5 {
+        let o = env.reset(seed);
+        let goal = env.task_state();
+        // position first; the torso at the model's height, every velocity zero
+        let d = ((o[0] as f64 - goal[0]).powi(2) + (o[1] as f64 - goal[1]).powi(2)).sqrt();
+        assert!(
+            d > 0.5 * 4.0 - 2f64.sqrt() * 0.25 * 4.0,
+            "seed {seed}: start {d} from the goal"
+        );
+        assert_eq!(o[2], 0.75);
+        assert!(o[15..].iter().all(|&v| v == 0.0), "{o:?}");
+    }
+    // on the goal: reward 1 and, continuing, no termination
+    let goal = env.task_state();
+    let mut qpos = env.sim().qpos().to_vec();
+    qpos[..2].copy_from_slice(&goal);
+    let qvel = vec![0.0; qpos.len() - 1];
+    env.set_episode_state(&qpos, &qvel, &goal).unwrap();
+    let s = env.step(&[0.0; 8]).unwrap();
+    assert_eq!((s.reward, s.terminated), (1.0, false));
+    assert_eq!(env.success(), Some(true));
 }

@@ -123,7 +123,7 @@ impl Env for WithReference {
 pub fn native_env_for(spec: &serde_json::Value) -> Result<String> {
     let gym_id = spec.get("id").and_then(|v| v.as_str()).unwrap_or_default();
     #[cfg(feature = "mujoco")]
-    if let Some(c) = mujoco::pointmaze::Config::from_spec(spec)? {
+    if let Some(c) = mujoco::gym_maze::Config::from_spec(spec)? {
         return Ok(c.to_spec().to_string());
     }
     if let Some(own) = gym_id.strip_prefix("pars_rl/") {
@@ -147,7 +147,7 @@ pub fn native_env_for(spec: &serde_json::Value) -> Result<String> {
     }
     anyhow::bail!(
         "the dataset was recorded in the Gymnasium environment '{gym_id}', which has no native \
-         counterpart here (known: Hopper, Walker2d and HalfCheetah v2–v5, PointMaze_*-v3, \
+         counterpart here (known: Hopper, Walker2d and HalfCheetah v2–v5, PointMaze_*-v3, AntMaze_*-v4, \
          AdroitHand*-v1); \
          pass --env ID to \
          evaluate in one of `pars envs`, or --env none to train without evaluation"
@@ -232,6 +232,10 @@ mod tests {
             ("pars_rl/pointmaze-umaze-v0", "pointmaze-umaze-v0"),
             ("AdroitHandDoor-v1", "AdroitHandDoor-v1"),
             ("PointMaze_UMaze-v3", r#"{"id":"PointMaze_UMaze-v3","#),
+            (
+                "AntMaze_Medium_Diverse_GR-v4",
+                r#"{"id":"AntMaze_Medium_Diverse_GR-v4","#,
+            ),
         ] {
             let spec = serde_json::json!({ "id": gym });
             let native = native_env_for(&spec).unwrap();
@@ -241,7 +245,7 @@ mod tests {
             "Humanoid-v5",
             "Hopper-v1",
             "pars_rl/nothing-v0",
-            "AntMaze_UMaze-v4",
+            "AntMaze_UMaze-v5",
         ] {
             let spec = serde_json::json!({ "id": gym });
             let e = native_env_for(&spec).unwrap_err().to_string();

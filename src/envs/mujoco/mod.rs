@@ -3,7 +3,7 @@
 //! (pen/door/hammer/relocate). Physics is MuJoCo 3.17 through `mujoco-rs`; the model files
 //! come from installed copies of the `gymnasium` and `gymnasium-robotics` Python packages;
 //! observations, rewards, resets and limits are ours, with D4RL's semantics.
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use mujoco_rs::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -16,8 +16,8 @@ pub mod adroit;
 pub mod antgoal;
 pub mod antmaze;
 pub mod crosscheck;
+pub mod gym_maze;
 pub mod locomotion;
-pub mod pointmaze;
 
 /// What to tell a user whose model files are missing.
 const INSTALL_HINT: &str =
@@ -299,7 +299,7 @@ pub fn list_envs() -> Vec<EnvSpec> {
     loco.chain(ant)
         .chain(std::iter::once(antgoal::spec()))
         .chain(adroit)
-        .chain(pointmaze::list_envs())
+        .chain(gym_maze::list_envs())
         .collect()
 }
 
@@ -318,8 +318,8 @@ pub fn make_sim_env(id: &str) -> Option<Result<Box<dyn SimEnv>>> {
         let env = adroit::Adroit::with_semantics(t, adroit::Semantics::GymRobotics);
         return Some(env.map(|e| Box::new(e) as Box<dyn SimEnv>));
     }
-    if let Some(c) = pointmaze::Config::registered(&lower) {
-        return Some(pointmaze::PointMaze::new(c).map(|e| Box::new(e) as Box<dyn SimEnv>));
+    if let Some(c) = gym_maze::Config::registered(&lower) {
+        return Some(gym_maze::GymMaze::new(c).map(|e| Box::new(e) as Box<dyn SimEnv>));
     }
     if let Some((k, v)) = locomotion::Kind::from_env_id(&lower) {
         return Some(locomotion::Locomotion::new(k, v).map(|e| Box::new(e) as Box<dyn SimEnv>));
@@ -344,8 +344,8 @@ fn gym_spec_env(text: &str) -> Option<Result<Box<dyn SimEnv>>> {
         Ok(v) => v,
         Err(e) => return Some(Err(anyhow::anyhow!("environment spec is not JSON: {e}"))),
     };
-    match pointmaze::Config::from_spec(&spec) {
-        Ok(Some(c)) => Some(pointmaze::PointMaze::new(c).map(|e| Box::new(e) as Box<dyn SimEnv>)),
+    match gym_maze::Config::from_spec(&spec) {
+        Ok(Some(c)) => Some(gym_maze::GymMaze::new(c).map(|e| Box::new(e) as Box<dyn SimEnv>)),
         Ok(None) => None,
         Err(e) => Some(Err(e)),
     }
@@ -374,11 +374,16 @@ fn minari_to_d4rl(id: &str) -> Result<Option<String>> {
                 .map_or((map, ""), |m| (m, "dense"));
             Ok(Some(format!("pointmaze_{map}{dense}-v3")))
         }
-        ("d4rl", "antmaze") => bail!(
-            "Minari's {id} was recorded in gymnasium-robotics' AntMaze (centred maze, \
-             Gymnasium's ant physics, goal in the observation), not in D4RL's AntMaze that \
-             antmaze-* simulates; its observations do not fit this environment"
-        ),
+        // ... and its AntMazes gymnasium-robotics' AntMaze_*-v4 of the same size; a local
+        // dataset's eval_env_spec also brings its goal and reset cells.
+        ("d4rl", "antmaze") => {
+            let size = rest.split('-').next().unwrap_or("");
+            ensure!(
+                ["umaze", "medium", "large"].contains(&size),
+                "Minari's {id}: no AntMaze of size '{size}' (umaze, medium or large)"
+            );
+            Ok(Some(format!("antmaze_{size}-v4")))
+        }
         _ => Ok(None),
     }
 }

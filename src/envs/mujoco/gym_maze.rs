@@ -1,15 +1,22 @@
-//! Gymnasium-Robotics' PointMaze (`PointMaze_UMaze-v3`, ..., the environments Minari's
-//! `D4RL/pointmaze/*` datasets were collected in): a force-driven ball of radius 0.1 with
-//! two slide joints in a maze of 1 m cells (walls 0.4 m tall), centred on the origin, one
-//! physics step of 0.01 s per environment step, velocities clipped to ±5 before each step.
-//! The goal is drawn per episode from the map's goal cells (every free cell when the map
-//! marks none) with ±0.25 of uniform noise per coordinate, the start from the reset cells,
-//! more than 0.5 from the goal. Reward: 1 within 0.45 of the goal (`sparse`) or
-//! exp(−distance) (`dense`, the `...Dense-v3` ids). With `continuing_task` (the default)
-//! reaching the goal does not end the episode, and with `reset_target` a new goal is drawn.
+//! Gymnasium-Robotics' mazes, the environments Minari's `D4RL/pointmaze/*` and
+//! `D4RL/antmaze/*` datasets were collected in:
+//! - PointMaze (`PointMaze_UMaze-v3`, ...): a force-driven ball of radius 0.1 with two
+//!   slide joints in a maze of 1 m cells (walls 0.4 m tall), one physics step of 0.01 s per
+//!   environment step, velocities clipped to ±5 before each step;
+//! - AntMaze (`AntMaze_UMaze-v4`, ...): Gymnasium's `ant.xml` ant (its own physics, unlike
+//!   D4RL's: gear 150, time step 0.01, five steps per environment step) in 4 m cells with
+//!   walls 2 m tall, started without noise at its model pose.
 //!
-//! The observation is the dict's `observation` (x, y, vx, vy), as a Minari PointMaze
-//! dataset is flattened by default (D4RL's maze2d layout, without the goal).
+//! Both: the maze is centred on the origin; the goal is drawn per episode from the map's
+//! goal cells (every free cell when the map marks none) with ±0.25 cell of uniform noise
+//! per coordinate, the start from the reset cells, more than half a cell from the goal.
+//! Reward: 1 within 0.45 of the goal (`sparse`) or exp(−distance) (`dense`, the
+//! `...Dense-vN` ids). With `continuing_task` (the default) reaching the goal does not end
+//! the episode, and with `reset_target` a new goal is drawn.
+//!
+//! Observations are what a Minari dataset of these is flattened to by default: PointMaze's
+//! `observation` (x, y, vx, vy; D4RL's maze2d layout, without the goal), AntMaze's
+//! `achieved_goal` then `observation` (qpos then qvel, 29 numbers: D4RL's antmaze layout).
 use anyhow::{bail, ensure, Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -22,8 +29,66 @@ use crate::envs::{Env, EnvSpec, Step};
 const GOAL_RADIUS: f64 = 0.45;
 /// Half the side of the uniform position noise on goal and start.
 const POSITION_NOISE: f64 = 0.25;
-/// Wall height (`maze_height`; cells are 1 m: `maze_size_scaling` 1).
-const WALL_HEIGHT: f64 = 0.4;
+/// The agent of a maze.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Agent {
+    Point,
+    Ant,
+}
+
+impl Agent {
+    fn prefix(self) -> &'static str {
+        match self {
+            Agent::Point => "PointMaze",
+            Agent::Ant => "AntMaze",
+        }
+    }
+    fn version(self) -> &'static str {
+        match self {
+            Agent::Point => "v3",
+            Agent::Ant => "v4",
+        }
+    }
+    /// `maze_size_scaling`: the side of a cell.
+    fn scaling(self) -> f64 {
+        match self {
+            Agent::Point => 1.0,
+            Agent::Ant => 4.0,
+        }
+    }
+    /// `maze_height` (in cells).
+    fn height(self) -> f64 {
+        match self {
+            Agent::Point => 0.4,
+            Agent::Ant => 0.5,
+        }
+    }
+    fn model_file(self) -> &'static str {
+        match self {
+            Agent::Point => "gymnasium_robotics/envs/assets/point/point.xml",
+            Agent::Ant => "gymnasium/envs/mujoco/assets/ant.xml",
+        }
+    }
+    fn frame_skip(self) -> usize {
+        match self {
+            Agent::Point => 1,
+            Agent::Ant => 5,
+        }
+    }
+    fn dims(self) -> (usize, usize) {
+        match self {
+            Agent::Point => (4, 2),
+            Agent::Ant => (29, 8),
+        }
+    }
+    /// Time limit of the registered map family (UMaze/Open, Medium, Large).
+    fn limit(self, family: usize) -> usize {
+        match self {
+            Agent::Point => [300, 600, 800][family],
+            Agent::Ant => [700, 1000, 1000][family],
+        }
+    }
+}
 /// Velocity clip of `PointEnv._clip_velocity`.
 const MAX_VELOCITY: f64 = 5.0;
 
@@ -84,24 +149,26 @@ const LARGE_DIVERSE_GR: &[&str] = &[
     "111111111111",
 ];
 
-/// Registered maps: (name in the id, rows, time limit).
+/// Registered maps: (name in the id, rows, family of the time limit).
 const MAPS: [(&str, &[&str], usize); 10] = [
-    ("UMaze", UMAZE, 300),
-    ("Open", OPEN, 300),
-    ("Open_Diverse_G", OPEN_DIVERSE_G, 300),
-    ("Open_Diverse_GR", OPEN_DIVERSE_GR, 300),
-    ("Medium", MEDIUM, 600),
-    ("Medium_Diverse_G", MEDIUM_DIVERSE_G, 600),
-    ("Medium_Diverse_GR", MEDIUM_DIVERSE_GR, 600),
-    ("Large", LARGE, 800),
-    ("Large_Diverse_G", LARGE_DIVERSE_G, 800),
-    ("Large_Diverse_GR", LARGE_DIVERSE_GR, 800),
+    ("UMaze", UMAZE, 0),
+    ("Open", OPEN, 0),
+    ("Open_Diverse_G", OPEN_DIVERSE_G, 0),
+    ("Open_Diverse_GR", OPEN_DIVERSE_GR, 0),
+    ("Medium", MEDIUM, 1),
+    ("Medium_Diverse_G", MEDIUM_DIVERSE_G, 1),
+    ("Medium_Diverse_GR", MEDIUM_DIVERSE_GR, 1),
+    ("Large", LARGE, 2),
+    ("Large_Diverse_G", LARGE_DIVERSE_G, 2),
+    ("Large_Diverse_GR", LARGE_DIVERSE_GR, 2),
 ];
 
-/// What a `PointMaze_*-v3` environment is made of: its registration and keyword arguments.
+/// What a `PointMaze_*-v3` or `AntMaze_*-v4` environment is made of: its registration and
+/// keyword arguments.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub id: String,
+    pub agent: Agent,
     pub map: Vec<Vec<Cell>>,
     pub dense: bool,
     pub continuing_task: bool,
@@ -110,26 +177,29 @@ pub struct Config {
 }
 
 impl Config {
-    /// A registered id (`PointMaze_UMaze-v3`, `PointMaze_LargeDense-v3`, case-insensitive)
+    /// A registered id (`PointMaze_UMaze-v3`, `AntMaze_LargeDense-v4`, case-insensitive)
     /// with its registered arguments; `None` if the id is not one.
     pub fn registered(id: &str) -> Option<Config> {
         let lower = id.to_ascii_lowercase();
-        let name = lower.strip_prefix("pointmaze_")?.strip_suffix("-v3")?;
+        let agent = [Agent::Point, Agent::Ant].into_iter().find(|a| {
+            lower.starts_with(&format!("{}_", a.prefix().to_ascii_lowercase()))
+                && lower.ends_with(&format!("-{}", a.version()))
+        })?;
+        let name = &lower[agent.prefix().len() + 1..lower.len() - 3];
         let (name, dense) = match name.strip_suffix("dense") {
             Some(n) => (n, true),
             None => (name, false),
         };
-        let (map_name, rows, limit) = MAPS.iter().find(|m| m.0.to_ascii_lowercase() == name)?;
+        let (map_name, rows, family) = MAPS.iter().find(|m| m.0.to_ascii_lowercase() == name)?;
+        let suffix = if dense { "Dense" } else { "" };
         Some(Config {
-            id: format!(
-                "PointMaze_{map_name}{}-v3",
-                if dense { "Dense" } else { "" }
-            ),
+            id: format!("{}_{map_name}{suffix}-{}", agent.prefix(), agent.version()),
+            agent,
             map: rows.iter().map(|r| r.chars().map(cell).collect()).collect(),
             dense,
             continuing_task: true,
             reset_target: false,
-            max_episode_steps: *limit,
+            max_episode_steps: agent.limit(*family),
         })
     }
 
@@ -196,7 +266,8 @@ impl Config {
     }
 
     pub fn spec(&self) -> EnvSpec {
-        EnvSpec::new(self.id.clone(), 4, 2, self.max_episode_steps)
+        let (obs, act) = self.agent.dims();
+        EnvSpec::new(self.id.clone(), obs, act, self.max_episode_steps)
     }
 }
 
@@ -239,26 +310,26 @@ fn parse_map(m: &Value) -> Result<Vec<Vec<Cell>>> {
 }
 
 /// Cell centres (x, y) of the map's goal and reset locations (`Maze.make_maze`), and the
-/// generated model: `point.xml` with one box per wall cell and the target site.
+/// generated model: the agent's model with one box per wall cell and the target site.
 struct Layout {
     goals: Vec<[f64; 2]>,
     resets: Vec<[f64; 2]>,
     xml: String,
 }
 
-fn layout(map: &[Vec<Cell>], point_xml: &str) -> Result<Layout> {
+fn layout(map: &[Vec<Cell>], agent_xml: &str, scaling: f64, height: f64) -> Result<Layout> {
     let (rows, cols) = (map.len(), map[0].len());
-    let (x_centre, y_centre) = (cols as f64 / 2.0, rows as f64 / 2.0);
+    let (x_centre, y_centre) = (cols as f64 / 2.0 * scaling, rows as f64 / 2.0 * scaling);
     let (mut goals, mut resets, mut combined, mut free) = (vec![], vec![], vec![], vec![]);
     let mut walls = String::new();
-    let h = WALL_HEIGHT / 2.0;
+    let (h, half) = (height / 2.0 * scaling, 0.5 * scaling);
     for (i, row) in map.iter().enumerate() {
         for (j, c) in row.iter().enumerate() {
-            let x = (j as f64 + 0.5) - x_centre;
-            let y = y_centre - (i as f64 + 0.5);
+            let x = (j as f64 + 0.5) * scaling - x_centre;
+            let y = y_centre - (i as f64 + 0.5) * scaling;
             match c {
                 Cell::Wall => walls.push_str(&format!(
-                    "<geom name=\"block_{i}_{j}\" pos=\"{x} {y} {h}\" size=\"0.5 0.5 {h}\" \
+                    "<geom name=\"block_{i}_{j}\" pos=\"{x} {y} {h}\" size=\"{half} {half} {h}\" \
                      type=\"box\" contype=\"1\" conaffinity=\"1\" rgba=\"0.7 0.5 0.3 1.0\"/>\n"
                 )),
                 Cell::Reset => resets.push([x, y]),
@@ -268,8 +339,9 @@ fn layout(map: &[Vec<Cell>], point_xml: &str) -> Result<Layout> {
             }
         }
     }
+    let size = 0.2 * scaling;
     walls.push_str(&format!(
-        "<site name=\"target\" pos=\"0 0 {h}\" size=\"0.2\" rgba=\"1 0 0 0.7\" type=\"sphere\"/>\n"
+        "<site name=\"target\" pos=\"0 0 {h}\" size=\"{size}\" rgba=\"1 0 0 0.7\" type=\"sphere\"/>\n"
     ));
     // Unmarked maps use every free cell for what they leave unmarked.
     match (goals.is_empty(), resets.is_empty(), combined.is_empty()) {
@@ -284,14 +356,14 @@ fn layout(map: &[Vec<Cell>], point_xml: &str) -> Result<Layout> {
         !goals.is_empty() && !resets.is_empty(),
         "the maze has no free cell"
     );
-    let end = point_xml
+    let end = agent_xml
         .rfind("</worldbody>")
-        .context("point.xml has no </worldbody>")?;
-    let xml = format!("{}{walls}{}", &point_xml[..end], &point_xml[end..]);
+        .context("the agent's model has no </worldbody>")?;
+    let xml = format!("{}{walls}{}", &agent_xml[..end], &agent_xml[end..]);
     Ok(Layout { goals, resets, xml })
 }
 
-pub struct PointMaze {
+pub struct GymMaze {
     config: Config,
     layout: Layout,
     sim: Sim,
@@ -302,19 +374,25 @@ pub struct PointMaze {
     reached: bool,
 }
 
-impl PointMaze {
+impl GymMaze {
     pub fn new(config: Config) -> Result<Self> {
-        let path = asset("gymnasium_robotics/envs/assets/point/point.xml")?;
+        let agent = config.agent;
+        let path = asset(agent.model_file())?;
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let layout = layout(&config.map, &text)?;
-        let sim = Sim::from_xml_text(&layout.xml, 1)?;
+        let layout = layout(&config.map, &text, agent.scaling(), agent.height())?;
+        let sim = Sim::from_xml_text(&layout.xml, agent.frame_skip())?;
+        let (obs, act) = agent.dims();
         ensure!(
-            sim.nq() == 2 && sim.nv() == 2 && sim.nu() == 2,
-            "point.xml: not a 2-joint ball"
+            sim.nq() + sim.nv() == obs && sim.nu() == act,
+            "{}: the model has {} + {} state entries and {} actuators, expected {obs} and {act}",
+            agent.model_file(),
+            sim.nq(),
+            sim.nv(),
+            sim.nu()
         );
         let target_site = sim.id(mujoco_rs::prelude::MjtObjBase::mjOBJ_SITE, "target")?;
-        Ok(PointMaze {
+        Ok(GymMaze {
             episode: Episode::new(config.spec()),
             config,
             layout,
@@ -327,7 +405,7 @@ impl PointMaze {
     }
 
     fn noisy(&mut self, p: [f64; 2]) -> [f64; 2] {
-        let n = POSITION_NOISE;
+        let n = POSITION_NOISE * self.config.agent.scaling();
         let dx = self.rng.gen_range(-n..n);
         let dy = self.rng.gen_range(-n..n);
         [p[0] + dx, p[1] + dy]
@@ -341,7 +419,8 @@ impl PointMaze {
     fn set_goal(&mut self, goal: [f64; 2]) {
         self.goal = goal;
         let site = self.target_site;
-        self.sim.model_mut().site_pos_mut()[site] = [goal[0], goal[1], WALL_HEIGHT / 2.0];
+        let z = self.config.agent.height() / 2.0 * self.config.agent.scaling();
+        self.sim.model_mut().site_pos_mut()[site] = [goal[0], goal[1], z];
     }
 
     fn distance(&self) -> f64 {
@@ -349,12 +428,13 @@ impl PointMaze {
         ((q[0] - self.goal[0]).powi(2) + (q[1] - self.goal[1]).powi(2)).sqrt()
     }
 
+    /// qpos then qvel: PointMaze's (x, y, vx, vy), AntMaze's (x, y) then its 27 numbers.
     fn observation(&self) -> Vec<f32> {
         to_f32(self.sim.qpos().iter().chain(self.sim.qvel()).copied())
     }
 }
 
-impl Env for PointMaze {
+impl Env for GymMaze {
     fn spec(&self) -> &EnvSpec {
         &self.episode.spec
     }
@@ -363,25 +443,33 @@ impl Env for PointMaze {
         self.rng = ChaCha8Rng::seed_from_u64(seed);
         let goal = self.draw_goal();
         let mut start = goal;
-        while ((start[0] - goal[0]).powi(2) + (start[1] - goal[1]).powi(2)).sqrt() <= 0.5 {
+        let min_distance = 0.5 * self.config.agent.scaling();
+        while ((start[0] - goal[0]).powi(2) + (start[1] - goal[1]).powi(2)).sqrt() <= min_distance {
             start = self.layout.resets[self.rng.gen_range(0..self.layout.resets.len())];
         }
         let start = self.noisy(start);
-        self.set_episode_state(&start, &[0.0, 0.0], &goal)
+        // The model's pose with the start as (x, y), at rest.
+        let mut qpos = self.sim.init_qpos().to_vec();
+        qpos[..2].copy_from_slice(&start);
+        let qvel = vec![0.0; self.sim.nv()];
+        self.set_episode_state(&qpos, &qvel, &goal)
             .expect("state sizes come from the model")
     }
 
     fn step(&mut self, action: &[f32]) -> Result<Step> {
         self.episode.check(action)?;
         let ctrl = self.action_to_ctrl(action);
-        let qpos = self.sim.qpos().to_vec();
-        let qvel: Vec<f64> = self
-            .sim
-            .qvel()
-            .iter()
-            .map(|v| v.clamp(-MAX_VELOCITY, MAX_VELOCITY))
-            .collect();
-        self.sim.set_state(&qpos, &qvel)?;
+        // PointMaze clips the ball's velocity before each step; AntMaze steps the ant as is.
+        if self.config.agent == Agent::Point {
+            let qpos = self.sim.qpos().to_vec();
+            let qvel: Vec<f64> = self
+                .sim
+                .qvel()
+                .iter()
+                .map(|v| v.clamp(-MAX_VELOCITY, MAX_VELOCITY))
+                .collect();
+            self.sim.set_state(&qpos, &qvel)?;
+        }
         self.sim.step(&ctrl);
         let d = self.distance();
         let at_goal = d <= GOAL_RADIUS;
@@ -419,7 +507,7 @@ impl Env for PointMaze {
     }
 }
 
-impl SimEnv for PointMaze {
+impl SimEnv for GymMaze {
     fn sim(&self) -> &Sim {
         &self.sim
     }
@@ -458,10 +546,15 @@ impl SimEnv for PointMaze {
     }
 }
 
-/// Every registered PointMaze id's spec (for `pars envs`).
+/// Every registered PointMaze and AntMaze id's spec (for `pars envs`).
 pub fn list_envs() -> Vec<EnvSpec> {
-    MAPS.iter()
-        .flat_map(|(name, _, _)| ["", "Dense"].map(|d| format!("PointMaze_{name}{d}-v3")))
+    [Agent::Point, Agent::Ant]
+        .into_iter()
+        .flat_map(|a| {
+            MAPS.iter().flat_map(move |(name, _, _)| {
+                ["", "Dense"].map(|d| format!("{}_{name}{d}-{}", a.prefix(), a.version()))
+            })
+        })
         .map(|id| Config::registered(&id).expect("registered").spec())
         .collect()
 }
@@ -495,12 +588,19 @@ mod tests {
     #[test]
     fn unmarked_maps_use_every_free_cell() {
         let c = Config::registered("PointMaze_UMaze-v3").unwrap();
-        let l = layout(&c.map, "<mujoco><worldbody></worldbody></mujoco>").unwrap();
+        let l = layout(&c.map, "<mujoco><worldbody></worldbody></mujoco>", 1.0, 0.4).unwrap();
         assert_eq!((l.goals.len(), l.resets.len()), (7, 7));
         assert_eq!(l.goals[0], [-1.0, 1.0]);
         assert_eq!(l.xml.matches("<geom").count(), 18);
         let c = Config::registered("PointMaze_Medium_Diverse_G-v3").unwrap();
-        let l = layout(&c.map, "<mujoco><worldbody></worldbody></mujoco>").unwrap();
+        let l = layout(&c.map, "<mujoco><worldbody></worldbody></mujoco>", 4.0, 0.5).unwrap();
         assert_eq!((l.goals.len(), l.resets.len()), (3, 1));
+        assert_eq!(l.resets[0], [-10.0, 10.0]);
+        let c = Config::registered("antmaze_umazedense-v4").unwrap();
+        assert_eq!(
+            (c.id.as_str(), c.agent, c.max_episode_steps),
+            ("AntMaze_UMazeDense-v4", Agent::Ant, 700)
+        );
+        assert_eq!(c.spec().obs_dim, 29);
     }
 }
