@@ -435,6 +435,121 @@ fn a_minari_dataset_brings_its_environment_and_reference_scores() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!d.join("c/final_eval.json").exists());
+
+    // eval: a run directory's environment and reference by default, a dataset's on request
+    let reference = toml::Value::try_from([0.0, 1000.0]).unwrap();
+    let json = |o: std::process::Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let eval = |args: &[&str]| {
+        let mut v = vec!["eval", "--episodes", "2", "--json"];
+        v.extend_from_slice(args);
+        json(pars_minari(&v, d))
+    };
+    let ev = eval(&["--policy", "a"]);
+    let (ret, score) = (
+        ev["mean_return"].as_f64().unwrap(),
+        ev["mean_score"].as_f64().unwrap(),
+    );
+    assert!(
+        (score - ret / 10.0).abs() < 1e-9,
+        "score {score}, return {ret}"
+    );
+    let ev = eval(&["--policy", "b", "--dataset", "mujoco/hopper/medium-v0"]);
+    let (ret, score) = (
+        ev["mean_return"].as_f64().unwrap(),
+        ev["mean_score"].as_f64().unwrap(),
+    );
+    assert!(
+        (score - ret / 10.0).abs() < 1e-9,
+        "score {score}, return {ret}"
+    );
+    let ev = eval(&["--policy", "a", "--env", "hopper-v2"]);
+    let (ret, score) = (
+        ev["mean_return"].as_f64().unwrap(),
+        ev["mean_score"].as_f64().unwrap(),
+    );
+    assert!(
+        (score - ret / 10.0).abs() > 1e-3,
+        "D4RL's table in hopper-v2"
+    );
+    let o = pars_minari(&["eval", "--policy", "c"], d);
+    assert!(
+        o.status.code() == Some(1) && stderr(&o).contains("pass --env"),
+        "{}",
+        stderr(&o)
+    );
+    // finetune keeps the offline run's environment and reference in its online.toml
+    let online = |dir: &str| -> toml::Value {
+        toml::from_str(&std::fs::read_to_string(d.join(dir).join("online.toml")).unwrap()).unwrap()
+    };
+    let common = [
+        "--steps",
+        "30",
+        "--eval-every",
+        "30",
+        "--eval-episodes",
+        "1",
+        "--quiet",
+    ];
+    let mut v = vec!["finetune", "--from", "a", "--out", "f"];
+    v.extend_from_slice(&common);
+    let o = pars_minari(&v, d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = online("f");
+    assert_eq!(f["env"].as_str(), Some("hopper-v5"));
+    assert_eq!(f["score_reference"], reference);
+    // online with a Minari dataset: its environment without --env, and its reference
+    let mut v = vec![
+        "online",
+        "--algo",
+        "rlpd",
+        "--dataset",
+        "mujoco/hopper/medium-v0",
+        "--out",
+        "o",
+        "--hidden",
+        "16",
+        "--learning-starts",
+        "10",
+        "--random-steps",
+        "10",
+    ];
+    v.extend_from_slice(&common);
+    let o = pars_minari(&v, d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let on = online("o");
+    assert_eq!(on["env"].as_str(), Some("hopper-v5"));
+    assert_eq!(on["score_reference"], reference);
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("o/final_eval.json")).unwrap())
+            .unwrap();
+    let (ret, score) = (
+        ev["mean_return"].as_f64().unwrap(),
+        ev["mean_score"].as_f64().unwrap(),
+    );
+    assert!(
+        (score - ret / 10.0).abs() < 1e-9,
+        "score {score}, return {ret}"
+    );
+
+    // a sweep names the dataset by id and takes its environment
+    std::fs::write(
+        d.join("grid.toml"),
+        "seeds = 1\n[settings]\nsteps = 20\neval_every = 20\neval_episodes = 1\n\
+         set = [\"agent.hidden=16\"]\n\
+         [[dataset]]\nlabel = \"hm\"\nid = \"mujoco/hopper/medium-v0\"\n\
+         [[variant]]\nlabel = \"td3bc\"\npreset = \"td3bc\"\n",
+    )
+    .unwrap();
+    let o = pars_minari(&["sweep", "grid.toml", "--out", "sw", "--quiet"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cell: toml::Value =
+        toml::from_str(&std::fs::read_to_string(d.join("sw/td3bc-hm-s0/config.toml")).unwrap())
+            .unwrap();
+    assert_eq!(cell["env"].as_str(), Some("hopper-v5"));
+    assert_eq!(cell["score_reference"], reference);
 }
 
 #[test]

@@ -151,7 +151,9 @@ class Algorithm:
         """Train for `n_steps` gradient steps (in total: with `resume`, up to that step).
 
         eval_env: an environment id (see `env_ids()`) to evaluate in every `eval_every`
-            steps and at the end; None skips evaluation. It does not change the preset.
+            steps and at the end; None: a Minari dataset's own environment (from its
+            env spec, scored with its reference scores), else no evaluation. It does not
+            change the preset.
         run_dir: the run directory, with the files `pars train` writes (default
             runs/<label>-<dataset file stem or "numpy">-s<seed>, made unique). A
             directory holding another run is an error unless `force`.

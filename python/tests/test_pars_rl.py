@@ -500,6 +500,13 @@ def test_a_gymnasium_hopper_v5_dataset_trains_and_evaluates_in_hopper_v5(tmp_pat
     assert cfg["env"] == "hopper-v5" and cfg["score_reference"] == [-5.0, 995.0]
     ev = json.loads((tmp_path / "run" / "final_eval.json").read_text())
     assert ev["mean_score"] == pytest.approx((ev["mean_return"] + 5.0) / 10.0, abs=1e-9)
+    # the same from Python: a fit on the loaded dataset takes its environment and scores
+    out = pars_rl.PARSConfig("hopper-medium-v2", hidden=32).create(seed=0).fit(
+        pars_rl.load_dataset("mujoco/hopper/medium-v0"), 50, eval_episodes=2,
+        run_dir=tmp_path / "py", progress=False)
+    cfg = tomllib.loads((tmp_path / "py" / "config.toml").read_text())
+    assert cfg["env"] == "hopper-v5" and cfg["score_reference"] == [-5.0, 995.0]
+    assert out["final_score"] == pytest.approx((out["final_return"] + 5.0) / 10.0, abs=1e-9)
 
 
 def test_a_gymnasium_robotics_point_maze_dataset_evaluates_in_its_maze(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ use crate::algos::new_online_learner;
 use crate::config::online::{resolve_online_config, scratch_config};
 use crate::config::{OnlineAlgo, OnlineConfig};
 use crate::envs::make_env;
+use crate::training::offline::dataset_environment;
 use crate::training::online::{resume_run, start_run};
 use anyhow::{ensure, Context, Result};
 use clap::Args;
@@ -21,8 +22,13 @@ pub struct OnlineArgs {
     pub hidden: Option<usize>,
     /// Offline dataset (D4RL/Minari HDF5) whose rows join every batch (RLPD's
     /// symmetric sampling: `offline_fraction` of each batch, 0.5 by default).
+    /// A Minari dataset with `env_spec` also gives the environment (without --env) and
+    /// its reference scores.
     #[arg(long, conflicts_with = "resume")]
     pub dataset: Option<PathBuf>,
+    /// A Minari dataset's dict observation keys to concatenate, in order (as for train).
+    #[arg(long, value_delimiter = ',', requires = "dataset")]
+    pub obs_keys: Option<Vec<String>>,
     /// Continue an interrupted run (its --out directory); with --steps, to a new length.
     #[arg(long, conflicts_with = "preset")]
     pub resume: Option<PathBuf>,
@@ -44,9 +50,16 @@ pub fn run(a: OnlineArgs, out: &Output) -> Result<()> {
         print_online_summary(&cfg, &res, &path, out);
         return Ok(());
     }
-    let env_id = a.run.env.clone().context("option --env is required")?;
+    let (env_id, reference) = match &a.dataset {
+        Some(d) => dataset_environment(a.run.env.clone(), None, d)?,
+        None => (a.run.env.clone(), None),
+    };
+    let env_id = env_id.context("option --env is required")?;
     let probe = make_env(&env_id)?;
-    let (cfg, label) = online_config(&a, &env_id)?;
+    let (mut cfg, label) = online_config(&a, &env_id)?;
+    if cfg.score_reference.is_none() {
+        cfg.score_reference = reference;
+    }
     let agent = new_online_learner(&cfg, probe.obs_dim(), probe.act_dim());
     let dir = match &a.run.out {
         Some(o) => o.clone(),
@@ -66,6 +79,7 @@ pub fn run(a: OnlineArgs, out: &Output) -> Result<()> {
 fn online_config(a: &OnlineArgs, env_id: &str) -> Result<(OnlineConfig, &'static str)> {
     let (mut base, label) = scratch_config(a.algo, a.preset.as_deref(), a.hidden, env_id)?;
     base.dataset = a.dataset.as_ref().map(|d| d.display().to_string());
+    base.obs_keys = a.obs_keys.clone();
     ensure!(
         a.algo != OnlineAlgo::Rlpd || base.dataset.is_some(),
         "RLPD learns with offline data in every batch: pass --dataset FILE (or use --algo sac)"

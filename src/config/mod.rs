@@ -495,6 +495,17 @@ pub struct TrainConfig {
     pub score_reference: Option<[f64; 2]>,
 }
 
+/// A `score_reference` must be finite returns with random < expert.
+pub(crate) fn check_score_reference(r: Option<[f64; 2]>) -> Result<()> {
+    if let Some([lo, hi]) = r {
+        ensure!(
+            lo.is_finite() && hi.is_finite() && lo < hi,
+            "score_reference = [{lo}, {hi}]: needs finite random < expert returns"
+        );
+    }
+    Ok(())
+}
+
 fn default_checkpoint_every() -> u64 {
     50_000
 }
@@ -533,12 +544,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         self.agent.validate()?;
-        if let Some([lo, hi]) = self.score_reference {
-            anyhow::ensure!(
-                lo.is_finite() && hi.is_finite() && lo < hi,
-                "score_reference = [{lo}, {hi}]: needs finite random < expert returns"
-            );
-        }
+        check_score_reference(self.score_reference)?;
         if self.algorithm != Algorithm::Iql {
             ensure!(
                 self.iql.is_none(),

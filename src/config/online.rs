@@ -48,6 +48,13 @@ pub struct OnlineConfig {
     /// Also write the metrics rows as a TensorBoard event file (`--no-tensorboard`).
     #[serde(default = "super::default_tensorboard")]
     pub tensorboard: bool,
+    /// The offline dataset's dict observation keys, in order (as `TrainConfig::obs_keys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obs_keys: Option<Vec<String>>,
+    /// Returns (random, expert) that normalise scores instead of D4RL's table (as
+    /// `TrainConfig::score_reference`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_reference: Option<[f64; 2]>,
 }
 
 impl Default for OnlineConfig {
@@ -74,6 +81,8 @@ impl Default for OnlineConfig {
             dataset: None,
             sac: None,
             tensorboard: true,
+            obs_keys: None,
+            score_reference: None,
         }
     }
 }
@@ -85,6 +94,7 @@ impl OnlineConfig {
             sac.validate()?;
             SacConfig::check_agent(&self.agent)?;
         }
+        super::check_score_reference(self.score_reference)?;
         ensure!(self.steps > 0, "option steps must be positive");
         ensure!(self.utd > 0, "option utd must be positive");
         ensure!(self.actor_every > 0, "option actor_every must be positive");
@@ -314,6 +324,10 @@ pub fn finetune_config(
         offline_fraction: 0.5,
         exploration_noise: 0.05,
     });
+    // The offline run's reference scores hold only in its own environment.
+    let score_reference = train
+        .score_reference
+        .filter(|_| train.env.as_ref() == Some(&env));
     let base = OnlineConfig {
         algo: format!("{} finetune", train.algo),
         agent: settings.online_agent(&train.agent),
@@ -323,6 +337,8 @@ pub fn finetune_config(
         exploration_noise: settings.exploration_noise,
         from_run: Some(from_run),
         dataset: Some(dataset),
+        obs_keys: train.obs_keys.clone(),
+        score_reference,
         ..OnlineConfig::default()
     };
     Ok((base, note))

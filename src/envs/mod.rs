@@ -112,6 +112,15 @@ impl Env for WithReference {
     }
 }
 
+/// `make_env`, its scores normalised by `reference` (random, expert returns) when given.
+pub fn make_env_with_reference(id: &str, reference: Option<[f64; 2]>) -> Result<Box<dyn Env>> {
+    let env = make_env(id)?;
+    Ok(match reference {
+        Some([lo, hi]) => Box::new(WithReference::new(env, (lo, hi))),
+        None => env,
+    })
+}
+
 /// The native environment that simulates a Gymnasium environment spec (a Minari dataset's
 /// `eval_env_spec` or `env_spec`, as JSON): Gymnasium's `Hopper-v5`, `Walker2d-v5`,
 /// `HalfCheetah-v5` → `hopper-v5`, ...; their v2–v4 → the D4RL-semantics `hopper-v2`, ...

@@ -51,10 +51,15 @@ pub struct Settings {
 pub struct DatasetEntry {
     /// Short name used in cell names and report rows.
     pub label: String,
-    /// D4RL or Minari HDF5 file, relative to the grid file.
-    pub path: PathBuf,
-    /// Evaluation environment.
-    pub env: String,
+    /// D4RL or Minari HDF5 file (or Minari dataset directory), relative to the grid file.
+    pub path: Option<PathBuf>,
+    /// ... or a Minari dataset id (`mujoco/hopper/medium-v0`), found in
+    /// `MINARI_DATASETS_PATH` (else `~/.minari/datasets`).
+    pub id: Option<String>,
+    /// Evaluation environment (default: a Minari dataset's own, from its env spec).
+    pub env: Option<String>,
+    /// A Minari dataset's dict observation keys, in order (as `--obs-keys`).
+    pub obs_keys: Option<Vec<String>>,
     /// Overrides for this dataset only (e.g. `agent.r_min=0`).
     #[serde(default)]
     pub set: Vec<String>,
@@ -228,7 +233,7 @@ pub fn resolve_grid(g: &GridFile, name: &str, base: &Path) -> Result<Grid> {
     );
     let mut cells = Vec::new();
     for d in &g.datasets {
-        let dataset_path = absolute(&base.join(&d.path));
+        let (dataset_path, env) = dataset_and_env(d, base)?;
         for v in &g.variants {
             if !v.datasets.is_empty() && !v.datasets.contains(&d.label) {
                 continue;
@@ -258,20 +263,23 @@ pub fn resolve_grid(g: &GridFile, name: &str, base: &Path) -> Result<Grid> {
                 sets.push(format!("seed={seed}"));
                 let src = TrainSources {
                     preset: v.preset.clone(),
-                    env: Some(d.env.clone()),
+                    env: Some(env.clone()),
                     label: Some(v.label.clone()),
                     config_file: None,
                     flags: flags.clone(),
                     sets,
                 };
-                let config = resolve_train_config(&src).with_context(describe)?;
+                let mut config = resolve_train_config(&src).with_context(describe)?;
+                if d.obs_keys.is_some() {
+                    config.obs_keys = d.obs_keys.clone();
+                }
                 cells.push(Cell {
                     name,
                     dataset: d.label.clone(),
                     variant: v.label.clone(),
                     seed,
                     dataset_path: dataset_path.clone(),
-                    env: d.env.clone(),
+                    env: env.clone(),
                     config,
                 });
             }
@@ -292,6 +300,32 @@ pub fn resolve_grid(g: &GridFile, name: &str, base: &Path) -> Result<Grid> {
         name: name.to_string(),
         cells,
     })
+}
+
+/// A dataset entry's dataset (a path made absolute against `base`, or a Minari id as
+/// given) and its evaluation environment: `env`, else the Minari dataset's own (this
+/// reads the dataset's metadata).
+fn dataset_and_env(d: &DatasetEntry, base: &Path) -> Result<(PathBuf, String)> {
+    let path = match (&d.path, &d.id) {
+        (Some(p), None) => absolute(&base.join(p)),
+        (None, Some(id)) => PathBuf::from(id),
+        _ => bail!(
+            "dataset '{}': give exactly one of path (a file) and id (a Minari dataset id)",
+            d.label
+        ),
+    };
+    let env = match &d.env {
+        Some(e) => e.clone(),
+        None => crate::training::offline::dataset_environment(None, None, &path)
+            .and_then(|(env, _)| env.context("it records no environment"))
+            .with_context(|| {
+                format!(
+                    "dataset '{}': no env given and none from the dataset; set env = \"ID\"",
+                    d.label
+                )
+            })?,
+    };
+    Ok((path, env))
 }
 
 /// `p` made absolute against the current directory (no symlink resolution, so a
@@ -326,8 +360,8 @@ pub fn validate_inputs(cells: &[Cell]) -> Result<()> {
         }
         let p = &c.dataset_path;
         let ctx = || format!("{}: dataset {} ({})", c.describe(), c.dataset, p.display());
-        ensure!(p.is_file(), "{}: the file does not exist", ctx());
-        let raw = crate::data::read_dataset(p).with_context(ctx)?;
+        let raw =
+            crate::data::read_dataset_with(p, c.config.obs_keys.as_deref()).with_context(ctx)?;
         let (o, a) = envs[c.env.as_str()];
         ensure!(
             raw.obs_dim == o && raw.act_dim == a,

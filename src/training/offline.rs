@@ -290,10 +290,7 @@ fn eval_env(cfg: &TrainConfig, tr: &Transitions, what: &str) -> Result<Option<Bo
     Ok(match &cfg.env {
         Some(id) if id == NO_ENV => None,
         Some(id) => {
-            let mut env = crate::envs::make_env(id)?;
-            if let Some([lo, hi]) = cfg.score_reference {
-                env = Box::new(crate::envs::WithReference::new(env, (lo, hi)));
-            }
+            let env = crate::envs::make_env_with_reference(id, cfg.score_reference)?;
             ensure!(
                 env.obs_dim() == tr.obs_dim && env.act_dim() == tr.act_dim,
                 "{what} has obs/action dimensions {}/{} but environment {id} has {}/{}",
@@ -316,43 +313,48 @@ fn eval_env(cfg: &TrainConfig, tr: &Transitions, what: &str) -> Result<Option<Bo
 /// `env = "none"`: no evaluation, and none taken from the dataset.
 pub const NO_ENV: &str = "none";
 
-/// `cfg` with what a Minari dataset says of its environment: without an `env`, the native
-/// environment of the dataset's `env_spec` (an unknown one is an error suggesting `--env`);
-/// and, when evaluating there, the dataset's reference scores for normalised scores.
-/// Other datasets leave `cfg` as it is.
+/// `cfg` with what a Minari dataset says of its environment (`dataset_environment`).
 pub fn with_dataset_env(cfg: &TrainConfig, dataset: &Path) -> Result<TrainConfig> {
     let mut cfg = cfg.clone();
+    (cfg.env, cfg.score_reference) =
+        dataset_environment(cfg.env.take(), cfg.score_reference, dataset)?;
+    Ok(cfg)
+}
+
+/// What a Minari dataset says of its environment, given the configured `env` and
+/// `reference`: without an `env`, the native environment of the dataset's
+/// `eval_env_spec`/`env_spec` (an unknown one is an error suggesting `--env`); and, when
+/// evaluating there without a reference, the dataset's reference scores. Other datasets
+/// leave both as they are.
+pub fn dataset_environment(
+    env: Option<String>,
+    reference: Option<[f64; 2]>,
+    dataset: &Path,
+) -> Result<(Option<String>, Option<[f64; 2]>)> {
     let file = crate::data::locate::dataset_file(dataset)?;
     let Some(meta) = crate::data::locate::MinariMetadata::of_file(&file)? else {
-        return Ok(cfg);
+        return Ok((env, reference));
     };
     let Some(spec) = meta.evaluation_spec()? else {
-        return Ok(cfg);
+        return Ok((env, reference));
     };
-    let gym_id = spec
-        .get("id")
-        .and_then(|v| v.as_str())
-        .unwrap_or("?")
-        .to_string();
-    let native = match &cfg.env {
-        Some(_) => crate::envs::native_env_for(&spec).ok(),
+    let (env, native) = match env {
+        Some(e) => {
+            let native = crate::envs::native_env_for(&spec).ok();
+            (e, native)
+        }
         None => {
             let id = crate::envs::native_env_for(&spec)?;
+            let gym_id = spec.get("id").and_then(|v| v.as_str()).unwrap_or("?");
             tracing::info!("evaluating in the native counterpart of the dataset's {gym_id}");
-            cfg.env = Some(id.clone());
-            Some(id)
+            (id.clone(), Some(id))
         }
     };
-    let same_env = native.is_some() && native == cfg.env;
-    if let (true, None, Some(lo), Some(hi)) = (
-        same_env,
-        cfg.score_reference,
-        meta.ref_min_score,
-        meta.ref_max_score,
-    ) {
-        cfg.score_reference = Some([lo, hi]);
-    }
-    Ok(cfg)
+    let reference = match (reference, meta.ref_min_score, meta.ref_max_score) {
+        (None, Some(lo), Some(hi)) if native.as_ref() == Some(&env) => Some([lo, hi]),
+        (r, _, _) => r,
+    };
+    Ok((Some(env), reference))
 }
 
 /// The whole of `pars train` below the command line: load the dataset (clipping

@@ -562,11 +562,9 @@ impl<'d> OnlineRun<'d> {
 
 fn load_offline_data(cfg: &OnlineConfig) -> Result<Option<Transitions>> {
     match &cfg.dataset {
-        Some(p) => {
-            let p = Path::new(p);
-            ensure!(p.exists(), "dataset file {} does not exist", p.display());
-            Ok(Some(crate::data::load_transitions(p)?.1))
-        }
+        Some(p) => Ok(Some(
+            crate::data::load_transitions_with(Path::new(p), cfg.obs_keys.as_deref())?.1,
+        )),
         None => Ok(None),
     }
 }
@@ -581,8 +579,8 @@ pub fn start_run(
     show_progress: bool,
 ) -> Result<(OnlineConfig, OnlineResult, PathBuf)> {
     let offline = load_offline_data(&cfg)?;
-    let mut env = crate::envs::make_env(&cfg.env)?;
-    let mut eval_env = crate::envs::make_env(&cfg.env)?;
+    let mut env = crate::envs::make_env_with_reference(&cfg.env, cfg.score_reference)?;
+    let mut eval_env = crate::envs::make_env_with_reference(&cfg.env, cfg.score_reference)?;
     if let Some(d) = &offline {
         ensure!(
             (d.obs_dim, d.act_dim) == (env.obs_dim(), env.act_dim()),
@@ -636,8 +634,8 @@ pub fn resume_run(
         cfg.steps = n;
     }
     let offline = load_offline_data(&cfg)?;
-    let mut env = crate::envs::make_env(&cfg.env)?;
-    let mut eval_env = crate::envs::make_env(&cfg.env)?;
+    let mut env = crate::envs::make_env_with_reference(&cfg.env, cfg.score_reference)?;
+    let mut eval_env = crate::envs::make_env_with_reference(&cfg.env, cfg.score_reference)?;
     let online = OnlineRun::load(&state, cfg, offline.as_ref())
         .with_context(|| format!("cannot resume {}", dir.display()))?;
     let mut live = LiveRunDir::reopen(dir)?;

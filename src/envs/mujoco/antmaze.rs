@@ -415,20 +415,10 @@ impl SimEnv for AntMaze {
     }
 
     fn set_episode_state(&mut self, qpos: &[f64], qvel: &[f64], task: &[f64]) -> Result<Vec<f32>> {
-        ensure!(
-            task.len() == 2,
-            "{}: the task state is the goal (goal_x, goal_y), got {} values",
-            self.layout.env_id(),
-            task.len()
-        );
-        ensure!(
-            task.iter().all(|g| g.is_finite()),
-            "{}: the goal must be finite, got {task:?}",
-            self.layout.env_id()
-        );
+        let goal = super::goal_of(self.layout.env_id(), task)?;
         self.sim.reset_data();
         self.sim.set_state(qpos, qvel)?;
-        self.goal = [task[0], task[1]];
+        self.goal = goal;
         self.reached = false;
         self.episode.start();
         Ok(self.observation())

@@ -517,12 +517,8 @@ impl SimEnv for GymMaze {
     }
 
     fn set_episode_state(&mut self, qpos: &[f64], qvel: &[f64], task: &[f64]) -> Result<Vec<f32>> {
-        ensure!(
-            task.len() == 2 && task.iter().all(|g| g.is_finite()),
-            "{}: the task state is the goal (goal_x, goal_y), got {task:?}",
-            self.config.id
-        );
-        self.set_goal([task[0], task[1]]);
+        let goal = super::goal_of(&self.config.id, task)?;
+        self.set_goal(goal);
         self.sim.reset_data();
         self.sim.set_state(qpos, qvel)?;
         self.episode.start();

@@ -388,6 +388,16 @@ fn minari_to_d4rl(id: &str) -> Result<Option<String>> {
     }
 }
 
+/// The task state of a goal-conditioned environment (`set_episode_state`), checked: the
+/// goal (x, y), finite.
+pub(crate) fn goal_of(env_id: &str, task: &[f64]) -> Result<[f64; 2]> {
+    ensure!(
+        task.len() == 2 && task.iter().all(|g| g.is_finite()),
+        "{env_id}: the task state is the goal (goal_x, goal_y), finite, got {task:?}"
+    );
+    Ok([task[0], task[1]])
+}
+
 /// The first `-`-separated token of an id and its last (the version), e.g.
 /// `hopper-medium-replay-v2` → (`hopper`, `v2`).
 pub(crate) fn domain_and_version(id: &str) -> (&str, &str) {
