@@ -56,6 +56,9 @@ fn recipes_write_d4rl_files_in_the_intended_quality_order() {
     // D4RL's random hopper averages ~18; the medium policy returns 1134 without noise
     // (a third of the expert's 3234) and ~730 with the recipe's noise
     assert!(sr.return_mean < 100.0 && sm.return_mean > 500.0);
+    // D4RL's expert file ≈ 3 511; ours samples ~2 860
+    let e = check_expert(d, "hopper", (11, 3), &m);
+    assert!(summarize(&e).return_mean > 2000.0);
     // a random hopper falls within ~20 steps; the medium one hops for hundreds
     assert!(
         sm.episodes * 5 < sr.episodes,
@@ -129,6 +132,37 @@ fn build_random_medium_replay(
     (r, m, mr)
 }
 
+/// Build `<body>-expert` (sampled actions of the SAC expert) small, twice with one seed,
+/// and check its format, determinism and that it returns more than `medium`.
+fn check_expert(d: &Path, body: &str, dims: (usize, usize), medium: &RawDataset) -> RawDataset {
+    let recipe = format!("{body}-expert");
+    for out in ["e.hdf5", "e2.hdf5"] {
+        ok(&pars(
+            &[
+                "collect", "--recipe", &recipe, "--steps", "2000", "--out", out,
+            ],
+            d,
+        ));
+    }
+    assert_eq!(
+        std::fs::read(d.join("e.hdf5")).unwrap(),
+        std::fs::read(d.join("e2.hdf5")).unwrap(),
+        "{recipe}: one seed, one file"
+    );
+    let e = read_dataset(&d.join("e.hdf5")).unwrap();
+    assert_eq!((e.len(), e.obs_dim, e.act_dim), (2000, dims.0, dims.1));
+    // sampled tanh-Gaussian actions: inside the box, never exactly at its edge
+    assert!(e.actions.iter().all(|a| a.abs() < 1.0), "{recipe}");
+    let (se, sm) = (summarize(&e), summarize(medium));
+    assert!(
+        se.return_mean > 1.5 * sm.return_mean,
+        "{recipe}: expert {} vs medium {}",
+        se.return_mean,
+        sm.return_mean
+    );
+    e
+}
+
 #[test]
 fn halfcheetah_recipes_order_random_below_medium() {
     let dir = tempfile::tempdir().unwrap();
@@ -141,12 +175,18 @@ fn halfcheetah_recipes_order_random_below_medium() {
     // D4RL: random ≈ −280, medium ≈ 4770; the stored policy returns 4162 without noise
     assert!(sr.return_mean < 0.0, "random {}", sr.return_mean);
     assert!(sm.return_mean > 3000.0, "medium {}", sm.return_mean);
+    // D4RL's expert file ≈ 10 656; ours samples ~10 870
+    let e = check_expert(dir.path(), "halfcheetah", (17, 6), &m);
+    assert!(summarize(&e).return_mean > 9000.0);
 }
 
 #[test]
 fn walker2d_recipes_order_random_below_medium() {
     let dir = tempfile::tempdir().unwrap();
     let (r, m, _) = build_random_medium_replay(dir.path(), "walker2d", (17, 6));
+    // D4RL's expert file ≈ 4 921; ours samples ~4 764 and does not fall
+    let e = check_expert(dir.path(), "walker2d", (17, 6), &m);
+    assert!(summarize(&e).return_mean > 4000.0 && !e.terminals.iter().any(|&t| t));
     let (sr, sm) = (summarize(&r), summarize(&m));
     // D4RL: random ≈ 1.9, medium ≈ 2850; the stored policy returns 2146 without noise
     // and ~1600 with the recipe's noise, whose walks often end in a fall
@@ -171,7 +211,7 @@ fn recipe_errors_name_the_problem() {
         assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
     };
     fails(
-        &["collect", "--recipe", "hopper-expert", "--out", "x.hdf5"],
+        &["collect", "--recipe", "hopper-superb", "--out", "x.hdf5"],
         "known: hopper-random",
     );
     fails(

@@ -4,7 +4,7 @@ use super::common::{policy_and_env, Output};
 use crate::data;
 use crate::envs::make_env;
 use crate::envs::maze::Layout;
-use crate::recipes::scripted::{collect, rollout_policy, CollectConfig, Style};
+use crate::recipes::scripted::{collect, rollout_policy, rollout_sampled, CollectConfig, Style};
 use crate::run::RunPaths;
 use crate::training::online::replay_dataset;
 use anyhow::{ensure, Context, Result};
@@ -56,8 +56,9 @@ pub struct CollectArgs {
     #[arg(long)]
     pub from_run: Option<PathBuf>,
     /// A D4RL-style dataset recipe instead: hopper-random, walker2d-random,
-    /// halfcheetah-random, hopper-medium, hopper-medium-replay, walker2d-medium,
-    /// walker2d-medium-replay, halfcheetah-medium, halfcheetah-medium-replay,
+    /// halfcheetah-random, hopper-medium, hopper-medium-replay, hopper-expert, walker2d-medium,
+    /// walker2d-medium-replay, walker2d-expert, halfcheetah-medium, halfcheetah-medium-replay,
+    /// halfcheetah-expert,
     /// antmaze-umaze, antmaze-umaze-diverse, antmaze-medium-play, antmaze-medium-diverse,
     /// antmaze-large-play, antmaze-large-diverse (see docs/study.md);
     /// --steps overrides its size (default: D4RL's 1M rows; medium-replay: its whole
@@ -227,30 +228,19 @@ fn collect_replay(a: &CollectArgs, run: &std::path::Path) -> Result<String> {
 fn collect_policy(a: &CollectArgs, policy: &std::path::Path) -> Result<String> {
     let (mut policy, mut env) = policy_and_env(policy, &a.env)?;
     ensure!(a.steps > 0, "option --steps must be positive");
-    ensure!(
-        !a.stochastic || policy.is_stochastic(),
-        "option --stochastic: this policy is deterministic (no tanh-Gaussian head); SAC policies (pars online --algo sac) can sample"
-    );
-    // the samples' own stream, so --policy-noise and episode seeds draw as without it
-    let mut sample_rng =
-        <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(a.seed ^ 0x5A3_9E11);
-    let mut buf = vec![0.0f32; policy.act_dim()];
-    let stochastic = a.stochastic;
-    let ds = rollout_policy(
-        env.as_mut(),
-        |o| {
-            if stochastic {
-                policy.sample(o, &mut sample_rng, &mut buf);
-                buf.clone()
-            } else {
-                policy.act(o).to_vec()
-            }
-        },
-        a.steps,
-        a.policy_noise,
-        a.seed,
-    )?;
-    let how = if stochastic {
+    let ds = if a.stochastic {
+        rollout_sampled(env.as_mut(), &mut policy, a.steps, a.policy_noise, a.seed)
+            .context("option --stochastic")?
+    } else {
+        rollout_policy(
+            env.as_mut(),
+            |o| policy.act(o).to_vec(),
+            a.steps,
+            a.policy_noise,
+            a.seed,
+        )?
+    };
+    let how = if a.stochastic {
         "saved policy, sampled actions"
     } else {
         "saved policy"

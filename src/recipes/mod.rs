@@ -105,6 +105,40 @@ pub const ANT_GOAL: Behaviour = Behaviour {
     policy: include_bytes!("../../data/behaviour/antgoal.safetensors"),
 };
 
+/// A SAC actor (with its log-std head) from a run of `pars online --algo sac --env <env>
+/// --steps 1000000 --seed 0 --eval-every 10000 --set agent.init=pytorch`, rolled out with
+/// sampled actions as D4RL's `collect_data.py` did (docs/study.md, "SAC behaviour
+/// policies").
+#[derive(Clone, Copy, Debug)]
+pub struct SacActor {
+    /// Environment step of the checkpoint.
+    pub step: u64,
+    /// Its run's evaluation return (deterministic actions).
+    pub eval_return: f64,
+    pub policy: &'static [u8],
+}
+
+/// Hopper's expert: the best evaluation of its run.
+pub const HOPPER_SAC_EXPERT: SacActor = SacActor {
+    step: 890_000,
+    eval_return: 3558.6,
+    policy: include_bytes!("../../data/behaviour/hopper-sac-expert.safetensors"),
+};
+
+/// Walker2d's expert: the best evaluation of its run (above D4RL's expert reference).
+pub const WALKER2D_SAC_EXPERT: SacActor = SacActor {
+    step: 990_000,
+    eval_return: 4815.3,
+    policy: include_bytes!("../../data/behaviour/walker2d-sac-expert.safetensors"),
+};
+
+/// HalfCheetah's expert: the best evaluation of its run (nearly flat from 900k).
+pub const HALFCHEETAH_SAC_EXPERT: SacActor = SacActor {
+    step: 990_000,
+    eval_return: 11334.3,
+    policy: include_bytes!("../../data/behaviour/halfcheetah-sac-expert.safetensors"),
+};
+
 /// How an AntMaze dataset picks its starts and commanded goals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Goals {
@@ -121,6 +155,8 @@ pub enum Kind {
     Random,
     Medium(Behaviour),
     MediumReplay(Behaviour),
+    /// A SAC actor's sampled actions, no added noise (`<env>-expert`).
+    Sampled(SacActor),
     /// The goal-reaching ant driven through a maze by a waypoint planner.
     AntMaze(Goals),
 }
@@ -134,7 +170,7 @@ pub struct Recipe {
     pub default_rows: usize,
 }
 
-pub const RECIPES: [Recipe; 15] = [
+pub const RECIPES: [Recipe; 18] = [
     Recipe {
         name: "hopper-random",
         env: "hopper-v2",
@@ -188,6 +224,24 @@ pub const RECIPES: [Recipe; 15] = [
         env: "halfcheetah-v2",
         kind: Kind::MediumReplay(HALFCHEETAH_MEDIUM),
         default_rows: HALFCHEETAH_MEDIUM.steps as usize,
+    },
+    Recipe {
+        name: "hopper-expert",
+        env: "hopper-v2",
+        kind: Kind::Sampled(HOPPER_SAC_EXPERT),
+        default_rows: 1_000_000,
+    },
+    Recipe {
+        name: "walker2d-expert",
+        env: "walker2d-v2",
+        kind: Kind::Sampled(WALKER2D_SAC_EXPERT),
+        default_rows: 1_000_000,
+    },
+    Recipe {
+        name: "halfcheetah-expert",
+        env: "halfcheetah-v2",
+        kind: Kind::Sampled(HALFCHEETAH_SAC_EXPERT),
+        default_rows: 1_000_000,
     },
     antmaze("antmaze-umaze", "antmaze-umaze-v2", Goals::Single),
     antmaze("antmaze-umaze-diverse", "antmaze-umaze-v2", Goals::Diverse),
@@ -306,6 +360,13 @@ pub fn build(
                 MEDIUM_NOISE,
                 seed,
             )
+        }
+        Kind::Sampled(actor) => {
+            let mut policy = Policy::from_bytes(
+                &format!("{} behaviour policy", recipe.name),
+                actor.policy.to_vec(),
+            )?;
+            scripted::rollout_sampled(env.as_mut(), &mut policy, rows, 0.0, seed)
         }
         Kind::MediumReplay(b) => {
             ensure!(

@@ -263,6 +263,34 @@ pub fn rollout_policy<F: FnMut(&[f32]) -> Vec<f32>>(
     Ok(ds)
 }
 
+/// Rollouts of a SAC policy acting with samples of its tanh-Gaussian, as D4RL's
+/// `collect_data.py` did (`distr.sample()`), plus Gaussian `noise`. The samples have their
+/// own stream, so the noise and the episode seeds draw as in a deterministic rollout.
+pub fn rollout_sampled(
+    env: &mut dyn Env,
+    policy: &mut crate::policy::Policy,
+    num_steps: usize,
+    noise: f32,
+    seed: u64,
+) -> Result<RawDataset> {
+    anyhow::ensure!(
+        policy.is_stochastic(),
+        "this policy is deterministic (no tanh-Gaussian head); SAC policies (pars online --algo sac) can sample"
+    );
+    let mut sample_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5A3_9E11);
+    let mut buf = vec![0.0f32; policy.act_dim()];
+    rollout_policy(
+        env,
+        |o| {
+            policy.sample(o, &mut sample_rng, &mut buf);
+            buf.clone()
+        },
+        num_steps,
+        noise,
+        seed,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
