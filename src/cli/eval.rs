@@ -32,10 +32,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
     ensure!(a.episodes > 0, "option --episodes must be positive");
     let (env_id, reference) = environment(&a)?;
     let (mut policy, env) = policy_and_env(&a.policy, &env_id)?;
-    let mut env = match reference {
-        Some([lo, hi]) => Box::new(crate::envs::WithReference::new(env, (lo, hi))),
-        None => env,
-    };
+    let mut env = crate::envs::WithReference::wrap(env, reference);
     let ev = evaluate(env.as_mut(), |o| policy.act(o).to_vec(), a.episodes, a.seed)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&ev)?);
@@ -85,21 +82,16 @@ fn environment(a: &EvalArgs) -> Result<(String, Option<[f64; 2]>)> {
 /// A run directory's evaluation environment and score reference (none for a file).
 fn run_environment(policy: &Path) -> Result<(Option<String>, Option<[f64; 2]>)> {
     let paths = RunPaths::new(policy);
-    let read = |p: PathBuf| {
-        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
-    };
     if !policy.is_dir() {
         return Ok((None, None));
     }
     if paths.config().is_file() {
-        let cfg: TrainConfig = toml::from_str(&read(paths.config())?)
-            .with_context(|| format!("{}: invalid config", paths.config().display()))?;
+        let cfg: TrainConfig = crate::run::read_config(&paths.config())?;
         let env = cfg.env.filter(|e| e != crate::training::offline::NO_ENV);
         return Ok((env, cfg.score_reference));
     }
     if paths.online_config().is_file() {
-        let cfg: OnlineConfig = toml::from_str(&read(paths.online_config())?)
-            .with_context(|| format!("{}: invalid config", paths.online_config().display()))?;
+        let cfg: OnlineConfig = crate::run::read_config(&paths.online_config())?;
         return Ok((Some(cfg.env), cfg.score_reference));
     }
     Ok((None, None))

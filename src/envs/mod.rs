@@ -92,6 +92,14 @@ impl WithReference {
     pub fn new(inner: Box<dyn Env>, returns: (f64, f64)) -> Self {
         WithReference { inner, returns }
     }
+
+    /// `inner`, normalised by `reference` (random, expert returns) when given.
+    pub fn wrap(inner: Box<dyn Env>, reference: Option<[f64; 2]>) -> Box<dyn Env> {
+        match reference {
+            Some([lo, hi]) => Box::new(WithReference::new(inner, (lo, hi))),
+            None => inner,
+        }
+    }
 }
 
 impl Env for WithReference {
@@ -114,11 +122,7 @@ impl Env for WithReference {
 
 /// `make_env`, its scores normalised by `reference` (random, expert returns) when given.
 pub fn make_env_with_reference(id: &str, reference: Option<[f64; 2]>) -> Result<Box<dyn Env>> {
-    let env = make_env(id)?;
-    Ok(match reference {
-        Some([lo, hi]) => Box::new(WithReference::new(env, (lo, hi))),
-        None => env,
-    })
+    Ok(WithReference::wrap(make_env(id)?, reference))
 }
 
 /// The native environment that simulates a Gymnasium environment spec (a Minari dataset's

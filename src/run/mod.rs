@@ -201,6 +201,13 @@ pub fn config_toml<T: Serialize>(cfg: &T) -> Result<String> {
     Ok(toml::to_string_pretty(&v)?)
 }
 
+/// A run directory's TOML config (`config.toml`, `online.toml`) read back as `T`.
+pub fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}: invalid config", path.display()))
+}
+
 fn tidy_floats(v: &mut toml::Value) {
     match v {
         toml::Value::Float(f) => {
