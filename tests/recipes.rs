@@ -6,198 +6,207 @@ use common::{ok, pars, stderr};
 use pars::data::{read_dataset, summarize, RawDataset};
 use std::path::Path;
 
-#[test]
-fn recipes_write_d4rl_files_in_the_intended_quality_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    for (recipe, out) in [("hopper-random", "r.hdf5"), ("hopper-medium", "m.hdf5")] {
-        ok(&pars(
-            &[
-                "collect", "--recipe", recipe, "--steps", "5000", "--out", out,
-            ],
-            d,
-        ));
-    }
+fn collect(d: &Path, recipe: &str, rows: usize, out: &str) -> RawDataset {
     ok(&pars(
         &[
             "collect",
             "--recipe",
-            "hopper-medium-replay",
+            recipe,
             "--steps",
-            "2000",
+            &rows.to_string(),
             "--out",
-            "mr.hdf5",
+            out,
         ],
         d,
     ));
-    let (r, m, mr) = (
-        read_dataset(&d.join("r.hdf5")).unwrap(),
-        read_dataset(&d.join("m.hdf5")).unwrap(),
-        read_dataset(&d.join("mr.hdf5")).unwrap(),
-    );
-    for (name, ds, rows) in [
-        ("random", &r, 5000),
-        ("medium", &m, 5000),
-        ("replay", &mr, 2000),
-    ] {
-        assert_eq!((ds.len(), ds.obs_dim, ds.act_dim), (rows, 11, 3), "{name}");
-        assert!(ds.actions.iter().all(|a| a.abs() <= 1.0), "{name}");
-        // every policy here falls sooner or later
-        assert!(ds.terminals.iter().any(|&t| t), "{name}: terminals");
-    }
-    assert!(mr.next_observations.is_some(), "replay rows store s'");
-    let (sr, sm) = (summarize(&r), summarize(&m));
-    assert!(
-        sr.return_mean * 10.0 < sm.return_mean,
-        "random {} vs medium {}",
-        sr.return_mean,
-        sm.return_mean
-    );
-    // D4RL's random hopper averages ~18; the medium policy returns 1134 without noise
-    // (a third of the expert's 3234) and ~730 with the recipe's noise
-    assert!(sr.return_mean < 100.0 && sm.return_mean > 500.0);
-    // D4RL's expert file ≈ 3 511; ours samples ~2 860
-    let e = check_expert(d, "hopper", (11, 3), &m);
-    assert!(summarize(&e).return_mean > 2000.0);
-    // a random hopper falls within ~20 steps; the medium one hops for hundreds
-    assert!(
-        sm.episodes * 5 < sr.episodes,
-        "{} vs {} episodes",
-        sm.episodes,
-        sr.episodes
-    );
-    // the same seed rebuilds the same file; another seed gives other rows
-    ok(&pars(
-        &[
-            "collect",
-            "--recipe",
-            "hopper-random",
-            "--steps",
-            "5000",
-            "--out",
-            "r2.hdf5",
-        ],
-        d,
-    ));
-    assert_eq!(
-        std::fs::read(d.join("r.hdf5")).unwrap(),
-        std::fs::read(d.join("r2.hdf5")).unwrap()
-    );
-    ok(&pars(
-        &[
-            "collect",
-            "--recipe",
-            "hopper-random",
-            "--steps",
-            "5000",
-            "--seed",
-            "3",
-            "--out",
-            "r3.hdf5",
-        ],
-        d,
-    ));
-    assert_ne!(read_dataset(&d.join("r3.hdf5")).unwrap().actions, r.actions);
+    read_dataset(&d.join(out)).unwrap()
 }
 
-/// Build `<body>-random`, `-medium` and `-medium-replay` small and check their format and
-/// that random returns less than medium; returns (random, medium, medium-replay).
-fn build_random_medium_replay(
+fn mean_abs(v: &[f32]) -> f64 {
+    v.iter().map(|a| a.abs() as f64).sum::<f64>() / v.len() as f64
+}
+
+/// The D4RL-made recipes of one environment, small: format, uniform random actions,
+/// sampled SAC actions, random < medium < expert on return, medium-expert = the medium
+/// rows cut after their last complete episode then the expert rows, and the replay
+/// buffer starting with SAC's uniformly random steps. Returns (random, medium, expert).
+fn check_d4rl_recipes(
     d: &Path,
     body: &str,
     dims: (usize, usize),
 ) -> (RawDataset, RawDataset, RawDataset) {
-    let names = ["random", "medium", "medium-replay"].map(|k| format!("{body}-{k}"));
-    for (recipe, rows) in names.iter().zip(["2000", "2000", "1500"]) {
-        let out = format!("{recipe}.hdf5");
-        ok(&pars(
-            &[
-                "collect", "--recipe", recipe, "--steps", rows, "--out", &out,
-            ],
-            d,
-        ));
+    let n = 3000;
+    let r = collect(d, &format!("{body}-random"), n, "r.hdf5");
+    let m = collect(d, &format!("{body}-medium"), n, "m.hdf5");
+    let e = collect(d, &format!("{body}-expert"), n, "e.hdf5");
+    let me = collect(d, &format!("{body}-medium-expert"), 2 * n, "me.hdf5");
+    let mr = collect(d, &format!("{body}-medium-replay"), 1500, "mr.hdf5");
+    for (ds, rows) in [(&r, n), (&m, n), (&e, n), (&mr, 1500)] {
+        assert_eq!(
+            (ds.len(), ds.obs_dim, ds.act_dim),
+            (rows, dims.0, dims.1),
+            "{body}"
+        );
+        assert!(ds.next_observations.is_some());
     }
-    let read = |r: &str| read_dataset(&d.join(format!("{r}.hdf5"))).unwrap();
-    let (r, m, mr) = (read(&names[0]), read(&names[1]), read(&names[2]));
+    // D4RL's random: action_space.sample(), uniform in the box (mean |a| = 0.5)
+    assert!(r.actions.iter().all(|a| a.abs() <= 1.0));
+    assert!((mean_abs(&r.actions) - 0.5).abs() < 0.02, "{body}-random");
+    // sampled tanh-Gaussian actions: inside the box, rarely at its edge (tanh rounds to
+    // ±1 in f32 only beyond |x| ≈ 9)
+    for ds in [&m, &e] {
+        let edge = ds.actions.iter().filter(|a| a.abs() >= 1.0).count();
+        assert!(ds.actions.iter().all(|a| a.abs() <= 1.0), "{body}");
+        assert!(edge * 20 < ds.actions.len(), "{body}: {edge} actions at ±1");
+    }
+    let (sr, sm, se) = (summarize(&r), summarize(&m), summarize(&e));
+    assert!(
+        sr.return_mean + 300.0 < sm.return_mean && 1.3 * sm.return_mean < se.return_mean,
+        "{body}: random {} medium {} expert {}",
+        sr.return_mean,
+        sm.return_mean,
+        se.return_mean
+    );
+    // medium-expert holds both: medium (same seed) cut after its last complete episode,
+    // then the expert file
+    let cut = pars::recipes::complete_episodes(&m, 1000);
+    assert!(cut > 0 && cut <= n);
+    assert_eq!(me.len(), cut + n, "{body}-medium-expert rows");
+    let (o, a) = (dims.0, dims.1);
+    assert_eq!(me.observations[..cut * o], m.observations[..cut * o]);
+    assert_eq!(me.observations[cut * o..], e.observations[..]);
+    assert_eq!(me.actions[..cut * a], m.actions[..cut * a]);
+    assert_eq!(me.actions[cut * a..], e.actions[..]);
+    assert_eq!(me.rewards[cut..], e.rewards[..]);
+    assert!(me.terminals[cut - 1] || me.timeouts[cut - 1]);
+    // SAC's training run begins with 10k uniformly random steps
+    assert!(
+        (mean_abs(&mr.actions) - 0.5).abs() < 0.03,
+        "{body}-medium-replay"
+    );
+    // one seed, one file
+    collect(d, &format!("{body}-expert"), n, "e2.hdf5");
+    assert_eq!(
+        std::fs::read(d.join("e.hdf5")).unwrap(),
+        std::fs::read(d.join("e2.hdf5")).unwrap(),
+        "{body}-expert: one seed, one file"
+    );
+    (r, m, e)
+}
+
+/// The study's first recipes (TD3 actors plus noise, a random network plus noise), small:
+/// format and random below medium; returns (random-net, medium-td3, medium-replay-td3).
+fn check_td3_recipes(
+    d: &Path,
+    body: &str,
+    dims: (usize, usize),
+) -> (RawDataset, RawDataset, RawDataset) {
+    let r = collect(d, &format!("{body}-random-net"), 2000, "rn.hdf5");
+    let m = collect(d, &format!("{body}-medium-td3"), 2000, "mt.hdf5");
+    let mr = collect(d, &format!("{body}-medium-replay-td3"), 1500, "mrt.hdf5");
     for (ds, rows) in [(&r, 2000), (&m, 2000), (&mr, 1500)] {
         assert_eq!((ds.len(), ds.obs_dim, ds.act_dim), (rows, dims.0, dims.1));
+        assert!(ds.actions.iter().all(|a| a.abs() <= 1.0));
     }
     // the replay buffer starts with the training run's uniformly random actions
     assert!(mr.next_observations.is_some());
-    let mean_abs = mr.actions.iter().map(|a| a.abs() as f64).sum::<f64>() / mr.actions.len() as f64;
+    let mean_abs = mean_abs(&mr.actions);
     assert!(
         (mean_abs - 0.5).abs() < 0.03,
         "uniform actions have mean |a| 0.5: {mean_abs}"
     );
+    let (sr, sm) = (summarize(&r), summarize(&m));
+    assert!(
+        sr.return_mean < sm.return_mean,
+        "{body}: random-net {} vs medium-td3 {}",
+        sr.return_mean,
+        sm.return_mean
+    );
     (r, m, mr)
 }
 
-/// Build `<body>-expert` (sampled actions of the SAC expert) small, twice with one seed,
-/// and check its format, determinism and that it returns more than `medium`.
-fn check_expert(d: &Path, body: &str, dims: (usize, usize), medium: &RawDataset) -> RawDataset {
-    let recipe = format!("{body}-expert");
-    for out in ["e.hdf5", "e2.hdf5"] {
-        ok(&pars(
-            &[
-                "collect", "--recipe", &recipe, "--steps", "2000", "--out", out,
-            ],
-            d,
-        ));
-    }
-    assert_eq!(
-        std::fs::read(d.join("e.hdf5")).unwrap(),
-        std::fs::read(d.join("e2.hdf5")).unwrap(),
-        "{recipe}: one seed, one file"
-    );
-    let e = read_dataset(&d.join("e.hdf5")).unwrap();
-    assert_eq!((e.len(), e.obs_dim, e.act_dim), (2000, dims.0, dims.1));
-    // sampled tanh-Gaussian actions: inside the box, never exactly at its edge
-    assert!(e.actions.iter().all(|a| a.abs() < 1.0), "{recipe}");
-    let (se, sm) = (summarize(&e), summarize(medium));
+#[test]
+fn hopper_recipes_in_the_intended_quality_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (r, m, e) = check_d4rl_recipes(d, "hopper", (11, 3));
+    let (sr, sm, se) = (summarize(&r), summarize(&m), summarize(&e));
+    // D4RL's files: random ≈ 18, medium ≈ 1 422, expert ≈ 3 511 (docs/study.md)
+    assert!(sr.return_mean < 60.0, "random {}", sr.return_mean);
+    assert!(sm.return_mean > 700.0 && se.return_mean > 2000.0);
+    // a random hopper falls within ~20 steps; the medium one hops for hundreds
+    assert!(r.terminals.iter().any(|&t| t) && m.terminals.iter().any(|&t| t));
     assert!(
-        se.return_mean > 1.5 * sm.return_mean,
-        "{recipe}: expert {} vs medium {}",
-        se.return_mean,
-        sm.return_mean
+        sm.episodes * 5 < sr.episodes,
+        "{} vs {}",
+        sm.episodes,
+        sr.episodes
     );
-    e
+    // another seed gives other rows
+    let r3 = collect(d, "hopper-random", 3000, "r3.hdf5");
+    assert_eq!(r3.actions, r.actions, "same seed, same rows");
+    ok(&pars(
+        &[
+            "collect",
+            "--recipe",
+            "hopper-random",
+            "--steps",
+            "3000",
+            "--seed",
+            "3",
+            "--out",
+            "r4.hdf5",
+        ],
+        d,
+    ));
+    assert_ne!(read_dataset(&d.join("r4.hdf5")).unwrap().actions, r.actions);
+
+    let (rn, mt, mrt) = check_td3_recipes(d, "hopper", (11, 3));
+    for ds in [&rn, &mt, &mrt] {
+        // every policy here falls sooner or later
+        assert!(ds.terminals.iter().any(|&t| t));
+    }
+    // the TD3 medium policy returns 1134 without noise and ~730 with the recipe's noise
+    let (srn, smt) = (summarize(&rn), summarize(&mt));
+    assert!(srn.return_mean * 10.0 < smt.return_mean && smt.return_mean > 500.0);
 }
 
 #[test]
-fn halfcheetah_recipes_order_random_below_medium() {
+fn halfcheetah_recipes_in_the_intended_quality_order() {
     let dir = tempfile::tempdir().unwrap();
-    let (r, m, mr) = build_random_medium_replay(dir.path(), "halfcheetah", (17, 6));
-    for ds in [&r, &m, &mr] {
+    let (r, m, e) = check_d4rl_recipes(dir.path(), "halfcheetah", (17, 6));
+    let (rn, mt, mrt) = check_td3_recipes(dir.path(), "halfcheetah", (17, 6));
+    for ds in [&r, &m, &e, &rn, &mt, &mrt] {
         // HalfCheetah never terminates; episodes end by the 1000-step limit
         assert!(!ds.terminals.iter().any(|&t| t));
     }
-    let (sr, sm) = (summarize(&r), summarize(&m));
-    // D4RL: random ≈ −280, medium ≈ 4770; the stored policy returns 4162 without noise
+    // D4RL's files: random ≈ −280, medium ≈ 4 770, expert ≈ 10 656
+    let (sr, sm, se) = (summarize(&r), summarize(&m), summarize(&e));
     assert!(sr.return_mean < 0.0, "random {}", sr.return_mean);
-    assert!(sm.return_mean > 3000.0, "medium {}", sm.return_mean);
-    // D4RL's expert file ≈ 10 656; ours samples ~10 870
-    let e = check_expert(dir.path(), "halfcheetah", (17, 6), &m);
-    assert!(summarize(&e).return_mean > 9000.0);
+    assert!(sm.return_mean > 4000.0 && se.return_mean > 9000.0);
+    // the TD3 actor returns 4162 without noise
+    assert!(summarize(&rn).return_mean < 0.0 && summarize(&mt).return_mean > 3000.0);
 }
 
 #[test]
-fn walker2d_recipes_order_random_below_medium() {
+fn walker2d_recipes_in_the_intended_quality_order() {
     let dir = tempfile::tempdir().unwrap();
-    let (r, m, _) = build_random_medium_replay(dir.path(), "walker2d", (17, 6));
-    // D4RL's expert file ≈ 4 921; ours samples ~4 764 and does not fall
-    let e = check_expert(dir.path(), "walker2d", (17, 6), &m);
-    assert!(summarize(&e).return_mean > 4000.0 && !e.terminals.iter().any(|&t| t));
-    let (sr, sm) = (summarize(&r), summarize(&m));
-    // D4RL: random ≈ 1.9, medium ≈ 2850; the stored policy returns 2146 without noise
-    // and ~1600 with the recipe's noise, whose walks often end in a fall
+    let (r, m, e) = check_d4rl_recipes(dir.path(), "walker2d", (17, 6));
+    // D4RL's files: random ≈ 1.9, medium ≈ 2 852, expert ≈ 4 921; our expert does not fall
+    let (sr, sm, se) = (summarize(&r), summarize(&m), summarize(&e));
     assert!(sr.return_mean < 50.0, "random {}", sr.return_mean);
-    assert!(sm.return_mean > 800.0, "medium {}", sm.return_mean);
-    // a random walker falls within ~20 steps, the medium one walks for hundreds
+    assert!(sm.return_mean > 1500.0 && se.return_mean > 4000.0);
+    assert!(!e.terminals.iter().any(|&t| t));
+    let (rn, mt, _) = check_td3_recipes(dir.path(), "walker2d", (17, 6));
+    // the TD3 actor returns 2146 without noise and ~1600 with the recipe's noise; a random
+    // walker falls within ~20 steps, the medium one walks for hundreds
+    let (srn, smt) = (summarize(&rn), summarize(&mt));
+    assert!(srn.return_mean < 50.0 && smt.return_mean > 800.0);
     assert!(
-        sm.episodes * 10 < sr.episodes,
-        "{} vs {} episodes",
-        sm.episodes,
-        sr.episodes
+        smt.episodes * 10 < srn.episodes,
+        "{} vs {}",
+        smt.episodes,
+        srn.episodes
     );
 }
 
@@ -220,7 +229,7 @@ fn recipe_errors_name_the_problem() {
             "--recipe",
             "hopper-medium-replay",
             "--steps",
-            "300000",
+            "3000000",
             "--out",
             "x.hdf5",
         ],

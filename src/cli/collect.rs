@@ -55,14 +55,14 @@ pub struct CollectArgs {
     /// Export the replay buffer of a finished `pars online`/`pars finetune` run instead.
     #[arg(long)]
     pub from_run: Option<PathBuf>,
-    /// A D4RL-style dataset recipe instead: hopper-random, walker2d-random,
-    /// halfcheetah-random, hopper-medium, hopper-medium-replay, hopper-expert, walker2d-medium,
-    /// walker2d-medium-replay, walker2d-expert, halfcheetah-medium, halfcheetah-medium-replay,
-    /// halfcheetah-expert,
+    /// A D4RL-style dataset recipe instead: <env>-random, <env>-medium,
+    /// <env>-medium-replay, <env>-medium-expert, <env>-expert for env hopper, walker2d or
+    /// halfcheetah (SAC policies with sampled actions, as D4RL made them), the study's
+    /// first files <env>-medium-td3, <env>-medium-replay-td3, <env>-random-net, and
     /// antmaze-umaze, antmaze-umaze-diverse, antmaze-medium-play, antmaze-medium-diverse,
-    /// antmaze-large-play, antmaze-large-diverse (see docs/study.md);
-    /// --steps overrides its size (default: D4RL's 1M rows; medium-replay: its whole
-    /// training run), --seed its randomness.
+    /// antmaze-large-play, antmaze-large-diverse (see docs/study.md); --steps overrides its
+    /// size (default: D4RL's 1M rows; medium-replay: its whole training run;
+    /// medium-expert: 2M), --seed its randomness.
     #[arg(long, conflicts_with_all = ["policy", "from_run", "style"])]
     pub recipe: Option<String>,
 }
@@ -248,7 +248,7 @@ fn collect_policy(a: &CollectArgs, policy: &std::path::Path) -> Result<String> {
     write_episodes(a, &ds, Some(&a.env), how)
 }
 
-/// A D4RL-style recipe (random, medium, medium-replay).
+/// A D4RL-style recipe (`crate::recipes`).
 fn collect_recipe(a: &CollectArgs, name: &str, out: &Output) -> Result<String> {
     let recipe = crate::recipes::recipe(name)?;
     // --steps and --seed keep clap defaults; only an explicit value changes the recipe

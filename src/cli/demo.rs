@@ -1,7 +1,8 @@
 //! `pars demo`: build a dataset with no download, train PARS and TD3+BC on it with
 //! several seeds at once, and compare them as mean ± std over seeds and over training.
-//! The default task is the generated `hopper-random` dataset, the study's (docs/study.md)
-//! closest affordable setting to the paper's random-data results; `--task maze` is the
+//! The default task is the generated `hopper-random-net` dataset (a random network plus
+//! noise), the study's (docs/study.md) closest affordable setting to the paper's
+//! random-data results; `--task maze` is the
 //! built-in point-mass maze.
 use super::common::Output;
 use crate::config::presets::{resolve_train_config, TrainSources};
@@ -26,7 +27,7 @@ pub struct DemoArgs {
     /// Training seeds per algorithm.
     #[arg(long, default_value_t = 3)]
     pub seeds: u64,
-    /// Data and task: hopper-random (the `hopper-random` recipe, MuJoCo Hopper) or maze
+    /// Data and task: hopper-random (the `hopper-random-net` recipe, MuJoCo Hopper) or maze
     /// (the scripted point-mass maze dataset, see --layout).
     #[arg(long, value_enum, default_value_t = Task::default())]
     pub task: Task,
@@ -76,7 +77,7 @@ pub fn run(a: DemoArgs, out: &Output) -> Result<()> {
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let s = match a.task {
         Task::HopperRandom => Setting {
-            data_name: "hopper-random".into(),
+            data_name: "hopper-random-net".into(),
             env: "hopper-random-v2".into(),
             // the paper's hopper-random preset (Table 11) against plain TD3+BC; width 64
             // instead of 256 keeps the demo to a few minutes on two cores
@@ -116,7 +117,7 @@ pub fn run(a: DemoArgs, out: &Output) -> Result<()> {
     );
     let ds = match a.task {
         Task::HopperRandom => {
-            let r = crate::recipes::recipe("hopper-random")?;
+            let r = crate::recipes::recipe("hopper-random-net")?;
             crate::recipes::build(&r, Some(s.rows), a.seed, false)?
         }
         Task::Maze => {

@@ -71,6 +71,45 @@ impl RawDataset {
         self.timeouts.push(timeout);
     }
 
+    /// Keeps the first `rows` rows.
+    pub fn truncate(&mut self, rows: usize) {
+        self.observations.truncate(rows * self.obs_dim);
+        self.actions.truncate(rows * self.act_dim);
+        self.rewards.truncate(rows);
+        self.terminals.truncate(rows);
+        self.timeouts.truncate(rows);
+        if let Some(n) = &mut self.next_observations {
+            n.truncate(rows * self.obs_dim);
+        }
+    }
+
+    /// Appends `other`'s rows (same widths; next observations kept only if both have
+    /// them).
+    pub fn append(&mut self, other: &RawDataset) -> Result<()> {
+        if (other.obs_dim, other.act_dim) != (self.obs_dim, self.act_dim) {
+            bail!(
+                "cannot join datasets of widths {}/{} and {}/{}",
+                self.obs_dim,
+                self.act_dim,
+                other.obs_dim,
+                other.act_dim
+            );
+        }
+        self.observations.extend_from_slice(&other.observations);
+        self.actions.extend_from_slice(&other.actions);
+        self.rewards.extend_from_slice(&other.rewards);
+        self.terminals.extend_from_slice(&other.terminals);
+        self.timeouts.extend_from_slice(&other.timeouts);
+        self.next_observations = match (self.next_observations.take(), &other.next_observations) {
+            (Some(mut a), Some(b)) => {
+                a.extend_from_slice(b);
+                Some(a)
+            }
+            _ => None,
+        };
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.rewards.len()
     }

@@ -1,16 +1,19 @@
 //! D4RL-style datasets rebuilt with the project's own tools (SPEC §9). D4RL's files
 //! cannot be downloaded here, but they were made by simple recipes on the same
-//! simulators: a randomly initialised policy (`random`), a policy trained online to
-//! about a third of the expert's return and rolled out with noise (`medium`), and that
-//! training run's replay buffer (`medium-replay`); for AntMaze, a goal-reaching ant
-//! driven through the maze by a waypoint planner. Each recipe rebuilds its file from a
-//! seed; the behaviour policies are built into the binary (`data/behaviour/`), so a
-//! dataset takes minutes, not the hours of training behind it.
+//! simulators, which we follow (D4RL's `scripts/generation/mujoco/`): uniform random
+//! actions (`random`), a SAC policy stopped part-way through training and a fully trained
+//! one rolled out with *sampled* actions (`medium`, `expert`), that training run's replay
+//! buffer up to the medium policy (`medium-replay`) and medium then expert rows
+//! (`medium-expert`); for AntMaze, a goal-reaching ant driven through the maze by a
+//! waypoint planner. The study's first files, on deterministic TD3 policies plus noise,
+//! stay as `-medium-td3`, `-medium-replay-td3` and `-random-net`. Each recipe rebuilds its
+//! file from a seed; the behaviour policies are built into the binary
+//! (`data/behaviour/`), so a dataset takes minutes, not the hours of training behind it.
 //!
 //! `scripted` makes the point-maze datasets with a scripted waypoint controller, and
 //! rolls any policy out into a dataset (`rollout_policy`, used by the recipes too).
+use crate::algos::new_online_learner;
 use crate::algos::pars::actor_spec;
-use crate::algos::Agent;
 use crate::config::online::scratch_config;
 use crate::config::{AgentConfig, OnlineAlgo};
 use crate::data::RawDataset;
@@ -19,7 +22,7 @@ use crate::nn::{EnsembleMlp, Init};
 use crate::policy::Policy;
 use crate::training::OnlineRun;
 use anyhow::{bail, ensure, Context, Result};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use scripted::rollout_policy;
@@ -32,112 +35,156 @@ pub mod scripted;
 /// network alone moves little; SAC's initial policy (what D4RL rolled out) samples
 /// with a standard deviation near 1 before its tanh.
 pub const RANDOM_NOISE: f32 = 0.5;
-/// σ of the medium policy's action noise: D4RL sampled its SAC policies stochastically,
-/// which covers far more actions than a deterministic policy plus small noise.
+/// σ of the TD3 medium policy's action noise (`-medium-td3`): D4RL sampled its SAC
+/// policies, which covers far more actions than a deterministic policy plus small noise.
 pub const MEDIUM_NOISE: f32 = 0.3;
 
-/// How a medium behaviour policy was trained (the recipe of `medium-replay` reruns it).
+/// A behaviour policy and the training run it came from (`medium-replay` reruns the run).
 #[derive(Clone, Copy, Debug)]
 pub struct Behaviour {
     pub env: &'static str,
     pub algo: OnlineAlgo,
-    /// Environment steps of the training run (it reached the medium level here).
+    /// Environment steps of the training run when the policy was saved.
     pub steps: u64,
     pub random_steps: u64,
     pub seed: u64,
+    /// The run's initialisation when not its preset's (`--set agent.init=pytorch`).
+    pub init: Option<Init>,
     /// Evaluation return of the saved policy (its run's evaluation, deterministic).
     pub eval_return: f64,
     /// The saved policy (that evaluation's `checkpoints/actor_<step>.safetensors`).
     pub policy: &'static [u8],
 }
 
-/// Hopper: TD3 (`pars online --env hopper-v2 --algo td3 --random-steps 10000
-/// --learning-starts 10000 --seed 2`), the actor of its first evaluation at or above a
-/// third of D4RL's expert return (1078): 1134 at 200k environment steps, a hop forward
-/// that falls after ~340 steps (an earlier 10k-step policy reached it by standing still).
-pub const HOPPER_MEDIUM: Behaviour = Behaviour {
-    env: "hopper-v2",
-    algo: OnlineAlgo::Td3,
-    steps: 200_000,
-    random_steps: 10_000,
-    seed: 2,
-    eval_return: 1133.6,
-    policy: include_bytes!("../../data/behaviour/hopper-medium.safetensors"),
-};
-
-/// HalfCheetah: TD3 (`pars online --env halfcheetah-v2 --algo td3 --random-steps 10000
-/// --learning-starts 10000 --seed 0`), the actor of its first evaluation at or above a
-/// third of D4RL's expert return (4045): 4162 at 140k environment steps.
-pub const HALFCHEETAH_MEDIUM: Behaviour = Behaviour {
-    env: "halfcheetah-v2",
-    algo: OnlineAlgo::Td3,
-    steps: 140_000,
-    random_steps: 10_000,
-    seed: 0,
-    eval_return: 4162.0,
-    policy: include_bytes!("../../data/behaviour/halfcheetah-medium.safetensors"),
-};
-
-/// Walker2d: TD3 (`pars online --env walker2d-v2 --algo td3 --random-steps 10000
-/// --learning-starts 10000 --seed 3`), the actor of its first evaluation at or above a
-/// third of D4RL's expert return (1531): 2146 at 295k environment steps.
-pub const WALKER2D_MEDIUM: Behaviour = Behaviour {
-    env: "walker2d-v2",
-    algo: OnlineAlgo::Td3,
-    steps: 295_000,
-    random_steps: 10_000,
-    seed: 3,
-    eval_return: 2146.2,
-    policy: include_bytes!("../../data/behaviour/walker2d-medium.safetensors"),
-};
-
-/// The goal-reaching ant behind the AntMaze recipes: TD3 in the open arena `antgoal-v0`
-/// (`pars online --env antgoal-v0 --algo td3 --random-steps 10000 --learning-starts 10000
-/// --seed 0`), the actor of its 80k-step evaluation: in the maze it flipped over least
-/// often of the actors at 80k and 100k steps (docs/study.md).
-pub const ANT_GOAL: Behaviour = Behaviour {
-    env: "antgoal-v0",
-    algo: OnlineAlgo::Td3,
-    steps: 80_000,
-    random_steps: 10_000,
-    seed: 0,
-    eval_return: 276.9,
-    policy: include_bytes!("../../data/behaviour/antgoal.safetensors"),
-};
-
-/// A SAC actor (with its log-std head) from a run of `pars online --algo sac --env <env>
-/// --steps 1000000 --seed 0 --eval-every 10000 --set agent.init=pytorch`, rolled out with
-/// sampled actions as D4RL's `collect_data.py` did (docs/study.md, "SAC behaviour
-/// policies").
-#[derive(Clone, Copy, Debug)]
-pub struct SacActor {
-    /// Environment step of the checkpoint.
-    pub step: u64,
-    /// Its run's evaluation return (deterministic actions).
-    pub eval_return: f64,
-    pub policy: &'static [u8],
+/// The TD3 runs behind the `-td3` recipes: `pars online --env <env> --algo td3
+/// --random-steps 10000 --learning-starts 10000 --seed S`.
+const fn td3(
+    env: &'static str,
+    steps: u64,
+    seed: u64,
+    eval_return: f64,
+    policy: &'static [u8],
+) -> Behaviour {
+    Behaviour {
+        env,
+        algo: OnlineAlgo::Td3,
+        steps,
+        random_steps: 10_000,
+        seed,
+        init: None,
+        eval_return,
+        policy,
+    }
 }
 
+/// The SAC runs behind D4RL's kind of data: `pars online --algo sac --env <env> --steps
+/// 1000000 --seed 0 --eval-every 10000 --set agent.init=pytorch` (docs/study.md, "SAC
+/// behaviour policies"); the actors keep their log-std heads and act with samples.
+const fn sac(env: &'static str, steps: u64, eval_return: f64, policy: &'static [u8]) -> Behaviour {
+    Behaviour {
+        env,
+        algo: OnlineAlgo::Sac,
+        steps,
+        random_steps: 10_000,
+        seed: 0,
+        init: Some(Init::Pytorch),
+        eval_return,
+        policy,
+    }
+}
+
+/// Hopper (TD3, seed 2): the actor of its first evaluation at or above a third of D4RL's
+/// expert return (1078): 1134 at 200k environment steps, a hop forward that falls after
+/// ~340 steps (an earlier 10k-step policy reached it by standing still).
+pub const HOPPER_TD3: Behaviour = td3(
+    "hopper-v2",
+    200_000,
+    2,
+    1133.6,
+    include_bytes!("../../data/behaviour/hopper-medium.safetensors"),
+);
+
+/// HalfCheetah (TD3, seed 0): the actor of its first evaluation at or above a third of
+/// D4RL's expert return (4045): 4162 at 140k environment steps.
+pub const HALFCHEETAH_TD3: Behaviour = td3(
+    "halfcheetah-v2",
+    140_000,
+    0,
+    4162.0,
+    include_bytes!("../../data/behaviour/halfcheetah-medium.safetensors"),
+);
+
+/// Walker2d (TD3, seed 3): the actor of its first evaluation at or above a third of
+/// D4RL's expert return (1531): 2146 at 295k environment steps.
+pub const WALKER2D_TD3: Behaviour = td3(
+    "walker2d-v2",
+    295_000,
+    3,
+    2146.2,
+    include_bytes!("../../data/behaviour/walker2d-medium.safetensors"),
+);
+
+/// The goal-reaching ant behind the AntMaze recipes: TD3 in the open arena `antgoal-v0`,
+/// the actor of its 80k-step evaluation: in the maze it flipped over least often of the
+/// actors at 80k and 100k steps (docs/study.md).
+pub const ANT_GOAL: Behaviour = td3(
+    "antgoal-v0",
+    80_000,
+    0,
+    276.9,
+    include_bytes!("../../data/behaviour/antgoal.safetensors"),
+);
+
+// The SAC medium actors: the checkpoint whose sampled rollout (50k rows, seed 0) averages
+// closest to D4RL's own medium file (docs/study.md gives the search and the numbers).
+
+/// Hopper's medium: sampled 1 014 vs D4RL's 1 422.
+pub const HOPPER_SAC_MEDIUM: Behaviour = sac(
+    "hopper-v2",
+    180_000,
+    1084.0,
+    include_bytes!("../../data/behaviour/hopper-sac-medium.safetensors"),
+);
+
+/// Walker2d's medium: sampled 2 886 (59 episodes) vs D4RL's 2 852 (1 191 per 1M rows).
+pub const WALKER2D_SAC_MEDIUM: Behaviour = sac(
+    "walker2d-v2",
+    290_000,
+    2479.4,
+    include_bytes!("../../data/behaviour/walker2d-sac-medium.safetensors"),
+);
+
+/// HalfCheetah's medium: sampled 4 874 vs D4RL's 4 770.
+pub const HALFCHEETAH_SAC_MEDIUM: Behaviour = sac(
+    "halfcheetah-v2",
+    100_000,
+    5049.9,
+    include_bytes!("../../data/behaviour/halfcheetah-sac-medium.safetensors"),
+);
+
 /// Hopper's expert: the best evaluation of its run.
-pub const HOPPER_SAC_EXPERT: SacActor = SacActor {
-    step: 890_000,
-    eval_return: 3558.6,
-    policy: include_bytes!("../../data/behaviour/hopper-sac-expert.safetensors"),
-};
+pub const HOPPER_SAC_EXPERT: Behaviour = sac(
+    "hopper-v2",
+    890_000,
+    3558.6,
+    include_bytes!("../../data/behaviour/hopper-sac-expert.safetensors"),
+);
 
 /// Walker2d's expert: the best evaluation of its run (above D4RL's expert reference).
-pub const WALKER2D_SAC_EXPERT: SacActor = SacActor {
-    step: 990_000,
-    eval_return: 4815.3,
-    policy: include_bytes!("../../data/behaviour/walker2d-sac-expert.safetensors"),
-};
+pub const WALKER2D_SAC_EXPERT: Behaviour = sac(
+    "walker2d-v2",
+    990_000,
+    4815.3,
+    include_bytes!("../../data/behaviour/walker2d-sac-expert.safetensors"),
+);
 
 /// HalfCheetah's expert: the best evaluation of its run (nearly flat from 900k).
-pub const HALFCHEETAH_SAC_EXPERT: SacActor = SacActor {
-    step: 990_000,
-    eval_return: 11334.3,
-    policy: include_bytes!("../../data/behaviour/halfcheetah-sac-expert.safetensors"),
-};
+pub const HALFCHEETAH_SAC_EXPERT: Behaviour = sac(
+    "halfcheetah-v2",
+    990_000,
+    11334.3,
+    include_bytes!("../../data/behaviour/halfcheetah-sac-expert.safetensors"),
+);
 
 /// How an AntMaze dataset picks its starts and commanded goals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,11 +199,24 @@ pub enum Goals {
 
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
-    Random,
-    Medium(Behaviour),
+    /// Uniform actions in the box, as D4RL's `collect_data.py --random`
+    /// (`env.action_space.sample()`).
+    Uniform,
+    /// A randomly initialised actor plus noise (`<env>-random-net`, the study's first
+    /// random data).
+    RandomNetwork,
+    /// A deterministic actor plus `MEDIUM_NOISE` (`<env>-medium-td3`).
+    Noisy(Behaviour),
+    /// The replay buffer of the policy's training run up to the policy's step.
     MediumReplay(Behaviour),
-    /// A SAC actor's sampled actions, no added noise (`<env>-expert`).
-    Sampled(SacActor),
+    /// A SAC actor's sampled actions, no added noise (`<env>-medium`, `<env>-expert`).
+    Sampled(Behaviour),
+    /// D4RL's `stitch_dataset.py`: the medium rows cut after their last complete episode,
+    /// then the expert rows (half the rows each).
+    MediumExpert {
+        medium: Behaviour,
+        expert: Behaviour,
+    },
     /// The goal-reaching ant driven through a maze by a waypoint planner.
     AntMaze(Goals),
 }
@@ -166,83 +226,92 @@ pub struct Recipe {
     pub name: &'static str,
     pub env: &'static str,
     pub kind: Kind,
-    /// Rows when `--steps` is not given (D4RL: 1M; medium-replay: the whole buffer).
+    /// Rows when `--steps` is not given (D4RL: 1M; medium-replay: the whole buffer;
+    /// medium-expert: 2M).
     pub default_rows: usize,
 }
 
-pub const RECIPES: [Recipe; 18] = [
+/// One environment's locomotion recipes: D4RL's five on the SAC actors, and the study's
+/// first files on the TD3 actors.
+const fn locomotion(
+    env: &'static str,
+    names: [&'static str; 8],
+    medium: Behaviour,
+    expert: Behaviour,
+    td3: Behaviour,
+) -> [Recipe; 8] {
+    const M: usize = 1_000_000;
+    let n = names;
+    [
+        loco(n[0], env, Kind::Uniform, M),
+        loco(n[1], env, Kind::Sampled(medium), M),
+        loco(n[2], env, Kind::MediumReplay(medium), medium.steps as usize),
+        loco(n[3], env, Kind::Sampled(expert), M),
+        loco(n[4], env, Kind::MediumExpert { medium, expert }, 2 * M),
+        loco(n[5], env, Kind::RandomNetwork, M),
+        loco(n[6], env, Kind::Noisy(td3), M),
+        loco(n[7], env, Kind::MediumReplay(td3), td3.steps as usize),
+    ]
+}
+
+const fn loco(name: &'static str, env: &'static str, kind: Kind, default_rows: usize) -> Recipe {
     Recipe {
-        name: "hopper-random",
-        env: "hopper-v2",
-        kind: Kind::Random,
-        default_rows: 1_000_000,
-    },
-    Recipe {
-        name: "walker2d-random",
-        env: "walker2d-v2",
-        kind: Kind::Random,
-        default_rows: 1_000_000,
-    },
-    Recipe {
-        name: "halfcheetah-random",
-        env: "halfcheetah-v2",
-        kind: Kind::Random,
-        default_rows: 1_000_000,
-    },
-    Recipe {
-        name: "hopper-medium",
-        env: "hopper-v2",
-        kind: Kind::Medium(HOPPER_MEDIUM),
-        default_rows: 1_000_000,
-    },
-    Recipe {
-        name: "hopper-medium-replay",
-        env: "hopper-v2",
-        kind: Kind::MediumReplay(HOPPER_MEDIUM),
-        default_rows: HOPPER_MEDIUM.steps as usize,
-    },
-    Recipe {
-        name: "walker2d-medium",
-        env: "walker2d-v2",
-        kind: Kind::Medium(WALKER2D_MEDIUM),
-        default_rows: 1_000_000,
-    },
-    Recipe {
-        name: "walker2d-medium-replay",
-        env: "walker2d-v2",
-        kind: Kind::MediumReplay(WALKER2D_MEDIUM),
-        default_rows: WALKER2D_MEDIUM.steps as usize,
-    },
-    Recipe {
-        name: "halfcheetah-medium",
-        env: "halfcheetah-v2",
-        kind: Kind::Medium(HALFCHEETAH_MEDIUM),
-        default_rows: 1_000_000,
-    },
-    Recipe {
-        name: "halfcheetah-medium-replay",
-        env: "halfcheetah-v2",
-        kind: Kind::MediumReplay(HALFCHEETAH_MEDIUM),
-        default_rows: HALFCHEETAH_MEDIUM.steps as usize,
-    },
-    Recipe {
-        name: "hopper-expert",
-        env: "hopper-v2",
-        kind: Kind::Sampled(HOPPER_SAC_EXPERT),
-        default_rows: 1_000_000,
-    },
-    Recipe {
-        name: "walker2d-expert",
-        env: "walker2d-v2",
-        kind: Kind::Sampled(WALKER2D_SAC_EXPERT),
-        default_rows: 1_000_000,
-    },
-    Recipe {
-        name: "halfcheetah-expert",
-        env: "halfcheetah-v2",
-        kind: Kind::Sampled(HALFCHEETAH_SAC_EXPERT),
-        default_rows: 1_000_000,
-    },
+        name,
+        env,
+        kind,
+        default_rows,
+    }
+}
+
+const HOPPER: [Recipe; 8] = locomotion(
+    "hopper-v2",
+    [
+        "hopper-random",
+        "hopper-medium",
+        "hopper-medium-replay",
+        "hopper-expert",
+        "hopper-medium-expert",
+        "hopper-random-net",
+        "hopper-medium-td3",
+        "hopper-medium-replay-td3",
+    ],
+    HOPPER_SAC_MEDIUM,
+    HOPPER_SAC_EXPERT,
+    HOPPER_TD3,
+);
+const WALKER2D: [Recipe; 8] = locomotion(
+    "walker2d-v2",
+    [
+        "walker2d-random",
+        "walker2d-medium",
+        "walker2d-medium-replay",
+        "walker2d-expert",
+        "walker2d-medium-expert",
+        "walker2d-random-net",
+        "walker2d-medium-td3",
+        "walker2d-medium-replay-td3",
+    ],
+    WALKER2D_SAC_MEDIUM,
+    WALKER2D_SAC_EXPERT,
+    WALKER2D_TD3,
+);
+const HALFCHEETAH: [Recipe; 8] = locomotion(
+    "halfcheetah-v2",
+    [
+        "halfcheetah-random",
+        "halfcheetah-medium",
+        "halfcheetah-medium-replay",
+        "halfcheetah-expert",
+        "halfcheetah-medium-expert",
+        "halfcheetah-random-net",
+        "halfcheetah-medium-td3",
+        "halfcheetah-medium-replay-td3",
+    ],
+    HALFCHEETAH_SAC_MEDIUM,
+    HALFCHEETAH_SAC_EXPERT,
+    HALFCHEETAH_TD3,
+);
+const ANTMAZE: [Recipe; 6] = [
     antmaze("antmaze-umaze", "antmaze-umaze-v2", Goals::Single),
     antmaze("antmaze-umaze-diverse", "antmaze-umaze-v2", Goals::Diverse),
     antmaze("antmaze-medium-play", "antmaze-medium-v2", Goals::Play),
@@ -254,6 +323,15 @@ pub const RECIPES: [Recipe; 18] = [
     antmaze("antmaze-large-play", "antmaze-large-v2", Goals::Play),
     antmaze("antmaze-large-diverse", "antmaze-large-v2", Goals::Diverse),
 ];
+
+/// Every recipe, in the order `pars collect --help` lists them.
+pub fn recipes() -> impl Iterator<Item = &'static Recipe> {
+    HOPPER
+        .iter()
+        .chain(&WALKER2D)
+        .chain(&HALFCHEETAH)
+        .chain(&ANTMAZE)
+}
 
 const fn antmaze(name: &'static str, env: &'static str, goals: Goals) -> Recipe {
     Recipe {
@@ -284,20 +362,12 @@ pub fn goal_summary(ds: &RawDataset) -> (usize, usize, usize) {
 pub fn recipe(name: &str) -> Result<Recipe> {
     let n = name.trim().to_ascii_lowercase();
     let n = n.strip_suffix("-v2").unwrap_or(&n);
-    RECIPES
-        .iter()
-        .find(|r| r.name == n)
-        .copied()
-        .with_context(|| {
-            format!(
-                "unknown recipe '{name}'; known: {}",
-                RECIPES
-                    .iter()
-                    .map(|r| r.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
+    recipes().find(|r| r.name == n).copied().with_context(|| {
+        format!(
+            "unknown recipe '{name}'; known: {}",
+            recipes().map(|r| r.name).collect::<Vec<_>>().join(", ")
+        )
+    })
 }
 
 /// Build the dataset of `recipe` with `rows` rows (default: the recipe's), from `seed`.
@@ -327,15 +397,28 @@ pub fn build(
         );
     }
     let mut env = make_env(recipe.env)?;
+    let env = env.as_mut();
+    let name = recipe.name;
     match recipe.kind {
-        Kind::Random => {
+        Kind::Uniform => {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0D4_21A7D);
+            let dim = env.act_dim();
+            rollout_policy(
+                env,
+                |_| (0..dim).map(|_| rng.gen_range(-1.0..=1.0)).collect(),
+                rows,
+                0.0,
+                seed,
+            )
+        }
+        Kind::RandomNetwork => {
             // a freshly initialised actor (PyTorch's default init, as an untrained SAC)
             let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7A4D_0417);
             let spec = actor_spec(&AgentConfig::default(), env.obs_dim(), env.act_dim());
             let mut policy = Policy::new(EnsembleMlp::new_with(spec, 1, Init::Pytorch, &mut rng));
             let noise = Normal::new(0.0, RANDOM_NOISE)?;
             rollout_policy(
-                env.as_mut(),
+                env,
                 |o| {
                     let mut a = policy.act(o).to_vec();
                     for x in &mut a {
@@ -348,37 +431,48 @@ pub fn build(
                 seed,
             )
         }
-        Kind::Medium(b) => {
-            let mut policy = Policy::from_bytes(
-                &format!("{} behaviour policy", recipe.name),
-                b.policy.to_vec(),
-            )?;
-            rollout_policy(
-                env.as_mut(),
-                |o| policy.act(o).to_vec(),
-                rows,
-                MEDIUM_NOISE,
-                seed,
-            )
+        Kind::Noisy(b) => {
+            let mut policy = behaviour_policy(name, &b)?;
+            rollout_policy(env, |o| policy.act(o).to_vec(), rows, MEDIUM_NOISE, seed)
         }
-        Kind::Sampled(actor) => {
-            let mut policy = Policy::from_bytes(
-                &format!("{} behaviour policy", recipe.name),
-                actor.policy.to_vec(),
+        Kind::Sampled(b) => {
+            scripted::rollout_sampled(env, &mut behaviour_policy(name, &b)?, rows, 0.0, seed)
+        }
+        Kind::MediumExpert { medium, expert } => {
+            ensure!(rows >= 2, "{name} needs --steps of at least 2");
+            let half = rows / 2;
+            let mut ds = scripted::rollout_sampled(
+                env,
+                &mut behaviour_policy(name, &medium)?,
+                half,
+                0.0,
+                seed,
             )?;
-            scripted::rollout_sampled(env.as_mut(), &mut policy, rows, 0.0, seed)
+            let whole = complete_episodes(&ds, env.max_episode_steps());
+            ensure!(
+                whole > 0,
+                "{name}: the medium half ({half} rows of --steps) holds no complete episode; pass more --steps"
+            );
+            ds.truncate(whole);
+            let e = scripted::rollout_sampled(
+                env,
+                &mut behaviour_policy(name, &expert)?,
+                rows - half,
+                0.0,
+                seed,
+            )?;
+            ds.append(&e)?;
+            Ok(ds)
         }
         Kind::MediumReplay(b) => {
             ensure!(
                 rows <= b.steps as usize,
-                "{} holds the {} steps of its training run; --steps can only shorten it",
-                recipe.name,
+                "{name} holds the {} steps of its training run; --steps can only shorten it",
                 b.steps
             );
             if seed != 0 {
                 bail!(
-                    "{} is the replay buffer of one training run (seed {}); it takes no --seed",
-                    recipe.name,
+                    "{name} is the replay buffer of one training run (seed {}); it takes no --seed",
                     b.seed
                 );
             }
@@ -388,10 +482,34 @@ pub fn build(
     }
 }
 
+fn behaviour_policy(recipe: &str, b: &Behaviour) -> Result<Policy> {
+    Policy::from_bytes(&format!("{recipe} behaviour policy"), b.policy.to_vec())
+}
+
+/// Rows up to the end of the last episode the environment ended (a terminal, or a timeout
+/// at its step limit), leaving out an episode that the end of the stream cut: D4RL's
+/// `stitch_dataset.py` cuts the medium file at its last flag.
+pub fn complete_episodes(ds: &RawDataset, max_episode_steps: usize) -> usize {
+    let (mut end, mut len) = (0, 0);
+    for i in 0..ds.len() {
+        len += 1;
+        if ds.terminals[i] || (ds.timeouts[i] && len >= max_episode_steps) {
+            end = i + 1;
+        }
+        if ds.terminals[i] || ds.timeouts[i] {
+            len = 0;
+        }
+    }
+    end
+}
+
 /// Rerun the behaviour policy's online training for `steps` environment steps and
 /// return its replay buffer (oldest row first).
 fn replay_of_training(b: &Behaviour, steps: u64, show_progress: bool) -> Result<RawDataset> {
     let (mut cfg, _) = scratch_config(b.algo, None, None, b.env)?;
+    if let Some(init) = b.init {
+        cfg.agent.init = init;
+    }
     cfg.steps = steps;
     cfg.seed = b.seed;
     cfg.random_steps = b.random_steps;
@@ -399,15 +517,8 @@ fn replay_of_training(b: &Behaviour, steps: u64, show_progress: bool) -> Result<
     cfg.eval_every = 0;
     cfg.checkpoint_every = 0;
     let mut env = make_env(b.env)?;
-    let agent = Agent::new(
-        cfg.agent.clone(),
-        env.obs_dim(),
-        env.act_dim(),
-        cfg.agent.resolve_q_min(0.0),
-        cfg.steps,
-        cfg.seed,
-    );
-    let mut run = OnlineRun::new(cfg, Box::new(agent), None)?;
+    let agent = new_online_learner(&cfg, env.obs_dim(), env.act_dim());
+    let mut run = OnlineRun::new(cfg, agent, None)?;
     run.run(env.as_mut(), None, None, u64::MAX, show_progress)?
         .finished()?;
     run.replay_raw()
