@@ -364,6 +364,79 @@ fn online_from_scratch_solves_umaze_and_its_replay_trains_offline_pars() {
     assert!(!d.join("y").exists() && !d.join("z.hdf5").exists());
 }
 
+/// `pars collect --from-run DIR --steps N` is the buffer as it stood at step N: the same
+/// file as a run of the same seed stopped at N (how a medium-replay recipe is checked
+/// against the run its behaviour policy came from).
+#[test]
+fn the_first_rows_of_a_buffer_are_the_buffer_of_a_shorter_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (steps, out) in [("700", "long"), ("450", "short")] {
+        ok(&pars(
+            &[
+                "online",
+                "--env",
+                "pointmaze-umaze-v0",
+                "--steps",
+                steps,
+                "--random-steps",
+                "200",
+                "--learning-starts",
+                "200",
+                "--eval-every",
+                "0",
+                "--hidden",
+                "8",
+                "--batch-size",
+                "8",
+                "--seed",
+                "4",
+                "--out",
+                out,
+                "-q",
+            ],
+            d,
+        ));
+    }
+    ok(&pars(
+        &["collect", "--from-run", "short", "--out", "s.hdf5", "-q"],
+        d,
+    ));
+    ok(&pars(
+        &[
+            "collect",
+            "--from-run",
+            "long",
+            "--steps",
+            "450",
+            "--out",
+            "l.hdf5",
+            "-q",
+        ],
+        d,
+    ));
+    assert_eq!(
+        std::fs::read(d.join("s.hdf5")).unwrap(),
+        std::fs::read(d.join("l.hdf5")).unwrap()
+    );
+    fails(
+        &pars(
+            &[
+                "collect",
+                "--from-run",
+                "long",
+                "--steps",
+                "701",
+                "--out",
+                "x.hdf5",
+            ],
+            d,
+        ),
+        "701 asked for",
+    );
+    assert!(!d.join("x.hdf5").exists());
+}
+
 #[test]
 fn killed_finetune_resumes_to_the_same_numbers() {
     let dir = tempfile::tempdir().unwrap();

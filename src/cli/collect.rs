@@ -52,7 +52,8 @@ pub struct CollectArgs {
     /// mean, as D4RL's generation scripts do (with --policy).
     #[arg(long, requires = "policy")]
     pub stochastic: bool,
-    /// Export the replay buffer of a finished `pars online`/`pars finetune` run instead.
+    /// Export the replay buffer of a finished `pars online`/`pars finetune` run instead
+    /// (with --steps N only its first N rows: the buffer as it stood at step N).
     #[arg(long)]
     pub from_run: Option<PathBuf>,
     /// A D4RL-style dataset recipe instead: <env>-random, <env>-medium,
@@ -221,7 +222,14 @@ fn collect_replay(a: &CollectArgs, run: &std::path::Path) -> Result<String> {
         "{} is not a finished `pars online` / `pars finetune` run",
         run.display()
     );
-    write_episodes(a, &replay_dataset(&state)?, None, "online replay buffer")
+    // an explicit --steps takes the buffer's first rows, as it stood at that step
+    let first = (a.steps != DEFAULT_STEPS).then_some(a.steps);
+    write_episodes(
+        a,
+        &replay_dataset(&state, first)?,
+        None,
+        "online replay buffer",
+    )
 }
 
 /// Rollouts of a saved policy with Gaussian action noise.

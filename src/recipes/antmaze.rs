@@ -34,8 +34,12 @@ pub const ACTION_NOISE: f32 = 0.1;
 /// A commanded goal counts as reached this close to its point (m).
 const REACH: f64 = 0.5;
 /// Goal points other than the evaluation goal lie up to this far (m, per axis) from
-/// their cell's centre, so the data does not only visit cell centres.
+/// their cell's centre, so the data does not only visit cell centres; in the evaluation
+/// goal's cell they lie this far from the goal itself.
 const GOAL_SPREAD: f64 = 1.0;
+/// Goal points stay this close (m, per axis) to their cell's centre: cells are 4 m, so
+/// this keeps them off the walls.
+const IN_CELL: f64 = 1.5;
 
 type Cell = (usize, usize);
 
@@ -104,15 +108,18 @@ pub fn build(
                 break c;
             }
         };
-        // the first visit of the evaluation goal's cell goes to the goal itself
+        // The first visit of the evaluation goal's cell goes to the goal itself, later
+        // ones around it: spread around the cell's centre instead, the reward rows
+        // depended on where the dataset's one draw of the goal fell (6x apart by seed).
+        let centre = layout.cell_centre(cell.0, cell.1);
         let point = if cell == eval_cell && not != Some(eval_cell) {
             eval_goal
         } else {
-            let [x, y] = layout.cell_centre(cell.0, cell.1);
-            [
-                x + rng.gen_range(-GOAL_SPREAD..GOAL_SPREAD),
-                y + rng.gen_range(-GOAL_SPREAD..GOAL_SPREAD),
-            ]
+            let around = if cell == eval_cell { eval_goal } else { centre };
+            [0, 1].map(|k| {
+                (around[k] + rng.gen_range(-GOAL_SPREAD..GOAL_SPREAD))
+                    .clamp(centre[k] - IN_CELL, centre[k] + IN_CELL)
+            })
         };
         (cell, point)
     };

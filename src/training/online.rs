@@ -670,8 +670,9 @@ fn drive_online(
 
 /// The replay buffer of an online run's state file as a D4RL dataset, oldest row
 /// first. Terminals are the env's terminations; time-limit cuts and the final row
-/// (unless terminal) are timeouts; next observations are stored.
-pub fn replay_dataset(state_path: &Path) -> Result<RawDataset> {
+/// (unless terminal) are timeouts; next observations are stored. With `first`, only the
+/// first rows, the last of them cut like a run's final row (errors if the buffer wrapped).
+pub fn replay_dataset(state_path: &Path, first: Option<usize>) -> Result<RawDataset> {
     let mut f = StateFile::open(state_path)?;
     ensure!(
         f.header["kind"] == "online",
@@ -686,8 +687,28 @@ pub fn replay_dataset(state_path: &Path) -> Result<RawDataset> {
     let ad = f.header["act_dim"].as_u64().context("act_dim")? as usize;
     f.skip("agent")?;
     let buf = f.read_replay("replay", cfg.buffer_size, st.env_steps, od, ad)?;
-    buffer_dataset(&buf, cfg.buffer_size, &st, od, ad)
-        .with_context(|| format!("{}", state_path.display()))
+    let mut ds = buffer_dataset(&buf, cfg.buffer_size, &st, od, ad)
+        .with_context(|| format!("{}", state_path.display()))?;
+    if let Some(n) = first {
+        ensure!(n > 0, "the number of rows must be positive");
+        ensure!(
+            st.env_steps as usize <= cfg.buffer_size,
+            "{}: the buffer has dropped its oldest rows ({} steps, room for {}), so its first {n} steps are gone",
+            state_path.display(),
+            st.env_steps,
+            cfg.buffer_size
+        );
+        ensure!(
+            n <= ds.len(),
+            "{} holds {} rows; {n} asked for",
+            state_path.display(),
+            ds.len()
+        );
+        ds.truncate(n);
+        // the cut row ends as the last row of a run stopped there does
+        ds.timeouts[n - 1] = !ds.terminals[n - 1];
+    }
+    Ok(ds)
 }
 
 impl OnlineRun<'_> {
@@ -839,7 +860,7 @@ mod tests {
         let (pa, pb) = (RunPaths::new(&a).policy(), RunPaths::new(&b).policy());
         assert_eq!(std::fs::read(pa).unwrap(), std::fs::read(pb).unwrap());
         // the buffer wrapped (400 pushes into 150 slots) and still exports in order
-        let ds = replay_dataset(&RunPaths::new(&a).online_state()).unwrap();
+        let ds = replay_dataset(&RunPaths::new(&a).online_state(), None).unwrap();
         assert_eq!(ds.len(), 150);
         let next = ds.next_observations.as_ref().unwrap();
         for i in 0..149 {
