@@ -1,6 +1,7 @@
 //! Grid files (`pars sweep GRID.toml`): datasets × variants × seeds with shared
 //! settings, resolved into cells, each a complete training configuration with a
 //! deterministic run-directory name. Everything is validated before anything runs.
+use crate::config::baselines::rebrac_preset_for;
 use crate::config::presets::{resolve_train_config, TrainSources};
 use crate::config::TrainConfig;
 use crate::run::sanitize_label;
@@ -71,7 +72,8 @@ pub struct VariantEntry {
     /// Short name used in cell names and report columns (`pars`, `td3bc`, `pars-noPA`).
     pub label: String,
     /// Preset (see `pars presets`); default the dataset's environment preset if there
-    /// is one, else `pars` (as `pars train` picks it).
+    /// is one, else `pars` (as `pars train` picks it). `rebrac` takes ReBRAC's preset of
+    /// each dataset's environment (`rebrac-<env>`, as `pars train --algo rebrac`).
     pub preset: Option<String>,
     /// `--set`-style overrides of this variant.
     #[serde(default)]
@@ -261,8 +263,17 @@ pub fn resolve_grid(g: &GridFile, name: &str, base: &Path) -> Result<Grid> {
                     }
                 }
                 sets.push(format!("seed={seed}"));
+                let preset = match v.preset.as_deref() {
+                    Some("rebrac") => Some(rebrac_preset_for(&env).with_context(|| {
+                        format!(
+                            "{}: ReBRAC has no preset for environment {env} (see `pars presets`)",
+                            describe()
+                        )
+                    })?),
+                    other => other.map(str::to_string),
+                };
                 let src = TrainSources {
-                    preset: v.preset.clone(),
+                    preset,
                     env: Some(env.clone()),
                     label: Some(v.label.clone()),
                     config_file: None,
@@ -484,6 +495,49 @@ mod tests {
             .to_string();
         assert!(
             e.contains("variant 'pars-noPA' names dataset 'large'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_rebrac_variant_takes_each_dataset_environments_preset() {
+        let text = r#"
+            seeds = [0]
+            [[dataset]]
+            label = "hmr"
+            path = "h.hdf5"
+            env = "hopper-medium-replay-v2"
+            [[dataset]]
+            label = "wmr"
+            path = "w.hdf5"
+            env = "walker2d-medium-replay-v2"
+            [[variant]]
+            label = "rebrac"
+            preset = "rebrac"
+        "#;
+        let g = grid(text).unwrap();
+        for (cell, name) in g.cells.iter().zip([
+            "rebrac-hopper-medium-replay-v2",
+            "rebrac-walker2d-medium-replay-v2",
+        ]) {
+            let p = crate::config::presets::preset(name).unwrap();
+            assert_eq!(
+                (cell.config.agent.beta, cell.config.agent.beta_critic),
+                (p.agent.beta, p.agent.beta_critic),
+                "{name}"
+            );
+            assert_eq!(cell.config.agent.batch_size, p.agent.batch_size);
+        }
+        assert_ne!(
+            g.cells[0].config.agent.beta_critic,
+            g.cells[1].config.agent.beta_critic
+        );
+        let e = format!(
+            "{:#}",
+            grid(&text.replace("walker2d-medium-replay-v2", "pointmaze-umaze-v0")).unwrap_err()
+        );
+        assert!(
+            e.contains("ReBRAC has no preset for environment pointmaze-umaze-v0"),
             "{e}"
         );
     }
