@@ -371,50 +371,16 @@ fn online_from_scratch_solves_umaze_and_its_replay_trains_offline_pars() {
 fn the_first_rows_of_a_buffer_are_the_buffer_of_a_shorter_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let run = |args: String| ok(&pars(&args.split_whitespace().collect::<Vec<_>>(), d));
     for (steps, out) in [("700", "long"), ("450", "short")] {
-        ok(&pars(
-            &[
-                "online",
-                "--env",
-                "pointmaze-umaze-v0",
-                "--steps",
-                steps,
-                "--random-steps",
-                "200",
-                "--learning-starts",
-                "200",
-                "--eval-every",
-                "0",
-                "--hidden",
-                "8",
-                "--batch-size",
-                "8",
-                "--seed",
-                "4",
-                "--out",
-                out,
-                "-q",
-            ],
-            d,
+        run(format!(
+            "online --env pointmaze-umaze-v0 --steps {steps} --random-steps 200 \
+             --learning-starts 200 --eval-every 0 --hidden 8 --batch-size 8 --seed 4 \
+             --out {out} -q"
         ));
     }
-    ok(&pars(
-        &["collect", "--from-run", "short", "--out", "s.hdf5", "-q"],
-        d,
-    ));
-    ok(&pars(
-        &[
-            "collect",
-            "--from-run",
-            "long",
-            "--steps",
-            "450",
-            "--out",
-            "l.hdf5",
-            "-q",
-        ],
-        d,
-    ));
+    run("collect --from-run short --out s.hdf5 -q".into());
+    run("collect --from-run long --steps 450 --out l.hdf5 -q".into());
     assert_eq!(
         std::fs::read(d.join("s.hdf5")).unwrap(),
         std::fs::read(d.join("l.hdf5")).unwrap()
