@@ -101,7 +101,7 @@ pub const HOPPER_TD3: Behaviour = td3(
     200_000,
     2,
     1133.6,
-    include_bytes!("../../data/behaviour/hopper-medium.safetensors"),
+    include_bytes!("../../data/behaviour/hopper-td3-medium.safetensors"),
 );
 
 /// HalfCheetah (TD3, seed 0): the actor of its first evaluation at or above a third of
@@ -111,7 +111,7 @@ pub const HALFCHEETAH_TD3: Behaviour = td3(
     140_000,
     0,
     4162.0,
-    include_bytes!("../../data/behaviour/halfcheetah-medium.safetensors"),
+    include_bytes!("../../data/behaviour/halfcheetah-td3-medium.safetensors"),
 );
 
 /// Walker2d (TD3, seed 3): the actor of its first evaluation at or above a third of
@@ -121,7 +121,7 @@ pub const WALKER2D_TD3: Behaviour = td3(
     295_000,
     3,
     2146.2,
-    include_bytes!("../../data/behaviour/walker2d-medium.safetensors"),
+    include_bytes!("../../data/behaviour/walker2d-td3-medium.safetensors"),
 );
 
 /// The goal-reaching ant behind the AntMaze recipes: TD3 in the open arena `antgoal-v0`,
