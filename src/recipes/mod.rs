@@ -31,9 +31,9 @@ use scripted::rollout_policy;
 mod antmaze;
 pub mod scripted;
 
-/// σ of the Gaussian noise on the random policy's actions: a randomly initialised
-/// network alone moves little; SAC's initial policy (what D4RL rolled out) samples
-/// with a standard deviation near 1 before its tanh.
+/// σ of the Gaussian noise on the random network's actions (`-random-net`): a randomly
+/// initialised network alone moves little. (D4RL's random files used uniform actions,
+/// which `-random` follows.)
 pub const RANDOM_NOISE: f32 = 0.5;
 /// σ of the TD3 medium policy's action noise (`-medium-td3`): D4RL sampled its SAC
 /// policies, which covers far more actions than a deterministic policy plus small noise.
