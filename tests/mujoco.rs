@@ -475,15 +475,18 @@ fn a_minari_dataset_brings_its_environment_and_reference_scores() {
         "1",
         "--quiet",
     ];
-    let mut v = vec!["finetune", "--from", "a", "--out", "f"];
-    v.extend_from_slice(&common);
-    let o = pars_minari(&v, d);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let f = online("f");
+    // run `args` plus the common flags; the online.toml it wrote to `out`
+    let run_online = |mut v: Vec<&str>, out: &str| {
+        v.extend_from_slice(&common);
+        let o = pars_minari(&v, d);
+        assert!(o.status.success(), "{}", stderr(&o));
+        online(out)
+    };
+    let f = run_online(vec!["finetune", "--from", "a", "--out", "f"], "f");
     assert_eq!(f["env"].as_str(), Some("hopper-v5"));
     assert_eq!(f["score_reference"], reference);
     // online with a Minari dataset: its environment without --env, and its reference
-    let mut v = vec![
+    let v = vec![
         "online",
         "--algo",
         "rlpd",
@@ -498,10 +501,7 @@ fn a_minari_dataset_brings_its_environment_and_reference_scores() {
         "--random-steps",
         "10",
     ];
-    v.extend_from_slice(&common);
-    let o = pars_minari(&v, d);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let on = online("o");
+    let on = run_online(v, "o");
     assert_eq!(on["env"].as_str(), Some("hopper-v5"));
     assert_eq!(on["score_reference"], reference);
     let ev: serde_json::Value =

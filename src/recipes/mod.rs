@@ -241,16 +241,20 @@ const fn locomotion(
     td3: Behaviour,
 ) -> [Recipe; 8] {
     const M: usize = 1_000_000;
-    let n = names;
     [
-        loco(n[0], env, Kind::Uniform, M),
-        loco(n[1], env, Kind::Sampled(medium), M),
-        loco(n[2], env, Kind::MediumReplay(medium), medium.steps as usize),
-        loco(n[3], env, Kind::Sampled(expert), M),
-        loco(n[4], env, Kind::MediumExpert { medium, expert }, 2 * M),
-        loco(n[5], env, Kind::RandomNetwork, M),
-        loco(n[6], env, Kind::Noisy(td3), M),
-        loco(n[7], env, Kind::MediumReplay(td3), td3.steps as usize),
+        loco(names[0], env, Kind::Uniform, M),
+        loco(names[1], env, Kind::Sampled(medium), M),
+        loco(
+            names[2],
+            env,
+            Kind::MediumReplay(medium),
+            medium.steps as usize,
+        ),
+        loco(names[3], env, Kind::Sampled(expert), M),
+        loco(names[4], env, Kind::MediumExpert { medium, expert }, 2 * M),
+        loco(names[5], env, Kind::RandomNetwork, M),
+        loco(names[6], env, Kind::Noisy(td3), M),
+        loco(names[7], env, Kind::MediumReplay(td3), td3.steps as usize),
     ]
 }
 
@@ -263,53 +267,40 @@ const fn loco(name: &'static str, env: &'static str, kind: Kind, default_rows: u
     }
 }
 
-const HOPPER: [Recipe; 8] = locomotion(
-    "hopper-v2",
-    [
-        "hopper-random",
-        "hopper-medium",
-        "hopper-medium-replay",
-        "hopper-expert",
-        "hopper-medium-expert",
-        "hopper-random-net",
-        "hopper-medium-td3",
-        "hopper-medium-replay-td3",
-    ],
-    HOPPER_SAC_MEDIUM,
-    HOPPER_SAC_EXPERT,
-    HOPPER_TD3,
-);
-const WALKER2D: [Recipe; 8] = locomotion(
-    "walker2d-v2",
-    [
-        "walker2d-random",
-        "walker2d-medium",
-        "walker2d-medium-replay",
-        "walker2d-expert",
-        "walker2d-medium-expert",
-        "walker2d-random-net",
-        "walker2d-medium-td3",
-        "walker2d-medium-replay-td3",
-    ],
+/// `locomotion` with the names `<body>-random`, ... of its eight recipes.
+macro_rules! locomotion {
+    ($body:literal, $medium:expr, $expert:expr, $td3:expr) => {
+        locomotion(
+            concat!($body, "-v2"),
+            [
+                concat!($body, "-random"),
+                concat!($body, "-medium"),
+                concat!($body, "-medium-replay"),
+                concat!($body, "-expert"),
+                concat!($body, "-medium-expert"),
+                concat!($body, "-random-net"),
+                concat!($body, "-medium-td3"),
+                concat!($body, "-medium-replay-td3"),
+            ],
+            $medium,
+            $expert,
+            $td3,
+        )
+    };
+}
+
+const HOPPER: [Recipe; 8] = locomotion!("hopper", HOPPER_SAC_MEDIUM, HOPPER_SAC_EXPERT, HOPPER_TD3);
+const WALKER2D: [Recipe; 8] = locomotion!(
+    "walker2d",
     WALKER2D_SAC_MEDIUM,
     WALKER2D_SAC_EXPERT,
-    WALKER2D_TD3,
+    WALKER2D_TD3
 );
-const HALFCHEETAH: [Recipe; 8] = locomotion(
-    "halfcheetah-v2",
-    [
-        "halfcheetah-random",
-        "halfcheetah-medium",
-        "halfcheetah-medium-replay",
-        "halfcheetah-expert",
-        "halfcheetah-medium-expert",
-        "halfcheetah-random-net",
-        "halfcheetah-medium-td3",
-        "halfcheetah-medium-replay-td3",
-    ],
+const HALFCHEETAH: [Recipe; 8] = locomotion!(
+    "halfcheetah",
     HALFCHEETAH_SAC_MEDIUM,
     HALFCHEETAH_SAC_EXPERT,
-    HALFCHEETAH_TD3,
+    HALFCHEETAH_TD3
 );
 const ANTMAZE: [Recipe; 6] = [
     antmaze("antmaze-umaze", "antmaze-umaze-v2", Goals::Single),
