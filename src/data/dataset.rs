@@ -200,33 +200,81 @@ pub struct DatasetSummary {
     pub return_min: f64,
     pub return_max: f64,
     pub return_mean: f64,
+    pub return_std: f64,
+    /// 5th, 25th, 50th, 75th and 95th percentile of the episode returns.
+    pub return_quantiles: [f64; 5],
+    pub length_mean: f64,
+    pub length_median: f64,
+    /// γ of `value_mean`.
+    pub gamma: f64,
+    /// Mean over rows of the discounted return-to-go, cut at each episode's end (a
+    /// timeout is not bootstrapped, so this is a lower bound there): the data's value, to
+    /// set against a critic's Q on dataset actions divided by its reward scale.
+    pub value_mean: f64,
     pub action_min: f32,
     pub action_max: f32,
     pub actions_out_of_range: usize,
 }
 
+/// `summarize_with` at γ = 0.99, the MuJoCo and Adroit discount.
 pub fn summarize(ds: &RawDataset) -> DatasetSummary {
+    summarize_with(ds, 0.99)
+}
+
+/// Linear-interpolation quantile of sorted values (numpy's default).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let x = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo as f64)
+}
+
+pub fn summarize_with(ds: &RawDataset, gamma: f64) -> DatasetSummary {
     let n = ds.len();
-    let mut returns = Vec::new();
-    let mut acc = 0.0f64;
+    let ends = |i: usize| ds.terminals[i] || ds.timeouts[i] || i + 1 == n;
+    let (mut returns, mut lengths) = (Vec::new(), Vec::new());
+    let (mut acc, mut len) = (0.0f64, 0usize);
     for i in 0..n {
         acc += ds.rewards[i] as f64;
-        if ds.terminals[i] || ds.timeouts[i] || i + 1 == n {
+        len += 1;
+        if ends(i) {
             returns.push(acc);
-            acc = 0.0;
+            lengths.push(len as f64);
+            (acc, len) = (0.0, 0);
         }
     }
+    let mut value_sum = 0.0f64;
+    let mut g = 0.0f64;
+    for i in (0..n).rev() {
+        if ends(i) {
+            g = 0.0;
+        }
+        g = ds.rewards[i] as f64 + gamma * g;
+        value_sum += g;
+    }
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    let m = mean(&returns);
+    let return_std = mean(
+        &returns
+            .iter()
+            .map(|r| (r - m) * (r - m))
+            .collect::<Vec<_>>(),
+    )
+    .sqrt();
+    let mut sorted = returns.clone();
+    sorted.sort_by(f64::total_cmp);
+    let return_quantiles = [0.05, 0.25, 0.5, 0.75, 0.95].map(|q| quantile(&sorted, q));
+    lengths.sort_by(f64::total_cmp);
     let fmin = |it: &mut dyn Iterator<Item = f32>| it.fold(f32::INFINITY, f32::min);
     let fmax = |it: &mut dyn Iterator<Item = f32>| it.fold(f32::NEG_INFINITY, f32::max);
-    let (return_min, return_max, return_mean) = if returns.is_empty() {
-        (0.0, 0.0, 0.0)
-    } else {
-        (
-            returns.iter().copied().fold(f64::INFINITY, f64::min),
-            returns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            returns.iter().sum::<f64>() / returns.len() as f64,
-        )
-    };
     DatasetSummary {
         rows: n,
         episodes: returns.len(),
@@ -243,9 +291,15 @@ pub fn summarize(ds: &RawDataset) -> DatasetSummary {
         } else {
             ds.rewards.iter().map(|&r| r as f64).sum::<f64>() / n as f64
         },
-        return_min,
-        return_max,
-        return_mean,
+        return_min: sorted.first().copied().unwrap_or(0.0),
+        return_max: sorted.last().copied().unwrap_or(0.0),
+        return_mean: m,
+        return_std,
+        return_quantiles,
+        length_mean: mean(&lengths),
+        length_median: quantile(&lengths, 0.5),
+        gamma,
+        value_mean: if n == 0 { 0.0 } else { value_sum / n as f64 },
         action_min: fmin(&mut ds.actions.iter().copied()),
         action_max: fmax(&mut ds.actions.iter().copied()),
         actions_out_of_range: ds.actions.iter().filter(|a| a.abs() > 1.0).count(),
@@ -277,8 +331,23 @@ impl fmt::Display for DatasetSummary {
         )?;
         writeln!(
             f,
-            "episode return     min {:.2}  max {:.2}  mean {:.2}",
-            self.return_min, self.return_max, self.return_mean
+            "episode return     min {:.2}  max {:.2}  mean {:.2}  std {:.2}",
+            self.return_min, self.return_max, self.return_mean, self.return_std
+        )?;
+        let [p5, p25, p50, p75, p95] = self.return_quantiles;
+        writeln!(
+            f,
+            "return percentiles 5: {p5:.2}  25: {p25:.2}  50: {p50:.2}  75: {p75:.2}  95: {p95:.2}"
+        )?;
+        writeln!(
+            f,
+            "episode length     mean {:.1}  median {:.1}",
+            self.length_mean, self.length_median
+        )?;
+        writeln!(
+            f,
+            "value              mean discounted return-to-go {:.3} (γ {}; set Q on dataset actions / c_reward against it)",
+            self.value_mean, self.gamma
         )?;
         write!(
             f,
@@ -459,5 +528,43 @@ impl Transitions {
             .iter()
             .copied()
             .fold(f32::NEG_INFINITY, f32::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Episodes [1, 2] (terminal), [3] (timeout) and [4, 0, 2] (unfinished), by hand.
+    #[test]
+    fn summary_returns_lengths_and_value_by_hand() {
+        let mut ds = RawDataset::with_capacity(1, 1, 6);
+        let rows = [
+            (1.0, false, false),
+            (2.0, true, false),
+            (3.0, false, true),
+            (4.0, false, false),
+            (0.0, false, false),
+            (2.0, false, false),
+        ];
+        for (r, t, to) in rows {
+            ds.push_row(&[0.0], &[0.0], r, t, to, &[0.0]);
+        }
+        let s = summarize_with(&ds, 0.5);
+        assert_eq!(s.episodes, 3);
+        assert_eq!((s.return_min, s.return_max, s.return_mean), (3.0, 6.0, 4.0));
+        // returns 3, 3, 6: variance ((1)² + (1)² + (2)²) / 3 = 2
+        assert!((s.return_std - 2f64.sqrt()).abs() < 1e-12);
+        // sorted 3, 3, 6: the 75th percentile interpolates halfway between 3 and 6
+        for (got, want) in s.return_quantiles.iter().zip([3.0, 3.0, 3.0, 4.5, 5.7]) {
+            assert!((got - want).abs() < 1e-12, "{:?}", s.return_quantiles);
+        }
+        assert_eq!((s.length_mean, s.length_median), (2.0, 2.0));
+        // return-to-go at γ ½: 1 + 2/2 = 2, 2; 3; 4 + 0 + 2/4 = 4.5, 0 + 2/2 = 1, 2
+        assert!((s.value_mean - (2.0 + 2.0 + 3.0 + 4.5 + 1.0 + 2.0) / 6.0).abs() < 1e-12);
+        assert_eq!(summarize(&ds).gamma, 0.99);
+        let text = s.to_string();
+        assert!(text.contains("std 1.41"), "{text}");
+        assert!(text.contains("50: 3.00"), "{text}");
     }
 }

@@ -8,7 +8,9 @@ pub mod minari_writer;
 pub mod replay;
 
 pub use d4rl::{read_d4rl, write_d4rl};
-pub use dataset::{clip_actions, summarize, Batch, DatasetSummary, RawDataset, Transitions};
+pub use dataset::{
+    clip_actions, summarize, summarize_with, Batch, DatasetSummary, RawDataset, Transitions,
+};
 pub use locate::{dataset_file, dataset_label, MinariMetadata};
 pub use minari::{default_obs_keys, read_dataset, read_dataset_with, read_minari};
 pub use minari_writer::{write_minari, MinariInfo};
