@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum DataCommand {
-    /// Episodes, transitions, terminals, timeouts, dimensions, reward range; for a
-    /// Minari dataset also its metadata (environment, reference scores, author).
+    /// Episodes, transitions, terminals, timeouts, dimensions, rewards, episode returns
+    /// and lengths, the data's value; for a Minari dataset also its metadata
+    /// (environment, reference scores, author).
     Info {
         /// An HDF5 file, a Minari dataset directory or a Minari id (e.g.
         /// mujoco/hopper/medium-v0, found in MINARI_DATASETS_PATH or ~/.minari/datasets).
