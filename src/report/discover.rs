@@ -81,6 +81,12 @@ pub fn find_runs(dirs: &[PathBuf], notes: &mut Vec<String>) -> Result<Vec<PathBu
         for r in found {
             if !run_finished(&r) {
                 let state = match crate::run::Status::read(&r) {
+                    // a `running` status whose process is gone: the run was killed
+                    Ok(Some(s))
+                        if s.state == crate::run::RunState::Running && !s.process_alive() =>
+                    {
+                        "interrupted".into()
+                    }
                     Ok(Some(s)) => format!("{:?}", s.state).to_lowercase(),
                     _ => "unfinished".into(),
                 };
@@ -181,4 +187,38 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
         settings,
         evals,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Status;
+
+    /// A run left `running` by a process that is gone is reported as interrupted.
+    #[test]
+    fn a_killed_run_is_skipped_as_interrupted() {
+        let root = tempfile::tempdir().unwrap();
+        let run = root.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        std::fs::write(run.join("config.toml"), "").unwrap();
+        let mut st = Status::new("train", 100);
+        st.write(&run).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        let mut dead = Status::read(&run).unwrap().unwrap();
+        dead.pid = child.id();
+        std::fs::write(
+            run.join("status.json"),
+            serde_json::to_string(&dead).unwrap(),
+        )
+        .unwrap();
+        let note_of = || {
+            let mut notes = Vec::new();
+            assert!(find_runs(&[root.path().to_path_buf()], &mut notes).is_err());
+            notes.join("\n")
+        };
+        assert!(note_of().ends_with("(interrupted)"), "{}", note_of());
+        st.write(&run).unwrap(); // this process: alive
+        assert!(note_of().ends_with("(running)"), "{}", note_of());
+    }
 }
