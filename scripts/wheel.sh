@@ -70,7 +70,9 @@ for lib in libz.so.1 libexpat.so.1; do
   chmod u+w "$libs/$new"
   patchelf --set-soname "$new" "$libs/$new"
   for f in "$root"/pars_rl/_native*.so "$libs"/*.so*; do
-    if patchelf --print-needed "$f" | grep -qx "$lib"; then
+    # grep reads to the end (no -q): an early exit could SIGPIPE patchelf, and under
+    # pipefail that skipped a library now and then
+    if patchelf --print-needed "$f" | grep -x "$lib" >/dev/null; then
       patchelf --replace-needed "$lib" "$new" "$f"
     fi
   done
@@ -82,7 +84,7 @@ wheel pack -d target/wheels "$root" >/dev/null
 check=$work/check
 "$PYTHON" -m zipfile -e "$out" "$check"
 missing=$(ldd "$check"/pars_rl/_native*.so | grep -v -E 'linux-vdso|ld-linux|lib(c|m|dl|rt|pthread|resolv)\.so|libgcc_s\.so|pars_rl\.libs' || true)
-if [ -n "$missing" ] || ldd "$check"/pars_rl/_native*.so | grep -q 'not found'; then
+if [ -n "$missing" ] || ldd "$check"/pars_rl/_native*.so | grep 'not found' >/dev/null; then
   echo "error: the extension needs libraries outside the wheel:" >&2
   ldd "$check"/pars_rl/_native*.so >&2
   exit 1
