@@ -81,12 +81,7 @@ pub fn find_runs(dirs: &[PathBuf], notes: &mut Vec<String>) -> Result<Vec<PathBu
         for r in found {
             if !run_finished(&r) {
                 let state = match crate::run::Status::read(&r) {
-                    // a `running` status whose process is gone: the run was killed
-                    Ok(Some(s))
-                        if s.state == crate::run::RunState::Running && !s.process_alive() =>
-                    {
-                        "interrupted".into()
-                    }
+                    Ok(Some(s)) if s.was_killed(true) => "interrupted".into(),
                     Ok(Some(s)) => format!("{:?}", s.state).to_lowercase(),
                     _ => "unfinished".into(),
                 };

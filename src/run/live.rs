@@ -67,17 +67,10 @@ impl LiveRunDir {
         let Some(mut status) = Status::read(path)? else {
             bail!("{} is not a run directory (no status.json)", path.display());
         };
-        match status.state {
-            RunState::Finished => bail!("run {} has already finished", path.display()),
-            RunState::Running if status.pid != std::process::id() && status.process_alive() => {
-                bail!(
-                    "run {} is still running (process {}); stop it first",
-                    path.display(),
-                    status.pid
-                )
-            }
-            _ => {}
+        if status.state == RunState::Finished {
+            bail!("run {} has already finished", path.display());
         }
+        status.ensure_not_running_elsewhere(path)?;
         status.state = RunState::Running;
         status.error = None;
         status.write(path)?;

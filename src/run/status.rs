@@ -85,18 +85,43 @@ impl Status {
         Ok(())
     }
 
-    /// Whether the process that wrote a `running` status is still alive (same
-    /// machine). A `running` run whose process is gone was killed.
+    /// Whether the process that wrote this status is still alive (same machine).
     pub fn process_alive(&self) -> bool {
-        #[cfg(unix)]
-        {
-            // signal 0 checks existence without sending anything
-            unsafe { libc::kill(self.pid as libc::pid_t, 0) == 0 }
-        }
-        #[cfg(not(unix))]
-        {
-            true
-        }
+        pid_alive(self.pid)
+    }
+
+    /// A `running` status whose process is gone: the run was killed. `local` says
+    /// whether it was written on this machine; a process elsewhere cannot be checked,
+    /// so it counts as alive.
+    pub fn was_killed(&self, local: bool) -> bool {
+        self.state == RunState::Running && local && !self.process_alive()
+    }
+
+    /// Fails when another live process is still running the run in `dir`.
+    pub fn ensure_not_running_elsewhere(&self, dir: &Path) -> Result<()> {
+        anyhow::ensure!(
+            !(self.state == RunState::Running
+                && self.pid != std::process::id()
+                && self.process_alive()),
+            "run {} is still running (process {}); stop it first",
+            dir.display(),
+            self.pid
+        );
+        Ok(())
+    }
+}
+
+/// Whether process `pid` exists on this machine.
+pub fn pid_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        // signal 0 checks existence without sending anything; pid 0 would mean our group
+        pid > 0 && unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
     }
 }
 
@@ -120,5 +145,35 @@ mod tests {
         assert!(back.process_alive());
         std::fs::write(d.path().join(STATUS_FILE), "{").unwrap();
         assert!(Status::read(d.path()).is_err());
+    }
+
+    /// Only a `running` status on this machine whose process is gone counts as killed;
+    /// a live holder other than us blocks a resume.
+    #[test]
+    fn a_running_status_with_a_dead_process_was_killed() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Status::new("train", 100);
+        assert!(!s.was_killed(true), "our own process is alive");
+        s.ensure_not_running_elsewhere(d.path()).unwrap();
+        // a child that has exited and been reaped: its pid is free
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        s.pid = dead;
+        assert!(!pid_alive(dead));
+        assert!(s.was_killed(true));
+        assert!(
+            !s.was_killed(false),
+            "a process elsewhere cannot be checked"
+        );
+        s.ensure_not_running_elsewhere(d.path()).unwrap();
+        s.state = RunState::Interrupted;
+        assert!(!s.was_killed(true));
+        assert!(!pid_alive(0));
+        // a live process that is not us (our parent) holds the run
+        let mut held = Status::new("train", 100);
+        held.pid = std::os::unix::process::parent_id();
+        let err = held.ensure_not_running_elsewhere(d.path()).unwrap_err();
+        assert!(err.to_string().contains("still running"), "{err}");
     }
 }

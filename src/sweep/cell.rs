@@ -4,7 +4,7 @@
 use super::grid::{Cell, CELL_FILE};
 use super::SweepDir;
 use crate::run::signals;
-use crate::run::status::{RunState, Status};
+use crate::run::status::{pid_alive, RunState, Status};
 use crate::run::{staging_path, write_atomic, RunPaths};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -94,10 +94,6 @@ pub fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).to_string()
-}
-
-pub fn pid_alive(pid: u32) -> bool {
-    pid > 0 && unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
 }
 
 impl SweepDir {
@@ -198,7 +194,7 @@ pub fn cell_state(sweep: &SweepDir, cell: &Cell) -> CellState {
     if let Some(st) = live.iter().find_map(|d| Status::read(d).ok().flatten()) {
         let host = rec.as_ref().map(|r| r.host.as_str()).unwrap_or(&here);
         return match st.state {
-            RunState::Running if local_pid_dead(host, st.pid) => CellState::Interrupted {
+            RunState::Running if st.was_killed(host == here) => CellState::Interrupted {
                 step: st.last_checkpoint,
                 note: match st.last_checkpoint {
                     Some(c) => format!("killed; checkpoint at step {c}"),

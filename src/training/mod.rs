@@ -266,12 +266,7 @@ pub fn check_resumable(dir: &Path, state: &Path, restart: &str) -> Result<()> {
             "run {} has already finished",
             dir.display()
         );
-        anyhow::ensure!(
-            !(s.state == RunState::Running && s.pid != std::process::id() && s.process_alive()),
-            "run {} is still running (process {}); stop it first",
-            dir.display(),
-            s.pid
-        );
+        s.ensure_not_running_elsewhere(dir)?;
     }
     anyhow::ensure!(
         state.is_file(),
