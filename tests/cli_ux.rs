@@ -130,6 +130,12 @@ fn a_printed_preset_is_a_config_file_that_train_accepts_unchanged() {
         row.contains(" rebrac ") && row.contains(" 0.5 ") && row.contains(" 1024 "),
         "{row}"
     );
+    // a ReBRAC dataset whose critic BC weight is 0 is still ReBRAC, with β_Q shown as 0
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("rebrac-walker2d-random-v2 "))
+        .unwrap();
+    assert!(row.contains(" rebrac ") && row.contains(" 0 "), "{row}");
     let row = table.lines().find(|l| l.starts_with("sac-n ")).unwrap();
     assert!(row.contains(" sac ") && row.contains(" 10 "), "{row}");
 }

@@ -1,5 +1,6 @@
 //! `pars presets [NAME]`: a table of what the presets set, or one preset's resolved
 //! configuration as TOML that `pars train --config` accepts unchanged.
+use crate::config::baselines::is_rebrac_preset;
 use crate::config::presets::{preset, preset_names, resolve_train_config, TrainSources};
 use anyhow::Result;
 use clap::Args;
@@ -28,7 +29,7 @@ pub fn run(a: PresetsArgs) -> Result<()> {
             crate::config::Algorithm::Sac => {
                 println!("# SAC offline (see docs/baselines.md); online: pars online --algo sac|rlpd")
             }
-            _ if p.agent.beta_critic > 0.0 => println!(
+            _ if is_rebrac_preset(&p.name) => println!(
                 "# ReBRAC: TD3+BC with LN critics and BC in the actor and the critic target (see docs/baselines.md)"
             ),
             _ => {}
@@ -53,6 +54,7 @@ pub fn run(a: PresetsArgs) -> Result<()> {
         let dash = || "-".to_string();
         let iql = p.iql.as_ref();
         let sac = p.sac.as_ref();
+        let rebrac = is_rebrac_preset(&p.name);
         // β, S_crit and σ_pol are PARS / TD3+BC settings (σ_pol and β not SAC's); τ_e is
         // IQL's; the temperature IQL's (advantage weights) or SAC's initial entropy weight α₀
         let pars_only = |v: String| if iql.is_some() { dash() } else { v };
@@ -77,7 +79,7 @@ pub fn run(a: PresetsArgs) -> Result<()> {
         let mut r = vec![
             n.clone(),
             // ReBRAC is the PARS learner with a critic BC term
-            if g.beta_critic > 0.0 {
+            if rebrac {
                 "rebrac".into()
             } else {
                 p.algorithm.name().into()
@@ -91,7 +93,7 @@ pub fn run(a: PresetsArgs) -> Result<()> {
                 dash()
             },
             td3_only(g.beta.map(num).unwrap_or_else(|| "0.4/|A|".into())),
-            if g.beta_critic > 0.0 {
+            if rebrac || g.beta_critic > 0.0 {
                 num(g.beta_critic)
             } else {
                 dash()

@@ -68,6 +68,13 @@ fn rebrac_base() -> AgentConfig {
     }
 }
 
+/// Whether a preset name is one of the `rebrac-<dataset>` presets (ReBRAC runs on the PARS
+/// learner, so its algorithm alone does not say; nor does β_critic, 0 on two datasets).
+pub fn is_rebrac_preset(name: &str) -> bool {
+    name.strip_prefix("rebrac-")
+        .is_some_and(|d| rebrac_preset(d).is_some())
+}
+
 /// `rebrac-<dataset>` (the dataset with or without its version suffix).
 pub fn rebrac_preset(dataset: &str) -> Option<Preset> {
     let same = |full: &str| {
@@ -178,6 +185,10 @@ mod tests {
         let a = preset("rebrac-pen-cloned-v1").unwrap().agent;
         assert_eq!((a.batch_size, a.actor_lr, a.beta_critic), (256, 3e-4, 0.5));
         assert!(preset("rebrac-nonsense").is_err());
+        assert!(
+            is_rebrac_preset("rebrac-walker2d-random-v2") && is_rebrac_preset("rebrac-pen-cloned")
+        );
+        assert!(!is_rebrac_preset("rebrac-nonsense") && !is_rebrac_preset("walker2d-random-v2"));
         for (name, _, _) in REBRAC {
             let p = preset(&format!("rebrac-{name}")).unwrap();
             p.agent.validate().unwrap();
